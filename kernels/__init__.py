@@ -1,0 +1,5 @@
+"""numbaconv's Numba kernels (installed as numbaconv.kernels).
+
+Arrays and plain ints in, `out` filled; no validation, no allocation of results, no raising: the public
+API in numbaconv/ has checked everything before a kernel runs. Nothing compiles at import.
+"""

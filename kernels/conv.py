@@ -1,0 +1,144 @@
+"""CPU convolution kernels on 5-D arrays: x (N, C, D, H, W), weight (C_out, C_in/groups, KD, KH, KW).
+
+1-D and 2-D convolutions arrive with leading spatial dims of size 1, so one kernel serves all three.
+Padding modes and `flip` live in the index tables `md, mh, mw` (shape (out, kernel), -1 = zero; see
+numbaconv._params.index_map): the kernels never build a padded copy. Every kernel is a gather that writes
+each element of `out` exactly once.
+"""
+
+import numpy as np
+from numba import prange
+
+from ._epilogue import activate
+from ._jit import kernel
+
+
+@kernel
+def conv_direct_cpu(x, w, bias, md, mh, mw, groups, act, consts, out):
+    """General direct convolution (any groups, dilation, padding mode); parallel over output rows."""
+    n_batch, c_out, o_d, o_h, o_w = out.shape
+    c_group = w.shape[1]
+    k_d, k_h, k_w = w.shape[2], w.shape[3], w.shape[4]
+    out_per_group = c_out // groups
+    zero = consts[1]
+    for t in prange(n_batch * c_out * o_d * o_h):
+        oh = t % o_h
+        od = (t // o_h) % o_d
+        o = (t // (o_h * o_d)) % c_out
+        n = t // (o_h * o_d * c_out)
+        c0 = (o // out_per_group) * c_group
+        for ow in range(o_w):
+            acc = zero
+            for c in range(c_group):
+                for kd in range(k_d):
+                    iz = md[od, kd]
+                    if iz < 0:
+                        continue
+                    for kh in range(k_h):
+                        iy = mh[oh, kh]
+                        if iy < 0:
+                            continue
+                        for kw in range(k_w):
+                            ix = mw[ow, kw]
+                            if ix >= 0:
+                                acc += x[n, c0 + c, iz, iy, ix] * w[o, c, kd, kh, kw]
+            out[n, o, od, oh, ow] = activate(acc + bias[o], act, consts)
+
+
+@kernel
+def conv_depthwise_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, act, consts, out):
+    """One input channel per output channel (groups == C_in, any channel multiplier); parallel over rows.
+
+    Along W the outputs in [w_lo, w_hi) read only in-bounds inputs at `ow * stride_w + offset`, so that
+    stretch runs without table look-ups (vectorised for stride 1); only the edges use the table.
+    """
+    n_batch, c_out, o_d, o_h, o_w = out.shape
+    k_d, k_h, k_w = w.shape[2], w.shape[3], w.shape[4]
+    multiplier = c_out // x.shape[1]
+    for t in prange(n_batch * c_out * o_d * o_h):
+        oh = t % o_h
+        od = (t // o_h) % o_d
+        o = (t // (o_h * o_d)) % c_out
+        n = t // (o_h * o_d * c_out)
+        c = o // multiplier
+        acc = np.zeros(o_w, dtype=out.dtype)
+        for kd in range(k_d):
+            iz = md[od, kd]
+            if iz < 0:
+                continue
+            for kh in range(k_h):
+                iy = mh[oh, kh]
+                if iy < 0:
+                    continue
+                row = x[n, c, iz, iy]
+                for kw in range(k_w):
+                    wv = w[o, 0, kd, kh, kw]
+                    for ow in range(w_lo):
+                        ix = mw[ow, kw]
+                        if ix >= 0:
+                            acc[ow] += wv * row[ix]
+                    if w_hi > w_lo:
+                        src = row[mw[w_lo, kw]:]
+                        dst = acc[w_lo:w_hi]
+                        if stride_w == 1:
+                            for j in range(w_hi - w_lo):
+                                dst[j] += wv * src[j]
+                        else:
+                            for j in range(w_hi - w_lo):
+                                dst[j] += wv * src[j * stride_w]
+                    for ow in range(w_hi, o_w):
+                        ix = mw[ow, kw]
+                        if ix >= 0:
+                            acc[ow] += wv * row[ix]
+        b = bias[o]
+        dst_row = out[n, o, od, oh]
+        for ow in range(o_w):
+            dst_row[ow] = activate(acc[ow] + b, act, consts)
+
+
+@kernel
+def im2col_cpu(x, n, c0, md, mh, mw, kernel_d, kernel_h, kernel_w, row0, col):
+    """Fill col[(c, kd, kh, kw), (r - row0) * OW + ow] for output rows r = (od, oh) from row0 on.
+
+    Channels c0 .. c0 + col.shape[0] / K of image n; a bounded tile of output rows, so the workspace
+    stays cache-sized whatever the image size.
+    """
+    o_h, o_w = mh.shape[0], mw.shape[0]
+    taps = kernel_d * kernel_h * kernel_w
+    n_rows = col.shape[1] // o_w
+    zero = col.dtype.type(0)
+    for r in prange(col.shape[0]):
+        c = r // taps
+        kd = (r // (kernel_h * kernel_w)) % kernel_d
+        kh = (r // kernel_w) % kernel_h
+        kw = r % kernel_w
+        dst = col[r]
+        for i in range(n_rows):
+            orow = row0 + i
+            iz = md[orow // o_h, kd]
+            iy = mh[orow % o_h, kh]
+            base = i * o_w
+            if iz < 0 or iy < 0:
+                for ow in range(o_w):
+                    dst[base + ow] = zero
+                continue
+            src = x[n, c0 + c, iz, iy]
+            for ow in range(o_w):
+                ix = mw[ow, kw]
+                dst[base + ow] = src[ix] if ix >= 0 else zero
+
+
+@kernel
+def epilogue_cpu(acc, bias, n, o0, row0, act, consts, out):
+    """out[n, o0 + i, rows from row0] = activation(acc[i, :] + bias[o0 + i]) for a GEMM result tile."""
+    o_d, o_h, o_w = out.shape[2], out.shape[3], out.shape[4]
+    n_rows = acc.shape[1] // o_w
+    for t in prange(acc.shape[0] * n_rows):
+        i = t // n_rows
+        r = t % n_rows
+        orow = row0 + r
+        b = bias[o0 + i]
+        src = acc[i, r * o_w:(r + 1) * o_w]
+        dst = out[n, o0 + i, orow // o_h, orow % o_h]
+        for ow in range(o_w):
+            dst[ow] = activate(src[ow] + b, act, consts)

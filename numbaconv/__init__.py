@@ -1,0 +1,23 @@
+"""numbaconv: convolutional-network operators as hand-written Numba kernels, for NumPy (and CUDA) arrays.
+
+Nothing compiles at import, and Numba itself is imported only when the first kernel runs.
+"""
+
+from . import analysis, conv_transpose, pool, shuffle, unpool
+from ._algorithms import select_algorithm
+from ._params import ConvParams, conv_params
+from .analysis import *  # noqa: F401,F403
+from .conv import (conv1d, conv2d, conv3d, conv_output_shape, depthwise_conv2d, pointwise_conv2d,
+                   separable_conv2d)
+from .conv_transpose import *  # noqa: F401,F403
+from .pool import *  # noqa: F401,F403
+from .shuffle import *  # noqa: F401,F403
+from .unpool import *  # noqa: F401,F403
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvParams", "conv1d", "conv2d", "conv3d", "conv_output_shape", "conv_params", "depthwise_conv2d",
+    "pointwise_conv2d", "select_algorithm", "separable_conv2d",
+    *analysis.__all__, *conv_transpose.__all__, *pool.__all__, *shuffle.__all__, *unpool.__all__,
+]

@@ -1,0 +1,112 @@
+"""Array kinds, dtypes and `out=`: the checks every op runs before a kernel, and the backend choice."""
+
+from __future__ import annotations
+
+import numpy as np
+
+COMPUTE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+STORAGE_DTYPES = (np.dtype(np.float16), *COMPUTE_DTYPES)
+_DLPACK_CUDA = (2, 3, 13)  # kDLCUDA, kDLCUDAHost, kDLCUDAManaged
+
+
+def is_device_array(a) -> bool:
+    """CuPy arrays, Numba device arrays, torch CUDA tensors and anything else that lives on a CUDA device."""
+    if hasattr(a, "__cuda_array_interface__"):
+        return True
+    dev = getattr(a, "__dlpack_device__", None)
+    if dev is None or isinstance(a, np.ndarray):
+        return False
+    try:
+        return int(dev()[0]) in _DLPACK_CUDA
+    except Exception:  # an object that merely has the attribute is not a device array
+        return False
+
+
+def backend_of(op: str, **arrays) -> str:
+    """'cpu' for NumPy arrays, 'cuda' for device arrays; a TypeError for anything else or a mix."""
+    kinds = {}
+    for name, a in arrays.items():
+        if a is None:
+            continue
+        if isinstance(a, np.ndarray):
+            kinds[name] = "cpu"
+        elif is_device_array(a):
+            kinds[name] = "cuda"
+        else:
+            raise TypeError(f"{op}: {name} must be a NumPy array or a CUDA array (CuPy, Numba, torch), "
+                            f"got {type(a).__module__}.{type(a).__qualname__}")
+    names = list(kinds)
+    for name in names[1:]:
+        if kinds[name] != kinds[names[0]]:
+            host, dev = (names[0], name) if kinds[names[0]] == "cpu" else (name, names[0])
+            raise TypeError(f"{op}: {host} is a host (NumPy) array but {dev} is a CUDA array "
+                            f"({type(arrays[dev]).__qualname__}); move both to the same device")
+    backend = kinds[names[0]]
+    if backend == "cuda":
+        raise NotImplementedError(f"{op}: the CUDA backend is not available in this version; pass NumPy arrays")
+    return backend
+
+
+def _names(dtypes) -> str:
+    return ", ".join(str(d) for d in dtypes)
+
+
+def result_dtypes(op: str, x, dtype=None, out=None) -> tuple[np.dtype, np.dtype]:
+    """(storage dtype of the result, dtype the kernels compute in) for input `x`.
+
+    The result has x's dtype; float16 is computed in float32. Integer input pools as it is elsewhere but a
+    convolution needs an explicit float `dtype=` (or a float `out=`) to accumulate in.
+    """
+    if dtype is not None:
+        try:
+            want = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"{op}: dtype={dtype!r} is not a NumPy dtype") from None
+        if want not in STORAGE_DTYPES:
+            raise TypeError(f"{op}: dtype={want} is not supported; use one of {_names(STORAGE_DTYPES)}")
+        if out is not None and out.dtype != want:
+            raise TypeError(f"{op}: out.dtype={out.dtype} must equal dtype={want}")
+    elif out is not None and out.dtype.kind == "f":
+        want = out.dtype
+    else:
+        want = x.dtype
+    kind = x.dtype.kind
+    if kind not in "fiu" or (kind == "f" and x.dtype not in STORAGE_DTYPES):
+        raise TypeError(f"{op}: input dtype {x.dtype} is not supported; use one of {_names(STORAGE_DTYPES)} "
+                        f"(or an integer input with an explicit float dtype=)")
+    if want.kind in "iu":
+        raise TypeError(f"{op}: integer input ({x.dtype}) needs an explicit accumulate dtype: pass "
+                        f"dtype=np.float32 or np.float64 (or a float out=)")
+    if want not in STORAGE_DTYPES:
+        raise TypeError(f"{op}: out.dtype={want} is not supported; use one of {_names(STORAGE_DTYPES)}")
+    compute = np.dtype(np.float32) if want == np.float16 else want
+    return want, compute
+
+
+def check_real(op: str, name: str, a) -> None:
+    """Weights and biases: any real int or float dtype (cast to the compute dtype); never bool/complex."""
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"{op}: {name} dtype {a.dtype} is not supported; use a real integer or float dtype "
+                        f"({_names(STORAGE_DTYPES)} preferred)")
+
+
+def check_out(op: str, out, shape: tuple[int, ...], dtype: np.dtype, inputs: dict) -> None:
+    """`out=` must be a C-contiguous array of exactly the result's shape and dtype, sharing no memory."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{op}: out must be a NumPy array like the input, got {type(out).__qualname__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{op}: out.shape={out.shape} must equal the result shape {tuple(shape)}")
+    if out.dtype != dtype:
+        raise TypeError(f"{op}: out.dtype={out.dtype} must equal the result dtype {dtype}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{op}: out must be C-contiguous (its strides are {out.strides})")
+    if not out.flags.writeable:
+        raise ValueError(f"{op}: out is read-only")
+    for name, a in inputs.items():
+        if a is not None and np.may_share_memory(out, a):
+            raise ValueError(f"{op}: out overlaps {name}; pass a separate output array")
+
+
+def as_compute(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """`a` in the compute dtype, copied only when the dtype differs."""
+    return a if a.dtype == dtype else a.astype(dtype)

@@ -1,0 +1,102 @@
+"""Launching the CPU kernels: 5-D views, workspaces and BLAS calls. Imports Numba only when first used."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._params import ConvParams
+
+# Upper bound on the im2col / GEMM-result workspace of the dense path, per tile of output rows.
+WORKSPACE_BYTES = 8 << 20
+
+
+def to5d(a: np.ndarray, nd: int, channels_last: bool) -> np.ndarray:
+    """View of an (N, C, *spatial) or (N, *spatial, C) array as (N, C, D, H, W); never a copy."""
+    if channels_last:
+        a = np.moveaxis(a, -1, 1)
+    return a[(slice(None), slice(None)) + (None,) * (3 - nd)]
+
+
+def activation_consts(params: ConvParams, dtype: np.dtype) -> np.ndarray:
+    """(negative_slope, 0, 1, 6) in the compute dtype, as kernels/_epilogue.py expects."""
+    return np.array([params.alpha, 0, 1, 6], dtype=dtype)
+
+
+def _interior(size: int, out: int, kernel: int, stride: int, dilation: int, pad_lo: int) -> tuple[int, int]:
+    """Outputs [lo, hi) whose every tap reads an in-bounds input without remapping."""
+    lo = min(-(-pad_lo // stride), out)
+    last = size - 1 + pad_lo - dilation * (kernel - 1)
+    hi = min(last // stride + 1, out) if last >= 0 else 0
+    return lo, max(hi, lo)
+
+
+def _rows_per_tile(params: ConvParams, reduction: int, itemsize: int) -> int:
+    o_w = params.out_spatial[-1]
+    per_row = (reduction + params.out_per_group) * o_w * itemsize
+    rows = math.prod(params.out_spatial[:-1])
+    return max(1, min(rows, WORKSPACE_BYTES // per_row))
+
+
+def conv(params: ConvParams, algorithm: str, x: np.ndarray, weight: np.ndarray, bias: np.ndarray,
+         out: np.ndarray) -> None:
+    """Fill `out` (in the caller's layout) with the convolution described by `params`.
+
+    x, weight, bias and out are already in the compute dtype; weight is channels-first.
+    """
+    from .kernels import conv as k
+
+    nd, cl = params.nd, params.channels_last
+    x5, out5 = to5d(x, nd, cl), to5d(out, nd, cl)
+    w5 = np.ascontiguousarray(weight[(slice(None), slice(None)) + (None,) * (3 - nd)])
+    md, mh, mw = params.index_maps()
+    act, consts = params.activation_code, activation_consts(params, out.dtype)
+    if algorithm == "direct":
+        k.conv_direct_cpu(x5, w5, bias, md, mh, mw, params.groups, act, consts, out5)
+    elif algorithm == "depthwise":
+        geo = params.geometry
+        w_lo, w_hi = _interior(params.in_spatial[-1], params.out_spatial[-1], params.kernel[-1],
+                               geo.stride_w, geo.dilation_w, geo.pad_w)
+        k.conv_depthwise_cpu(x5, w5, bias, md, mh, mw, w_lo, w_hi, geo.stride_w, act, consts, out5)
+    else:
+        _conv_gemm(params, algorithm == "pointwise", x5, w5, bias, md, mh, mw, act, consts, out5)
+
+
+def _conv_gemm(params, pointwise, x5, w5, bias, md, mh, mw, act, consts, out5) -> None:
+    """Dense path: per image, group and bounded tile of output rows, im2col (or a view) then one BLAS GEMM."""
+    from .kernels import conv as k
+
+    c_group, o_group = params.in_per_group, params.out_per_group
+    taps = math.prod(w5.shape[2:])
+    reduction = c_group * taps
+    w2 = w5.reshape(params.out_channels, reduction)
+    o_w = params.out_spatial[-1]
+    n_rows = math.prod(params.out_spatial[:-1])
+    tile = _rows_per_tile(params, reduction, x5.itemsize)
+    col = None if pointwise else np.empty((reduction, tile * o_w), dtype=x5.dtype)
+    acc = np.empty((o_group, tile * o_w), dtype=x5.dtype)
+    spatial_first = params.channels_last  # NHWC pointwise: GEMM as (pixels, C) @ (C, C_out), no transpose copy
+    if pointwise and spatial_first:
+        acc_t = np.empty((tile * o_w, o_group), dtype=x5.dtype)
+    for n in range(params.batch):
+        for g in range(params.groups):
+            c0, o0 = g * c_group, g * o_group
+            wg = w2[o0:o0 + o_group]
+            for row0 in range(0, n_rows, tile):
+                rows = min(tile, n_rows - row0)
+                p0, p1 = row0 * o_w, (row0 + rows) * o_w
+                if pointwise and spatial_first:
+                    pixels = x5[n, c0:c0 + c_group].reshape(c_group, -1)[:, p0:p1]  # strided view, no copy
+                    res_t = acc_t[:p1 - p0]
+                    np.matmul(pixels.T, wg.T, out=res_t)
+                    res = res_t.T
+                elif pointwise:
+                    res = acc[:, :p1 - p0]
+                    np.matmul(wg, x5[n, c0:c0 + c_group].reshape(c_group, -1)[:, p0:p1], out=res)
+                else:
+                    cols = col[:, :p1 - p0]
+                    k.im2col_cpu(x5, n, c0, md, mh, mw, *w5.shape[2:], row0, cols)
+                    res = acc[:, :p1 - p0]
+                    np.matmul(wg, cols, out=res)
+                k.epilogue_cpu(res, bias, n, o0, row0, act, consts, out5)

@@ -1,0 +1,276 @@
+"""Shape logic for every op: normalise arguments, check the rules, compute output shapes and costs.
+
+Pure Python and NumPy, no Numba: the CPU and GPU paths share one frozen params object per call, and the
+rules here are testable without compiling anything. Every error names the op, the argument, the value and
+the rule.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+PADDING_STRINGS = ("valid", "same", "same_lower", "full")
+# Activation name -> the integer code the kernels switch on (see kernels/_epilogue.py).
+ACTIVATIONS = {None: 0, "relu": 1, "relu6": 2, "leaky_relu": 3, "sigmoid": 4, "tanh": 5}
+CHANNELS_FIRST = {1: "NCW", 2: "NCHW", 3: "NCDHW"}
+CHANNELS_LAST = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
+
+_SIZE_FORMULA = "out = floor((in + pad_lo + pad_hi - dilation * (kernel - 1) - 1) / stride) + 1"
+
+
+def _is_int(value) -> bool:
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer))
+
+
+def _show(value):
+    """Value as the user would recognise it in a message (NumPy ints shown as plain ints)."""
+    if isinstance(value, (tuple, list)):
+        return type(value)(_show(v) for v in value)
+    return int(value) if _is_int(value) else value
+
+
+def int_tuple(op: str, name: str, value, nd: int, minimum: int) -> tuple[int, ...]:
+    """An int or a length-`nd` sequence of ints, each at least `minimum`, as a tuple of `nd` ints."""
+    items = [value] * nd if _is_int(value) else value
+    if not isinstance(items, (tuple, list)) or len(items) != nd or not all(_is_int(v) for v in items):
+        raise TypeError(f"{op}: {name}={_show(value)!r} must be an int or a sequence of {nd} ints")
+    items = tuple(operator.index(v) for v in items)
+    if any(v < minimum for v in items):
+        rule = "positive" if minimum == 1 else f">= {minimum}"
+        raise ValueError(f"{op}: {name}={_show(value)!r} must be {rule}")
+    return items
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int, lower: bool) -> tuple[int, int]:
+    """TensorFlow/ONNX SAME: output = ceil(size / stride); the odd extra pixel at the end (or start)."""
+    extent = dilation * (kernel - 1) + 1
+    total = max((-(-size // stride) - 1) * stride + extent - size, 0)
+    small, large = total // 2, total - total // 2
+    return (large, small) if lower else (small, large)
+
+
+def padding_pairs(op: str, padding, nd: int, kernel, stride, dilation, in_spatial) -> tuple[tuple[int, int], ...]:
+    """Normalise every padding form (int, per-dim, per-side pairs, or a string) to `nd` (lo, hi) pairs."""
+    if isinstance(padding, str):
+        if padding not in PADDING_STRINGS:
+            raise ValueError(f"{op}: padding={padding!r} is not one of {', '.join(map(repr, PADDING_STRINGS))}")
+        if padding == "valid":
+            return ((0, 0),) * nd
+        if padding == "full":
+            return tuple((d * (k - 1),) * 2 for k, d in zip(kernel, dilation))
+        lower = padding == "same_lower"
+        return tuple(same_padding(n, k, s, d, lower) for n, k, s, d in zip(in_spatial, kernel, stride, dilation))
+    if _is_int(padding) or (isinstance(padding, (tuple, list)) and all(_is_int(p) for p in padding)):
+        per_dim = int_tuple(op, "padding", padding, nd, 0)
+        return tuple((p, p) for p in per_dim)
+    pairs = padding
+    ok = isinstance(pairs, (tuple, list)) and len(pairs) == nd and all(
+        isinstance(p, (tuple, list)) and len(p) == 2 and all(_is_int(v) for v in p) for p in pairs)
+    if not ok:
+        raise TypeError(f"{op}: padding={_show(padding)!r} must be an int, {nd} ints, {nd} (lo, hi) pairs, "
+                        f"or one of {', '.join(map(repr, PADDING_STRINGS))}")
+    pairs = tuple((int(lo), int(hi)) for lo, hi in pairs)
+    if any(v < 0 for p in pairs for v in p):
+        raise ValueError(f"{op}: padding={pairs!r} must be non-negative")
+    return pairs
+
+
+def output_size(op: str, dim: int, size: int, kernel: int, stride: int, dilation: int, pad: tuple[int, int]) -> int:
+    out = (size + pad[0] + pad[1] - dilation * (kernel - 1) - 1) // stride + 1
+    if out < 1:
+        raise ValueError(
+            f"{op}: output size {out} < 1 along spatial dim {dim}: {_SIZE_FORMULA} with in={size}, "
+            f"pad=({pad[0]}, {pad[1]}), dilation={dilation}, kernel={kernel}, stride={stride}")
+    return out
+
+
+def spatial_layout(op: str, layout: str, nd: int) -> bool:
+    """True when `layout` is channels-last for `nd` spatial dims; a ValueError for anything else."""
+    if layout == CHANNELS_FIRST[nd]:
+        return False
+    if layout == CHANNELS_LAST[nd]:
+        return True
+    raise ValueError(f"{op}: layout={layout!r} must be {CHANNELS_FIRST[nd]!r} or {CHANNELS_LAST[nd]!r} "
+                     f"for {nd}-d input")
+
+
+def split_shape(shape: tuple[int, ...], channels_last: bool) -> tuple[int, int, tuple[int, ...]]:
+    """(batch, channels, spatial) of an input shape in either layout."""
+    if channels_last:
+        return shape[0], shape[-1], tuple(shape[1:-1])
+    return shape[0], shape[1], tuple(shape[2:])
+
+
+def join_shape(batch: int, channels: int, spatial: tuple[int, ...], channels_last: bool) -> tuple[int, ...]:
+    return (batch, *spatial, channels) if channels_last else (batch, channels, *spatial)
+
+
+def index_map(size: int, out: int, kernel: int, stride: int, dilation: int, pad_lo: int, mode: str,
+              flip: bool = False) -> np.ndarray:
+    """Input index read by tap `k` of output `o`, as an (out, kernel) int64 table; -1 means a zero.
+
+    This is how padding modes are done without a padded copy: the kernels look their input indices up
+    here. `flip` reverses the taps (true convolution) at no cost.
+    """
+    taps = np.arange(kernel)[::-1] if flip else np.arange(kernel)
+    pos = np.arange(out)[:, None] * stride - pad_lo + taps[None, :] * dilation
+    if mode == "zeros":
+        return np.where((pos >= 0) & (pos < size), pos, -1).astype(np.int64)
+    if mode == "replicate":
+        return np.clip(pos, 0, size - 1).astype(np.int64)
+    if mode == "circular":
+        return np.mod(pos, size).astype(np.int64)
+    # reflect (edge not repeated): period 2 * (size - 1); a size-1 axis reflects onto itself.
+    if size == 1:
+        return np.zeros_like(pos, dtype=np.int64)
+    period = 2 * (size - 1)
+    pos = np.mod(pos, period)
+    return np.where(pos < size, pos, period - pos).astype(np.int64)
+
+
+class Geometry(NamedTuple):
+    """Per-dim ints padded to 3 spatial dims (leading dims size 1), for kernels that do index arithmetic."""
+    stride_d: int
+    stride_h: int
+    stride_w: int
+    dilation_d: int
+    dilation_h: int
+    dilation_w: int
+    pad_d: int
+    pad_h: int
+    pad_w: int
+
+
+def pad3(values: tuple, fill) -> tuple:
+    """Pad a per-dim tuple on the left to 3 spatial dims."""
+    return (fill,) * (3 - len(values)) + tuple(values)
+
+
+@dataclass(frozen=True)
+class ConvParams:
+    """Normalised geometry of one convolution call; the CPU and GPU paths both build from it."""
+    op: str
+    batch: int
+    in_channels: int
+    out_channels: int
+    groups: int
+    in_spatial: tuple[int, ...]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]
+    padding_mode: str
+    out_spatial: tuple[int, ...]
+    channels_last: bool = False
+    flip: bool = False
+    activation: str | None = None
+    alpha: float = 0.01
+
+    @property
+    def nd(self) -> int:
+        return len(self.in_spatial)
+
+    @property
+    def in_per_group(self) -> int:
+        return self.in_channels // self.groups
+
+    @property
+    def out_per_group(self) -> int:
+        return self.out_channels // self.groups
+
+    @property
+    def is_depthwise(self) -> bool:
+        """Each output channel reads one input channel (groups == in_channels, any channel multiplier)."""
+        return self.in_per_group == 1
+
+    @property
+    def is_pointwise(self) -> bool:
+        return (all(k == 1 for k in self.kernel) and all(s == 1 for s in self.stride)
+                and all(p == (0, 0) for p in self.padding))
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return join_shape(self.batch, self.out_channels, self.out_spatial, self.channels_last)
+
+    @property
+    def macs(self) -> int:
+        """Multiply-adds of the whole call (padding taps counted, as every library counts them)."""
+        return self.batch * self.out_channels * math.prod(self.out_spatial) * self.in_per_group * math.prod(
+            self.kernel)
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def activation_code(self) -> int:
+        return ACTIVATIONS[self.activation]
+
+    @property
+    def geometry(self) -> Geometry:
+        return Geometry(*pad3(self.stride, 1), *pad3(self.dilation, 1), *pad3(tuple(p[0] for p in self.padding), 0))
+
+    def index_maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Three (out, kernel) input-index tables, padded to 3 spatial dims (see `index_map`)."""
+        dims = zip(self.in_spatial, self.out_spatial, self.kernel, self.stride, self.dilation, self.padding)
+        maps = [index_map(n, o, k, s, d, p[0], self.padding_mode, self.flip) for n, o, k, s, d, p in dims]
+        ones = np.zeros((1, 1), dtype=np.int64)
+        return tuple([ones] * (3 - self.nd) + maps)
+
+
+def conv_params(op: str, nd: int, x_shape: tuple[int, ...], w_shape: tuple[int, ...], *, stride=1, padding=0,
+                dilation=1, groups=1, padding_mode="zeros", flip=False, activation=None, alpha=0.01,
+                layout=None) -> ConvParams:
+    """Check every rule of an `nd`-d convolution on these shapes and return its params."""
+    layout = CHANNELS_FIRST[nd] if layout is None else layout
+    channels_last = spatial_layout(op, layout, nd)
+    if len(x_shape) != nd + 2:
+        raise ValueError(f"{op}: input must be {nd + 2}-d ({layout}), got {len(x_shape)}-d shape {x_shape}")
+    if len(w_shape) != nd + 2:
+        raise ValueError(f"{op}: weight must be {nd + 2}-d (C_out, C_in/groups, *kernel), got {len(w_shape)}-d "
+                         f"shape {w_shape}")
+    batch, in_channels, in_spatial = split_shape(tuple(x_shape), channels_last)
+    out_channels, in_per_group, kernel = w_shape[0], w_shape[1], tuple(w_shape[2:])
+    if not _is_int(groups) or groups < 1:
+        raise ValueError(f"{op}: groups={_show(groups)!r} must be a positive integer")
+    groups = int(groups)
+    if in_channels % groups:
+        raise ValueError(f"{op}: groups={groups} must divide in_channels={in_channels}")
+    if out_channels % groups:
+        raise ValueError(f"{op}: groups={groups} must divide out_channels={out_channels} (weight.shape[0])")
+    if in_per_group != in_channels // groups:
+        raise ValueError(f"{op}: weight.shape[1]={in_per_group} must equal in_channels / groups = "
+                         f"{in_channels} / {groups} = {in_channels // groups} (input shape {tuple(x_shape)}, "
+                         f"layout {layout})")
+    if any(k < 1 for k in kernel):
+        raise ValueError(f"{op}: kernel size {kernel} (weight.shape[2:]) must be positive")
+    if any(n < 1 for n in in_spatial) or batch < 1 or in_channels < 1:
+        raise ValueError(f"{op}: input shape {tuple(x_shape)} must have no zero-size dimension")
+    stride = int_tuple(op, "stride", stride, nd, 1)
+    dilation = int_tuple(op, "dilation", dilation, nd, 1)
+    pads = padding_pairs(op, padding, nd, kernel, stride, dilation, in_spatial)
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"{op}: padding_mode={padding_mode!r} is not one of "
+                         f"{', '.join(map(repr, PADDING_MODES))}")
+    if padding_mode == "reflect":
+        for dim, (n, (lo, hi)) in enumerate(zip(in_spatial, pads)):
+            if max(lo, hi) >= n:
+                raise ValueError(f"{op}: reflect padding ({lo}, {hi}) along spatial dim {dim} must be smaller "
+                                 f"than the input size {n}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"{op}: activation={activation!r} is not one of "
+                         f"{', '.join(map(repr, ACTIVATIONS))}")
+    if not isinstance(alpha, (int, float, np.floating, np.integer)) or isinstance(alpha, bool):
+        raise TypeError(f"{op}: alpha={alpha!r} must be a real number")
+    out_spatial = tuple(output_size(op, i, n, k, s, d, p)
+                        for i, (n, k, s, d, p) in enumerate(zip(in_spatial, kernel, stride, dilation, pads)))
+    return ConvParams(op=op, batch=batch, in_channels=in_channels, out_channels=out_channels, groups=groups,
+                      in_spatial=in_spatial, kernel=kernel, stride=stride, dilation=dilation, padding=pads,
+                      padding_mode=padding_mode, out_spatial=out_spatial, channels_last=channels_last,
+                      flip=bool(flip), activation=activation, alpha=float(alpha))

@@ -1,0 +1,272 @@
+"""The convolution family: conv1d/2d/3d, depthwise, pointwise, depthwise-separable, and the shape helper.
+
+Each public function: resolve backend -> build params -> pick algorithm -> allocate (or check `out`) ->
+launch -> return. All checks happen before any kernel runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _cpu
+from ._algorithms import resolve_algorithm
+from ._arrays import as_compute, backend_of, check_out, check_real, result_dtypes
+from ._params import ConvParams, conv_params
+
+_COMMON_DOC = """
+    bias : ndarray, optional
+        ``(C_out,)``, added before the activation.
+    stride, dilation : int or tuple of ints
+    padding : int, tuple of ints, tuple of (lo, hi) pairs, or str
+        ``"valid"``, ``"same"`` (output = ceil(input / stride), the odd extra pixel at the end),
+        ``"same_lower"`` (extra pixel at the start) or ``"full"``.
+    groups : int
+        Input and output channels are split into this many independent groups.
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}
+        torch's names; SciPy ndimage calls them constant, mirror, nearest and wrap.
+    flip : bool
+        True computes true convolution (kernel rotated 180 degrees); the default is cross-correlation.
+    activation : {None, "relu", "relu6", "leaky_relu", "sigmoid", "tanh"}
+        Fused with the bias into the kernel's store.
+    negative_slope : float
+        Slope of ``"leaky_relu"`` for negative inputs.
+    layout : str
+        Channels-first (``"NCW"``, ``"NCHW"``, ``"NCDHW"``, the default) or channels-last (``"NWC"``,
+        ``"NHWC"``, ``"NDHWC"``) for the input and the output; the weight is always channels-first.
+    out : ndarray, optional
+        C-contiguous result array of the exact shape and dtype, not overlapping any input.
+    algorithm : str
+        ``"auto"`` or one of ``"direct"``, ``"gemm"``, ``"depthwise"``, ``"pointwise"`` where it applies.
+    dtype : dtype, optional
+        Result dtype (float16, float32 or float64); required for integer input. Defaults to x's dtype.
+
+    Returns
+    -------
+    ndarray
+        ``(N, C_out, *out_spatial)`` in ``layout``, of x's dtype.
+"""
+
+
+def _conv(op: str, nd: int, x, weight, bias, *, stride, padding, dilation, groups, padding_mode, flip,
+          activation, negative_slope, layout, out, algorithm, dtype):
+    backend_of(op, x=x, weight=weight, bias=bias, out=out)
+    storage, compute = result_dtypes(op, x, dtype, out)
+    check_real(op, "weight", weight)
+    params = conv_params(op, nd, x.shape, weight.shape, stride=stride, padding=padding, dilation=dilation,
+                         groups=groups, padding_mode=padding_mode, flip=flip, activation=activation,
+                         alpha=negative_slope, layout=layout)
+    bias = _check_bias(params, bias)
+    algorithm = resolve_algorithm(params, algorithm)
+    if out is not None:
+        check_out(op, out, params.out_shape, storage, {"x": x, "weight": weight, "bias": bias})
+    return _launch(params, algorithm, x, weight, bias, compute, storage, out)
+
+
+def _check_bias(params: ConvParams, bias):
+    if bias is None:
+        return None
+    check_real(params.op, "bias", bias)
+    if bias.shape != (params.out_channels,):
+        raise ValueError(f"{params.op}: bias.shape={bias.shape} must be (out_channels,) = ({params.out_channels},)")
+    return bias
+
+
+def _launch(params: ConvParams, algorithm: str, x, weight, bias, compute, storage, out):
+    """Cast to the compute dtype, run the CPU kernels, and store into `out` (allocated if None)."""
+    x = np.ascontiguousarray(as_compute(x, compute))
+    weight = np.ascontiguousarray(as_compute(weight, compute))
+    bias = np.zeros(params.out_channels, compute) if bias is None else np.ascontiguousarray(as_compute(bias, compute))
+    if out is None:
+        out = np.empty(params.out_shape, dtype=storage)
+    target = out if storage == compute else np.empty(params.out_shape, dtype=compute)
+    _cpu.conv(params, algorithm, x, weight, bias, target)
+    if target is not out:
+        np.copyto(out, target, casting="unsafe")
+    return out
+
+
+def _make_conv(nd: int):
+    op = f"conv{nd}d"
+
+    def conv_nd(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros",
+                flip=False, activation=None, negative_slope=0.01, layout=None, out=None, algorithm="auto",
+                dtype=None):
+        return _conv(op, nd, x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                     padding_mode=padding_mode, flip=flip, activation=activation, negative_slope=negative_slope,
+                     layout=layout, out=out, algorithm=algorithm, dtype=dtype)
+
+    conv_nd.__name__ = conv_nd.__qualname__ = op
+    return conv_nd
+
+
+conv1d = _make_conv(1)
+conv2d = _make_conv(2)
+conv3d = _make_conv(3)
+
+conv1d.__doc__ = """1-D convolution (cross-correlation) of ``x (N, C_in, W)`` with ``weight (C_out, C_in/groups, kW)``.
+
+    Parameters
+    ----------
+    x : ndarray
+        ``(N, C_in, W)``, or ``(N, W, C_in)`` with ``layout="NWC"``.
+    weight : ndarray
+        ``(C_out, C_in / groups, kW)``.""" + _COMMON_DOC + """
+    Examples
+    --------
+    >>> import numpy as np, numbaconv
+    >>> x = np.arange(5, dtype=np.float32).reshape(1, 1, 5)
+    >>> numbaconv.conv1d(x, np.array([[[1, 0, -1]]], np.float32), padding="same")
+    array([[[-1., -2., -2., -2.,  3.]]], dtype=float32)
+"""
+
+conv2d.__doc__ = """2-D convolution (cross-correlation) of ``x (N, C_in, H, W)`` with ``weight (C_out, C_in/groups, kH, kW)``.
+
+    Parameters
+    ----------
+    x : ndarray
+        ``(N, C_in, H, W)``, or ``(N, H, W, C_in)`` with ``layout="NHWC"``.
+    weight : ndarray
+        ``(C_out, C_in / groups, kH, kW)``.""" + _COMMON_DOC + """
+    Examples
+    --------
+    >>> import numpy as np, numbaconv
+    >>> x = np.ones((1, 3, 8, 8), np.float32)
+    >>> w = np.ones((4, 3, 3, 3), np.float32)
+    >>> numbaconv.conv2d(x, w, stride=2, padding="same").shape
+    (1, 4, 4, 4)
+    >>> float(numbaconv.conv2d(x, w)[0, 0, 0, 0])
+    27.0
+"""
+
+conv3d.__doc__ = """3-D convolution (cross-correlation) of ``x (N, C_in, D, H, W)`` with ``weight (C_out, C_in/groups, kD, kH, kW)``.
+
+    Parameters
+    ----------
+    x : ndarray
+        ``(N, C_in, D, H, W)``, or ``(N, D, H, W, C_in)`` with ``layout="NDHWC"``.
+    weight : ndarray
+        ``(C_out, C_in / groups, kD, kH, kW)``.""" + _COMMON_DOC + """
+    Examples
+    --------
+    >>> import numpy as np, numbaconv
+    >>> x = np.ones((1, 1, 4, 4, 4))
+    >>> numbaconv.conv3d(x, np.ones((2, 1, 3, 3, 3)), padding=1).shape
+    (1, 2, 4, 4, 4)
+"""
+
+
+def depthwise_conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, padding_mode="zeros", flip=False,
+                     activation=None, negative_slope=0.01, layout="NCHW", out=None, algorithm="auto", dtype=None):
+    """Depthwise 2-D convolution: each input channel convolved with its own ``multiplier`` filters.
+
+    ``weight`` is ``(C_in * multiplier, 1, kH, kW)``; output channel ``o`` reads input channel
+    ``o // multiplier`` (groups = C_in, as torch). Other arguments as :func:`conv2d`.
+
+    Examples
+    --------
+    >>> import numpy as np, numbaconv
+    >>> x = np.ones((1, 3, 5, 5), np.float32)
+    >>> numbaconv.depthwise_conv2d(x, np.ones((6, 1, 3, 3), np.float32), padding=1).shape
+    (1, 6, 5, 5)
+    """
+    op = "depthwise_conv2d"
+    backend_of(op, x=x, weight=weight)
+    if x.ndim == 4 and weight.ndim == 4 and weight.shape[1] != 1:
+        raise ValueError(f"{op}: weight.shape[1]={weight.shape[1]} must be 1 (weight is (C_in * multiplier, 1, "
+                         f"kH, kW))")
+    channels = x.shape[-1 if layout == "NHWC" else 1] if x.ndim == 4 else 1
+    return _conv(op, 2, x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=channels,
+                 padding_mode=padding_mode, flip=flip, activation=activation, negative_slope=negative_slope,
+                 layout=layout, out=out, algorithm=algorithm, dtype=dtype)
+
+
+def _pointwise_weight(op: str, weight):
+    if weight.ndim == 2:
+        return weight[:, :, None, None]
+    if weight.ndim == 4 and weight.shape[2:] == (1, 1):
+        return weight
+    raise ValueError(f"{op}: weight.shape={weight.shape} must be (C_out, C_in) or (C_out, C_in, 1, 1)")
+
+
+def pointwise_conv2d(x, weight, bias=None, *, groups=1, activation=None, negative_slope=0.01, layout="NCHW",
+                     out=None, algorithm="auto", dtype=None):
+    """1x1 convolution: a per-pixel matrix product over channels, run as BLAS GEMM.
+
+    ``weight`` is ``(C_out, C_in / groups)`` or ``(C_out, C_in / groups, 1, 1)``. Other arguments as
+    :func:`conv2d`.
+
+    Examples
+    --------
+    >>> import numpy as np, numbaconv
+    >>> x = np.ones((1, 3, 2, 2), np.float32)
+    >>> numbaconv.pointwise_conv2d(x, np.ones((5, 3), np.float32))[0, :, 0, 0]
+    array([3., 3., 3., 3., 3.], dtype=float32)
+    """
+    op = "pointwise_conv2d"
+    backend_of(op, x=x, weight=weight)
+    return _conv(op, 2, x, _pointwise_weight(op, weight), bias, stride=1, padding=0, dilation=1, groups=groups,
+                 padding_mode="zeros", flip=False, activation=activation, negative_slope=negative_slope,
+                 layout=layout, out=out, algorithm=algorithm, dtype=dtype)
+
+
+def separable_conv2d(x, depthwise_weight, pointwise_weight, bias=None, *, depthwise_bias=None, stride=1, padding=0,
+                     dilation=1, padding_mode="zeros", depthwise_activation=None, activation=None,
+                     negative_slope=0.01, layout="NCHW", out=None, dtype=None):
+    """Depthwise-separable 2-D convolution: :func:`depthwise_conv2d` then :func:`pointwise_conv2d`.
+
+    ``depthwise_weight`` is ``(C_in * multiplier, 1, kH, kW)``; ``pointwise_weight`` is
+    ``(C_out, C_in * multiplier)`` or ``(C_out, C_in * multiplier, 1, 1)``. ``depthwise_bias`` and
+    ``depthwise_activation`` apply between the two steps (MobileNet puts its ReLU there); ``bias`` and
+    ``activation`` apply to the result. Stride, padding and dilation belong to the depthwise step. Both steps
+    are checked before either runs.
+
+    Examples
+    --------
+    >>> import numpy as np, numbaconv
+    >>> x = np.ones((1, 3, 6, 6), np.float32)
+    >>> dw, pw = np.ones((3, 1, 3, 3), np.float32), np.ones((8, 3), np.float32)
+    >>> numbaconv.separable_conv2d(x, dw, pw, padding="same").shape
+    (1, 8, 6, 6)
+    """
+    op = "separable_conv2d"
+    backend_of(op, x=x, depthwise_weight=depthwise_weight, pointwise_weight=pointwise_weight, bias=bias,
+               depthwise_bias=depthwise_bias, out=out)
+    storage, compute = result_dtypes(op, x, dtype, out)
+    check_real(op, "depthwise_weight", depthwise_weight)
+    check_real(op, "pointwise_weight", pointwise_weight)
+    if x.ndim != 4:
+        raise ValueError(f"{op}: input must be 4-d ({layout}), got {x.ndim}-d shape {x.shape}")
+    if depthwise_weight.ndim == 4 and depthwise_weight.shape[1] != 1:
+        raise ValueError(f"{op}: depthwise_weight.shape[1]={depthwise_weight.shape[1]} must be 1 (it is "
+                         f"(C_in * multiplier, 1, kH, kW))")
+    pw = _pointwise_weight(op, pointwise_weight)
+    channels = x.shape[-1 if layout == "NHWC" else 1]
+    dw_params = conv_params(op, 2, x.shape, depthwise_weight.shape, stride=stride, padding=padding,
+                            dilation=dilation, groups=channels, padding_mode=padding_mode,
+                            activation=depthwise_activation, alpha=negative_slope, layout=layout)
+    pw_params = conv_params(op, 2, dw_params.out_shape, pw.shape, activation=activation, alpha=negative_slope,
+                            layout=layout)
+    depthwise_bias = _check_bias(dw_params, depthwise_bias)
+    bias = _check_bias(pw_params, bias)
+    if out is not None:
+        check_out(op, out, pw_params.out_shape, storage, {"x": x, "depthwise_weight": depthwise_weight,
+                                                          "pointwise_weight": pointwise_weight})
+    mid = _launch(dw_params, "depthwise", x, depthwise_weight, depthwise_bias, compute, compute, None)
+    return _launch(pw_params, "pointwise", mid, pw, bias, compute, storage, out)
+
+
+def conv_output_shape(input_shape, weight_shape, *, stride=1, padding=0, dilation=1, groups=1, layout=None):
+    """Shape of ``conv{1,2,3}d(x, weight, ...)`` for these shapes, with every rule of the op checked.
+
+    Examples
+    --------
+    >>> import numbaconv
+    >>> numbaconv.conv_output_shape((1, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3)
+    (1, 64, 112, 112)
+    """
+    nd = len(input_shape) - 2
+    if nd not in (1, 2, 3):
+        raise ValueError(f"conv_output_shape: input_shape={tuple(input_shape)} must have 3, 4 or 5 dims "
+                         f"(N, C, *spatial)")
+    return conv_params(f"conv{nd}d", nd, tuple(input_shape), tuple(weight_shape), stride=stride, padding=padding,
+                       dilation=dilation, groups=groups, layout=layout).out_shape
