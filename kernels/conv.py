@@ -10,7 +10,7 @@ import numpy as np
 from numba import prange
 
 from ._epilogue import activate
-from ._jit import kernel
+from ._jit import kernel, serial_kernel
 
 
 @kernel
@@ -96,18 +96,19 @@ def conv_depthwise_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, act, consts
             dst_row[ow] = activate(acc[ow] + b, act, consts)
 
 
-@kernel
+@serial_kernel
 def im2col_cpu(x, n, c0, md, mh, mw, kernel_d, kernel_h, kernel_w, row0, col):
     """Fill col[(c, kd, kh, kw), (r - row0) * OW + ow] for output rows r = (od, oh) from row0 on.
 
     Channels c0 .. c0 + col.shape[0] / K of image n; a bounded tile of output rows, so the workspace
-    stays cache-sized whatever the image size.
+    stays cache-sized whatever the image size. Serial on purpose: the GEMM that follows is a threaded BLAS
+    call, and a Numba thread pool spinning beside OpenBLAS's made the dense path 7-15x slower here.
     """
     o_h, o_w = mh.shape[0], mw.shape[0]
     taps = kernel_d * kernel_h * kernel_w
     n_rows = col.shape[1] // o_w
     zero = col.dtype.type(0)
-    for r in prange(col.shape[0]):
+    for r in range(col.shape[0]):
         c = r // taps
         kd = (r // (kernel_h * kernel_w)) % kernel_d
         kh = (r // kernel_w) % kernel_h
@@ -128,12 +129,12 @@ def im2col_cpu(x, n, c0, md, mh, mw, kernel_d, kernel_h, kernel_w, row0, col):
                 dst[base + ow] = src[ix] if ix >= 0 else zero
 
 
-@kernel
+@serial_kernel
 def epilogue_cpu(acc, bias, n, o0, row0, act, consts, out):
     """out[n, o0 + i, rows from row0] = activation(acc[i, :] + bias[o0 + i]) for a GEMM result tile."""
     o_d, o_h, o_w = out.shape[2], out.shape[3], out.shape[4]
     n_rows = acc.shape[1] // o_w
-    for t in prange(acc.shape[0] * n_rows):
+    for t in range(acc.shape[0] * n_rows):
         i = t // n_rows
         r = t % n_rows
         orow = row0 + r

@@ -66,8 +66,8 @@ def result_dtypes(op: str, x, dtype=None, out=None) -> tuple[np.dtype, np.dtype]
             raise TypeError(f"{op}: dtype={want} is not supported; use one of {_names(STORAGE_DTYPES)}")
         if out is not None and out.dtype != want:
             raise TypeError(f"{op}: out.dtype={out.dtype} must equal dtype={want}")
-    elif out is not None and out.dtype.kind == "f":
-        want = out.dtype
+    elif out is not None and x.dtype.kind in "iu" and getattr(out, "dtype", None) in STORAGE_DTYPES:
+        want = out.dtype  # integer input: a float out= is the explicit accumulate dtype
     else:
         want = x.dtype
     kind = x.dtype.kind

@@ -267,7 +267,7 @@ def conv_params(op: str, nd: int, x_shape: tuple[int, ...], w_shape: tuple[int, 
         raise ValueError(f"{op}: activation={activation!r} is not one of "
                          f"{', '.join(map(repr, ACTIVATIONS))}")
     if not isinstance(alpha, (int, float, np.floating, np.integer)) or isinstance(alpha, bool):
-        raise TypeError(f"{op}: alpha={alpha!r} must be a real number")
+        raise TypeError(f"{op}: negative_slope={alpha!r} must be a real number")
     out_spatial = tuple(output_size(op, i, n, k, s, d, p)
                         for i, (n, k, s, d, p) in enumerate(zip(in_spatial, kernel, stride, dilation, pads)))
     return ConvParams(op=op, batch=batch, in_channels=in_channels, out_channels=out_channels, groups=groups,

@@ -1,0 +1,69 @@
+"""Command line: `python -m numbaconv demo | info`."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+
+
+def info() -> dict:
+    """Versions, threads, threading layer, BLAS and CUDA availability, as a dict (also printed by `info`)."""
+    import numba
+    import numpy as np
+    import scipy
+
+    import numbaconv
+
+    # The threading layer is only chosen once a parallel kernel has run.
+    x = np.ones((1, 2, 4, 4), np.float32)
+    numbaconv.depthwise_conv2d(x, np.ones((2, 1, 3, 3), np.float32))
+    blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    facts = {
+        "numbaconv": numbaconv.__version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "scipy": scipy.__version__,
+        "numba threads": numba.get_num_threads(),
+        "threading layer": numba.threading_layer(),
+        "numpy BLAS": f"{blas.get('name', '?')} {blas.get('version', '')}".strip(),
+        "on-disk cache (NUMBACONV_CACHE)": numbaconv.kernels._jit.CACHE,
+        "CUDA": _cuda_status(),
+    }
+    return facts
+
+
+def _cuda_status() -> str:
+    try:
+        from numba import cuda
+    except ImportError:
+        return "numba.cuda not importable"
+    try:
+        if cuda.is_available():
+            name = cuda.get_current_device().name
+            return "available: " + (name.decode() if isinstance(name, bytes) else str(name))
+    except Exception as exc:  # a driver error is a fact to report, not a crash
+        return f"not available ({type(exc).__name__}: {exc})"
+    return "not available (no GPU or driver); the CUDA backend is not part of this version"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m numbaconv", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run every op family on a real image, check it, time it, draw a gallery")
+    demo.add_argument("--outdir", default="numbaconv_demo_output", help="where the PNG gallery goes")
+    demo.add_argument("--repeat", type=int, default=5, help="timed repetitions per op (best is reported)")
+    sub.add_parser("info", help="versions, threads, BLAS, CUDA")
+    args = parser.parse_args(argv)
+    if args.command == "info":
+        from . import kernels  # noqa: F401  (makes numbaconv.kernels._jit reachable for `info`)
+        for key, value in info().items():
+            print(f"{key:>34}: {value}")
+        return 0
+    from .demo import run_demo
+    return run_demo(args.outdir, args.repeat)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
