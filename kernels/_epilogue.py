@@ -1,16 +1,17 @@
 """Fused bias + activation, applied once per output as it is stored.
 
-`consts` holds (negative_slope, 0, 1, 6) in the output's dtype, so a float32 kernel never promotes to
-float64 through a Python float literal. Codes follow numbaconv._params.ACTIVATIONS.
+One plain-Python body compiled twice: inlined into the CPU kernels here, and as a CUDA device function by
+kernels/cuda_common.py (the CUDA simulator cannot call an @njit function from a @cuda.jit kernel).
+`consts` holds (negative_slope, 0, 1, 6) in the compute dtype, so a float32 kernel never promotes to float64
+through a Python float literal. Codes follow numbaconv._params.ACTIVATIONS.
 """
 
-import numpy as np
+import math
 
 from ._jit import inline
 
 
-@inline
-def activate(v, code, consts):
+def activate_body(v, code, consts):
     zero = consts[1]
     if code == 0:
         return v
@@ -23,5 +24,8 @@ def activate(v, code, consts):
         return v if not v < zero else v * consts[0]
     if code == 4:
         one = consts[2]
-        return one / (one + np.exp(-v))
-    return np.tanh(v)
+        return one / (one + math.exp(-v))
+    return math.tanh(v)
+
+
+activate = inline(activate_body)

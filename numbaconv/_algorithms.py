@@ -6,27 +6,29 @@ import math
 
 from ._params import ConvParams
 
-CPU_CONV_ALGORITHMS = ("direct", "gemm", "depthwise", "pointwise")
+CONV_ALGORITHMS = {"cpu": ("direct", "gemm", "depthwise", "pointwise"), "cuda": ("direct", "gemm", "depthwise")}
 
 # Below this many multiply-adds per output, BLAS call overhead per (image, group, tile) beats its speed.
 GEMM_MIN_REDUCTION = 32
 GEMM_MIN_OUT_PER_GROUP = 8
 
 
-def applicable_algorithms(params: ConvParams) -> tuple[str, ...]:
-    """Every CPU algorithm that can compute this convolution."""
+def applicable_algorithms(params: ConvParams, backend: str = "cpu") -> tuple[str, ...]:
+    """Every algorithm of `backend` that can compute this convolution."""
     names = ["direct", "gemm"]
     if params.is_depthwise:
         names.append("depthwise")
-    if params.is_pointwise:
+    if params.is_pointwise and backend == "cpu":
         names.append("pointwise")
     return tuple(names)
 
 
-def select_algorithm(params: ConvParams) -> str:
-    """The algorithm `algorithm="auto"` runs: a pure function of the params."""
+def select_algorithm(params: ConvParams, backend: str = "cpu") -> str:
+    """The algorithm `algorithm="auto"` runs: a pure function of the params and the backend."""
     if params.is_depthwise:
         return "depthwise"
+    if backend == "cuda":  # the implicit GEMM tiles any reduction; pointwise is its 1x1 case
+        return "gemm" if params.out_per_group >= 4 else "direct"
     if params.is_pointwise:
         return "pointwise"
     reduction = params.in_per_group * math.prod(params.kernel)
@@ -35,14 +37,14 @@ def select_algorithm(params: ConvParams) -> str:
     return "direct"
 
 
-def resolve_algorithm(params: ConvParams, algorithm: str) -> str:
+def resolve_algorithm(params: ConvParams, algorithm: str, backend: str = "cpu") -> str:
     """`algorithm` checked against what applies (a ValueError listing the valid names), or the auto choice."""
     if algorithm == "auto":
-        return select_algorithm(params)
-    valid = applicable_algorithms(params)
-    if algorithm not in CPU_CONV_ALGORITHMS:
-        raise ValueError(f"{params.op}: algorithm={algorithm!r} is unknown; valid CPU algorithms: 'auto', "
-                         f"{', '.join(map(repr, CPU_CONV_ALGORITHMS))}")
+        return select_algorithm(params, backend)
+    valid = applicable_algorithms(params, backend)
+    if algorithm not in CONV_ALGORITHMS[backend]:
+        raise ValueError(f"{params.op}: algorithm={algorithm!r} is unknown; valid {backend.upper()} algorithms: "
+                         f"'auto', {', '.join(map(repr, CONV_ALGORITHMS[backend]))}")
     if algorithm not in valid:
         raise ValueError(f"{params.op}: algorithm={algorithm!r} does not apply to this convolution; valid here: "
                          f"'auto', {', '.join(map(repr, valid))}")

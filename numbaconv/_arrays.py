@@ -30,7 +30,7 @@ def backend_of(op: str, **arrays) -> str:
             continue
         if isinstance(a, np.ndarray):
             kinds[name] = "cpu"
-        elif is_device_array(a):
+        elif is_device_array(a) or _is_numba_device_array(a):
             kinds[name] = "cuda"
         else:
             raise TypeError(f"{op}: {name} must be a NumPy array or a CUDA array (CuPy, Numba, torch), "
@@ -41,10 +41,12 @@ def backend_of(op: str, **arrays) -> str:
             host, dev = (names[0], name) if kinds[names[0]] == "cpu" else (name, names[0])
             raise TypeError(f"{op}: {host} is a host (NumPy) array but {dev} is a CUDA array "
                             f"({type(arrays[dev]).__qualname__}); move both to the same device")
-    backend = kinds[names[0]]
-    if backend == "cuda":
-        raise NotImplementedError(f"{op}: the CUDA backend is not available in this version; pass NumPy arrays")
-    return backend
+    return kinds[names[0]]
+
+
+def _is_numba_device_array(a) -> bool:
+    """Numba's device arrays (the CUDA simulator's have no __cuda_array_interface__), without importing Numba."""
+    return type(a).__module__.split(".")[0] in ("numba", "numba_cuda") and hasattr(a, "copy_to_host")
 
 
 def _names(dtypes) -> str:
@@ -90,20 +92,31 @@ def check_real(op: str, name: str, a) -> None:
                         f"({_names(STORAGE_DTYPES)} preferred)")
 
 
-def check_out(op: str, out, shape: tuple[int, ...], dtype: np.dtype, inputs: dict) -> None:
-    """`out=` must be a C-contiguous array of exactly the result's shape and dtype, sharing no memory."""
+def check_out(op: str, out, shape: tuple[int, ...], dtype: np.dtype, inputs: dict, backend: str = "cpu") -> None:
+    """`out=` must be a C-contiguous array of exactly the result's shape and dtype, sharing no memory.
+
+    On the CUDA backend every array is a Numba device view (numbaconv._cuda.to_numba) by now.
+    """
+    if backend == "cuda":
+        from . import _cuda
+        return _check_out(op, out, shape, dtype, inputs, _cuda.is_c_contiguous(out), _cuda.may_overlap, True)
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{op}: out must be a NumPy array like the input, got {type(out).__qualname__}")
-    if out.shape != tuple(shape):
-        raise ValueError(f"{op}: out.shape={out.shape} must equal the result shape {tuple(shape)}")
+    return _check_out(op, out, shape, dtype, inputs, out.flags.c_contiguous, np.may_share_memory,
+                      out.flags.writeable)
+
+
+def _check_out(op, out, shape, dtype, inputs, contiguous, overlaps, writeable) -> None:
+    if tuple(out.shape) != tuple(shape):
+        raise ValueError(f"{op}: out.shape={tuple(out.shape)} must equal the result shape {tuple(shape)}")
     if out.dtype != dtype:
         raise TypeError(f"{op}: out.dtype={out.dtype} must equal the result dtype {dtype}")
-    if not out.flags.c_contiguous:
-        raise ValueError(f"{op}: out must be C-contiguous (its strides are {out.strides})")
-    if not out.flags.writeable:
+    if not contiguous:
+        raise ValueError(f"{op}: out must be C-contiguous (its strides are {tuple(out.strides)})")
+    if not writeable:
         raise ValueError(f"{op}: out is read-only")
     for name, a in inputs.items():
-        if a is not None and np.may_share_memory(out, a):
+        if a is not None and overlaps(out, a):
             raise ValueError(f"{op}: out overlaps {name}; pass a separate output array")
 
 

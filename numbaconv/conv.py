@@ -39,6 +39,9 @@ _COMMON_DOC = """
         ``"auto"`` or one of ``"direct"``, ``"gemm"``, ``"depthwise"``, ``"pointwise"`` where it applies.
     dtype : dtype, optional
         Result dtype (float16, float32 or float64); required for integer input. Defaults to x's dtype.
+    stream : optional
+        CUDA arrays only: the stream to launch on (a Numba stream, a CuPy/torch stream or a raw handle);
+        by default CuPy's / torch's current stream.
 
     Returns
     -------
@@ -48,26 +51,45 @@ _COMMON_DOC = """
 
 
 def _conv(op: str, nd: int, x, weight, bias, *, stride, padding, dilation, groups, padding_mode, flip,
-          activation, negative_slope, layout, out, algorithm, dtype):
-    backend_of(op, x=x, weight=weight, bias=bias, out=out)
+          activation, negative_slope, layout, out, algorithm, dtype, stream=None):
+    backend = backend_of(op, x=x, weight=weight, bias=bias, out=out)
+    like, user_out = x, out
+    x, weight, bias, out = on_backend(op, backend, stream, x, weight, bias, out)
     storage, compute = result_dtypes(op, x, dtype, out)
     check_real(op, "weight", weight)
     params = conv_params(op, nd, x.shape, weight.shape, stride=stride, padding=padding, dilation=dilation,
                          groups=groups, padding_mode=padding_mode, flip=flip, activation=activation,
                          alpha=negative_slope, layout=layout)
     bias = _check_bias(params, bias)
-    algorithm = resolve_algorithm(params, algorithm)
+    algorithm = resolve_algorithm(params, algorithm, backend)
     if out is not None:
-        check_out(op, out, params.out_shape, storage, {"x": x, "weight": weight, "bias": bias})
+        check_out(op, out, params.out_shape, storage, {"x": x, "weight": weight, "bias": bias}, backend)
+    return _run(params, algorithm, backend, like, x, weight, bias, compute, storage, out, user_out, stream)
+
+
+def _run(params, algorithm, backend, like, x, weight, bias, compute, storage, out, user_out, stream):
+    if backend == "cuda":
+        return _launch_cuda(params, algorithm, like, x, weight, bias, compute, storage, user_out, stream)
     return _launch(params, algorithm, x, weight, bias, compute, storage, out)
+
+
+def on_backend(op: str, backend: str, stream, *arrays):
+    """The arrays as the kernels of `backend` see them: NumPy as is, CUDA arrays as zero-copy Numba views."""
+    if backend == "cpu":
+        if stream is not None:
+            raise ValueError(f"{op}: stream={stream!r} applies to CUDA arrays only; these are NumPy arrays")
+        return arrays
+    from . import _cuda
+    return tuple(_cuda.to_numba(a) for a in arrays)
 
 
 def _check_bias(params: ConvParams, bias):
     if bias is None:
         return None
     check_real(params.op, "bias", bias)
-    if bias.shape != (params.out_channels,):
-        raise ValueError(f"{params.op}: bias.shape={bias.shape} must be (out_channels,) = ({params.out_channels},)")
+    if tuple(bias.shape) != (params.out_channels,):
+        raise ValueError(f"{params.op}: bias.shape={tuple(bias.shape)} must be (out_channels,) = "
+                         f"({params.out_channels},)")
     return bias
 
 
@@ -85,15 +107,28 @@ def _launch(params: ConvParams, algorithm: str, x, weight, bias, compute, storag
     return out
 
 
+def _launch_cuda(params: ConvParams, algorithm: str, like, x, weight, bias, compute, storage, out, stream):
+    """Run the CUDA kernels on the caller's stream; the result is of the caller's array kind.
+
+    The kernels read any storage dtype and accumulate in `compute`, so nothing is converted or copied.
+    """
+    from . import _cuda, _gpu
+    stream = _cuda.stream_for(like, stream)
+    if out is None:
+        out = _cuda.allocate(like, params.out_shape, storage, stream)
+    _gpu.conv(params, algorithm, x, weight, bias, _cuda.to_numba(out), compute, stream)
+    return out
+
+
 def _make_conv(nd: int):
     op = f"conv{nd}d"
 
     def conv_nd(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros",
                 flip=False, activation=None, negative_slope=0.01, layout=None, out=None, algorithm="auto",
-                dtype=None):
+                dtype=None, stream=None):
         return _conv(op, nd, x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups,
                      padding_mode=padding_mode, flip=flip, activation=activation, negative_slope=negative_slope,
-                     layout=layout, out=out, algorithm=algorithm, dtype=dtype)
+                     layout=layout, out=out, algorithm=algorithm, dtype=dtype, stream=stream)
 
     conv_nd.__name__ = conv_nd.__qualname__ = op
     return conv_nd
@@ -156,7 +191,8 @@ conv3d.__doc__ = """3-D convolution (cross-correlation) of ``x (N, C_in, D, H, W
 
 
 def depthwise_conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, padding_mode="zeros", flip=False,
-                     activation=None, negative_slope=0.01, layout="NCHW", out=None, algorithm="auto", dtype=None):
+                     activation=None, negative_slope=0.01, layout="NCHW", out=None, algorithm="auto", dtype=None,
+                     stream=None):
     """Depthwise 2-D convolution: each input channel convolved with its own ``multiplier`` filters.
 
     ``weight`` is ``(C_in * multiplier, 1, kH, kW)``; output channel ``o`` reads input channel
@@ -177,19 +213,19 @@ def depthwise_conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, p
     channels = x.shape[-1 if layout == "NHWC" else 1] if x.ndim == 4 else 1
     return _conv(op, 2, x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=channels,
                  padding_mode=padding_mode, flip=flip, activation=activation, negative_slope=negative_slope,
-                 layout=layout, out=out, algorithm=algorithm, dtype=dtype)
+                 layout=layout, out=out, algorithm=algorithm, dtype=dtype, stream=stream)
 
 
 def _pointwise_weight(op: str, weight):
     if weight.ndim == 2:
-        return weight[:, :, None, None]
-    if weight.ndim == 4 and weight.shape[2:] == (1, 1):
+        return weight.reshape(tuple(weight.shape) + (1, 1))
+    if weight.ndim == 4 and tuple(weight.shape[2:]) == (1, 1):
         return weight
-    raise ValueError(f"{op}: weight.shape={weight.shape} must be (C_out, C_in) or (C_out, C_in, 1, 1)")
+    raise ValueError(f"{op}: weight.shape={tuple(weight.shape)} must be (C_out, C_in) or (C_out, C_in, 1, 1)")
 
 
 def pointwise_conv2d(x, weight, bias=None, *, groups=1, activation=None, negative_slope=0.01, layout="NCHW",
-                     out=None, algorithm="auto", dtype=None):
+                     out=None, algorithm="auto", dtype=None, stream=None):
     """1x1 convolution: a per-pixel matrix product over channels, run as BLAS GEMM.
 
     ``weight`` is ``(C_out, C_in / groups)`` or ``(C_out, C_in / groups, 1, 1)``. Other arguments as
@@ -206,12 +242,12 @@ def pointwise_conv2d(x, weight, bias=None, *, groups=1, activation=None, negativ
     backend_of(op, x=x, weight=weight)
     return _conv(op, 2, x, _pointwise_weight(op, weight), bias, stride=1, padding=0, dilation=1, groups=groups,
                  padding_mode="zeros", flip=False, activation=activation, negative_slope=negative_slope,
-                 layout=layout, out=out, algorithm=algorithm, dtype=dtype)
+                 layout=layout, out=out, algorithm=algorithm, dtype=dtype, stream=stream)
 
 
 def separable_conv2d(x, depthwise_weight, pointwise_weight, bias=None, *, depthwise_bias=None, stride=1, padding=0,
                      dilation=1, padding_mode="zeros", depthwise_activation=None, activation=None,
-                     negative_slope=0.01, layout="NCHW", out=None, dtype=None):
+                     negative_slope=0.01, layout="NCHW", out=None, dtype=None, stream=None):
     """Depthwise-separable 2-D convolution: :func:`depthwise_conv2d` then :func:`pointwise_conv2d`.
 
     ``depthwise_weight`` is ``(C_in * multiplier, 1, kH, kW)``; ``pointwise_weight`` is
@@ -229,8 +265,11 @@ def separable_conv2d(x, depthwise_weight, pointwise_weight, bias=None, *, depthw
     (1, 8, 6, 6)
     """
     op = "separable_conv2d"
-    backend_of(op, x=x, depthwise_weight=depthwise_weight, pointwise_weight=pointwise_weight, bias=bias,
-               depthwise_bias=depthwise_bias, out=out)
+    backend = backend_of(op, x=x, depthwise_weight=depthwise_weight, pointwise_weight=pointwise_weight, bias=bias,
+                         depthwise_bias=depthwise_bias, out=out)
+    like, user_out = x, out
+    x, depthwise_weight, pointwise_weight, bias, depthwise_bias, out = on_backend(
+        op, backend, stream, x, depthwise_weight, pointwise_weight, bias, depthwise_bias, out)
     storage, compute = result_dtypes(op, x, dtype, out)
     check_real(op, "depthwise_weight", depthwise_weight)
     check_real(op, "pointwise_weight", pointwise_weight)
@@ -250,9 +289,12 @@ def separable_conv2d(x, depthwise_weight, pointwise_weight, bias=None, *, depthw
     bias = _check_bias(pw_params, bias)
     if out is not None:
         check_out(op, out, pw_params.out_shape, storage, {"x": x, "depthwise_weight": depthwise_weight,
-                                                          "pointwise_weight": pointwise_weight})
-    mid = _launch(dw_params, "depthwise", x, depthwise_weight, depthwise_bias, compute, compute, None)
-    return _launch(pw_params, "pointwise", mid, pw, bias, compute, storage, out)
+                                                          "pointwise_weight": pointwise_weight}, backend)
+    mid = _run(dw_params, "depthwise", backend, like, x, depthwise_weight, depthwise_bias, compute, compute, None,
+               None, stream)
+    pointwise = "pointwise" if backend == "cpu" else "gemm"
+    mid_view = mid if backend == "cpu" else on_backend(op, backend, None, mid)[0]
+    return _run(pw_params, pointwise, backend, like, mid_view, pw, bias, compute, storage, out, user_out, stream)
 
 
 def conv_output_shape(input_shape, weight_shape, *, stride=1, padding=0, dilation=1, groups=1, layout=None):

@@ -123,10 +123,14 @@ def test_read_only_out_is_rejected():
         numbaconv.conv2d(X, W, out=out)
 
 
-def test_cuda_arrays_are_not_implemented_yet():
-    fake_w = FakeCudaArray()
-    with pytest.raises(NotImplementedError, match=r"conv2d: the CUDA backend is not available"):
-        numbaconv.conv2d(FakeCudaArray(), fake_w)
+def test_cuda_array_without_a_device_is_a_clear_error():
+    with pytest.raises(RuntimeError, match=r"got a CUDA array \(FakeCudaArray\) but Numba finds no usable CUDA"):
+        numbaconv.conv2d(FakeCudaArray(), FakeCudaArray())
+
+
+def test_stream_with_numpy_arrays_is_rejected():
+    with pytest.raises(ValueError, match=r"conv2d: stream=1 applies to CUDA arrays only"):
+        numbaconv.conv2d(X, W, stream=1)
 
 
 def test_no_kernel_runs_on_bad_input(monkeypatch):

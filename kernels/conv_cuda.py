@@ -1,0 +1,155 @@
+"""CUDA convolution kernels on 5-D (N, C, D, H, W) device views, the same index tables as the CPU kernels.
+
+Kernels are built by factories per accumulate dtype (and tile), cached: shared-memory shapes and the
+accumulator type must be compile-time constants. Inputs of any storage dtype (float16 included) are read
+and converted to the accumulator type, so float16 accumulates in float32 with no converted copy.
+"""
+
+import functools
+
+import numpy as np
+
+from numbaconv import _cuda
+
+from ._epilogue import activate_body
+
+# A module global, not a closure variable: the CUDA simulator swaps module globals that are numba.cuda.
+cuda = _cuda.cuda()
+
+
+@functools.cache
+def device_activate():
+    return cuda.jit(device=True)(activate_body)
+
+
+@functools.cache
+def conv_direct_cuda(acc_name: str):
+    """One thread per output (grid-stride), any groups/dilation/padding mode; coalesced along W."""
+    acc_t, activate = np.dtype(acc_name).type, device_activate()
+
+    @cuda.jit
+    def kernel(x, w, bias, md, mh, mw, groups, act, consts, out):
+        n_batch, c_out, o_d, o_h, o_w = out.shape
+        c_group = w.shape[1]
+        k_d, k_h, k_w = w.shape[2], w.shape[3], w.shape[4]
+        out_per_group = c_out // groups
+        total = n_batch * c_out * o_d * o_h * o_w
+        for t in range(cuda.grid(1), total, cuda.gridsize(1)):
+            ow = t % o_w
+            oh = (t // o_w) % o_h
+            od = (t // (o_w * o_h)) % o_d
+            o = (t // (o_w * o_h * o_d)) % c_out
+            n = t // (o_w * o_h * o_d * c_out)
+            c0 = (o // out_per_group) * c_group
+            acc = acc_t(0)
+            for c in range(c_group):
+                for kd in range(k_d):
+                    iz = md[od, kd]
+                    if iz < 0:
+                        continue
+                    for kh in range(k_h):
+                        iy = mh[oh, kh]
+                        if iy < 0:
+                            continue
+                        for kw in range(k_w):
+                            ix = mw[ow, kw]
+                            if ix >= 0:
+                                acc += acc_t(x[n, c0 + c, iz, iy, ix]) * acc_t(w[o, c, kd, kh, kw])
+            out[n, o, od, oh, ow] = activate(acc + acc_t(bias[o]), act, consts)
+
+    return kernel
+
+
+@functools.cache
+def conv_depthwise_cuda(acc_name: str):
+    """One thread per output of a depthwise conv (one input channel per output channel)."""
+    acc_t, activate = np.dtype(acc_name).type, device_activate()
+
+    @cuda.jit
+    def kernel(x, w, bias, md, mh, mw, act, consts, out):
+        n_batch, c_out, o_d, o_h, o_w = out.shape
+        k_d, k_h, k_w = w.shape[2], w.shape[3], w.shape[4]
+        multiplier = c_out // x.shape[1]
+        total = n_batch * c_out * o_d * o_h * o_w
+        for t in range(cuda.grid(1), total, cuda.gridsize(1)):
+            ow = t % o_w
+            oh = (t // o_w) % o_h
+            od = (t // (o_w * o_h)) % o_d
+            o = (t // (o_w * o_h * o_d)) % c_out
+            n = t // (o_w * o_h * o_d * c_out)
+            c = o // multiplier
+            acc = acc_t(0)
+            for kd in range(k_d):
+                iz = md[od, kd]
+                if iz < 0:
+                    continue
+                for kh in range(k_h):
+                    iy = mh[oh, kh]
+                    if iy < 0:
+                        continue
+                    for kw in range(k_w):
+                        ix = mw[ow, kw]
+                        if ix >= 0:
+                            acc += acc_t(x[n, c, iz, iy, ix]) * acc_t(w[o, 0, kd, kh, kw])
+            out[n, o, od, oh, ow] = activate(acc + acc_t(bias[o]), act, consts)
+
+    return kernel
+
+
+@functools.cache
+def conv_gemm_cuda(acc_name: str, tile: int):
+    """Implicit GEMM: out[o, p] = sum_r W[o, r] * col[r, p] with col gathered on the fly (no im2col buffer).
+
+    Grid (pixel tiles, channel tiles, N * groups); each block stages a tile x tile slice of the weights and of
+    the gathered input in shared memory per step of the reduction, each thread owns one output.
+    """
+    acc_t, activate = np.dtype(acc_name).type, device_activate()
+    acc_dtype = np.dtype(acc_name)
+
+    @cuda.jit
+    def kernel(x, w, bias, md, mh, mw, groups, act, consts, out):
+        n_batch, c_out, o_d, o_h, o_w = out.shape
+        pixels = o_d * o_h * o_w
+        out_per_group = c_out // groups
+        c_group, k_d, k_h, k_w = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
+        taps = k_d * k_h * k_w
+        reduction = c_group * taps
+        n = cuda.blockIdx.z // groups
+        g = cuda.blockIdx.z % groups
+        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+        p = cuda.blockIdx.x * tile + tx
+        o_local = cuda.blockIdx.y * tile + ty
+        a_tile = cuda.shared.array((tile, tile), acc_dtype)
+        b_tile = cuda.shared.array((tile, tile), acc_dtype)
+        has_p = p < pixels
+        ow = p % o_w
+        oh = (p // o_w) % o_h
+        od = p // (o_w * o_h)
+        acc = acc_t(0)
+        for r0 in range(0, reduction, tile):
+            r = r0 + tx
+            if o_local < out_per_group and r < reduction:
+                a_tile[ty, tx] = acc_t(w[g * out_per_group + o_local, r // taps, (r // (k_h * k_w)) % k_d,
+                                        (r // k_w) % k_h, r % k_w])
+            else:
+                a_tile[ty, tx] = acc_t(0)
+            rb = r0 + ty
+            value = acc_t(0)
+            if has_p and rb < reduction:
+                c = rb // taps
+                kd = (rb // (k_h * k_w)) % k_d
+                kh = (rb // k_w) % k_h
+                kw = rb % k_w
+                iz, iy, ix = md[od, kd], mh[oh, kh], mw[ow, kw]
+                if iz >= 0 and iy >= 0 and ix >= 0:
+                    value = acc_t(x[n, g * c_group + c, iz, iy, ix])
+            b_tile[ty, tx] = value
+            cuda.syncthreads()
+            for j in range(tile):
+                acc += a_tile[ty, j] * b_tile[j, tx]
+            cuda.syncthreads()
+        if has_p and o_local < out_per_group:
+            o = g * out_per_group + o_local
+            out[n, o, od, oh, ow] = activate(acc + acc_t(bias[o]), act, consts)
+
+    return kernel
