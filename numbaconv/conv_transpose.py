@@ -1,3 +1,345 @@
-"""Transpose convolution (conv_transpose1d/2d/3d), resize_conv2d and their shape helpers."""
+"""Transpose convolution (conv_transpose1d/2d/3d), resize_conv2d and their shape helpers.
 
-__all__: list[str] = []
+Each public function: resolve backend -> build params -> pick algorithm -> allocate (or check `out`) ->
+launch -> return. All checks happen before any kernel runs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _cpu
+from ._algorithms import GEMM_MIN_OUT_PER_GROUP, GEMM_MIN_REDUCTION
+from ._arrays import as_compute, backend_of, check_out, check_real, result_dtypes
+from ._params import _show, int_tuple, pad3
+from ._params_transpose import (ConvTransposeParams, ResizeConvParams, _solve_output_padding, conv_transpose_params,
+                                resize_conv_params, transpose_padding)
+from .conv import _check_bias, _launch
+
+__all__ = ["ConvTransposeParams", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+           "conv_transpose_output_shape", "conv_transpose_params", "output_padding_for", "resize_conv2d"]
+
+# resize_conv2d has conv's two kernels that read through index tables, so the same two names.
+CPU_ALGORITHMS = ("direct", "gemm")
+# The GEMM path pays a BLAS call and a column buffer per (image, group, channel chunk): worth it once each
+# input pixel meets enough channels and each column has enough rows.
+GEMM_MIN_IN_PER_GROUP = 8
+GEMM_MIN_ROWS = 32
+
+
+def select_transpose_algorithm(params: ConvTransposeParams) -> str:
+    """The algorithm ``algorithm="auto"`` runs for a transpose convolution: a pure function of the params."""
+    rows = params.out_per_group * math.prod(params.kernel)
+    if params.in_per_group >= GEMM_MIN_IN_PER_GROUP and rows >= GEMM_MIN_ROWS:
+        return "gemm"
+    return "direct"
+
+
+def select_resize_algorithm(params: ResizeConvParams) -> str:
+    """conv's rule for its direct and GEMM paths (the only two that read through index tables)."""
+    reduction = params.in_per_group * math.prod(params.kernel)
+    if reduction >= GEMM_MIN_REDUCTION and params.out_per_group >= GEMM_MIN_OUT_PER_GROUP:
+        return "gemm"
+    return "direct"
+
+
+def _cpu_only(op: str, **arrays) -> None:
+    if backend_of(op, **arrays) == "cuda":
+        raise NotImplementedError(f"{op}: CUDA arrays are not supported by {op} yet; pass NumPy arrays")
+
+
+def _resolve(op: str, algorithm, auto: str) -> str:
+    if algorithm == "auto":
+        return auto
+    if algorithm not in CPU_ALGORITHMS:
+        raise ValueError(f"{op}: algorithm={algorithm!r} is unknown; valid CPU algorithms: 'auto', "
+                         f"{', '.join(map(repr, CPU_ALGORITHMS))}")
+    return algorithm
+
+
+def _fill_transpose(params: ConvTransposeParams, algorithm: str, x, weight, bias, out) -> None:
+    """Fill `out` (caller's layout, compute dtype) with the transpose convolution of contiguous x and weight."""
+    from .kernels import conv_transpose as k
+
+    nd, cl = params.nd, params.channels_last
+    out5 = _cpu.to5d(out, nd, cl)
+    md, mh, _ = params.index_maps()
+    runs = params.runs_w()
+    stride_w = params.stride[-1]
+    act, consts = params.activation_code, _cpu.activation_consts(params, out.dtype)
+    if algorithm == "direct":
+        w5 = weight[(slice(None), slice(None)) + (None,) * (3 - nd)]
+        k.conv_transpose_direct_cpu(_cpu.to5d(x, nd, cl), w5, bias, md, mh, runs, stride_w, params.groups, act,
+                                    consts, out5)
+        return
+    # GEMM: cols[n, g, (o, k), pixel] = sum_c weight[c, o, k] * x[n, c, pixel] per group, then a col2im
+    # gather. Blocks of whole images (or of output channels, for a large image) bound the column buffer; one
+    # batched BLAS call per block keeps the cores with BLAS.
+    groups, c_group, o_group = params.groups, params.in_per_group, params.out_per_group
+    taps, pixels = math.prod(params.kernel), math.prod(params.in_spatial)
+    wt = np.ascontiguousarray(weight.reshape(groups, c_group, o_group * taps).transpose(0, 2, 1))
+    if cl:  # (C, pixels) as a strided view: BLAS takes it through its leading dimension, no copy
+        xm = x.reshape(params.batch, pixels, groups, c_group).transpose(0, 2, 3, 1)
+    else:
+        xm = x.reshape(params.batch, groups, c_group, pixels)
+    per_channel = taps * pixels * x.itemsize
+    chunk = max(1, min(o_group, _cpu.WORKSPACE_BYTES // (groups * per_channel)))
+    per_image = params.out_channels * per_channel
+    images = max(1, min(params.batch, _cpu.WORKSPACE_BYTES // per_image)) if chunk == o_group else 1
+    buf = np.empty(images * groups * chunk * taps * pixels, dtype=x.dtype)
+    _, in_h, in_w = pad3(params.in_spatial, 1)
+    k_d, k_h, k_w = pad3(params.kernel, 1)
+    for n0 in range(0, params.batch, images):
+        nb = min(images, params.batch - n0)
+        for oc0 in range(0, o_group, chunk):
+            m = min(chunk, o_group - oc0)
+            res = buf[:nb * groups * m * taps * pixels].reshape(nb, groups, m * taps, pixels)  # C-contiguous
+            np.matmul(wt[None, :, oc0 * taps:(oc0 + m) * taps], xm[n0:n0 + nb], out=res)
+            k.col2im_transpose_cpu(res, bias, n0, oc0, md, mh, runs, stride_w, in_h, in_w, k_d, k_h, k_w, act,
+                                   consts, out5)
+
+
+def _conv_transpose(op: str, nd: int, x, weight, bias, *, stride, padding, output_padding, groups, dilation,
+                    output_size, activation, negative_slope, layout, out, algorithm, dtype):
+    _cpu_only(op, x=x, weight=weight, bias=bias, out=out)
+    storage, compute = result_dtypes(op, x, dtype, out)
+    check_real(op, "weight", weight)
+    params = conv_transpose_params(op, nd, x.shape, weight.shape, stride=stride, padding=padding,
+                                   output_padding=output_padding, groups=groups, dilation=dilation,
+                                   output_size=output_size, activation=activation, alpha=negative_slope,
+                                   layout=layout)
+    bias = _check_bias(params, bias)
+    algorithm = _resolve(op, algorithm, select_transpose_algorithm(params))
+    if out is not None:
+        check_out(op, out, params.out_shape, storage, {"x": x, "weight": weight, "bias": bias})
+    x = np.ascontiguousarray(as_compute(x, compute))
+    weight = np.ascontiguousarray(as_compute(weight, compute))
+    bias = np.zeros(params.out_channels, compute) if bias is None else np.ascontiguousarray(as_compute(bias, compute))
+    if out is None:
+        out = np.empty(params.out_shape, dtype=storage)
+    target = out if storage == compute else np.empty(params.out_shape, dtype=compute)
+    _fill_transpose(params, algorithm, x, weight, bias, target)
+    if target is not out:
+        np.copyto(out, target, casting="unsafe")
+    return out
+
+
+def _make_conv_transpose(nd: int):
+    op = f"conv_transpose{nd}d"
+
+    def conv_transpose_nd(x, weight, bias=None, *, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
+                          output_size=None, activation=None, negative_slope=0.01, layout=None, out=None,
+                          algorithm="auto", dtype=None):
+        return _conv_transpose(op, nd, x, weight, bias, stride=stride, padding=padding,
+                               output_padding=output_padding, groups=groups, dilation=dilation,
+                               output_size=output_size, activation=activation, negative_slope=negative_slope,
+                               layout=layout, out=out, algorithm=algorithm, dtype=dtype)
+
+    conv_transpose_nd.__name__ = conv_transpose_nd.__qualname__ = op
+    return conv_transpose_nd
+
+
+_COMMON_DOC = """
+    bias : ndarray, optional
+        ``(C_out,)``, added before the activation.
+    stride, dilation : int or tuple of ints
+    padding : int, tuple of ints, tuple of (lo, hi) pairs, or "same"
+        Crops ``lo`` from the start and ``hi`` from the end of the full output, as torch's ``padding``.
+        ``"same"`` gives output = input * stride (the odd cropped pixel at the end): the adjoint of conv's
+        ``"same"`` on the upsampled size.
+    output_padding : int or tuple of ints
+        Extra length at the end of each dim; smaller than stride or dilation (torch's rule).
+    groups : int
+        Input and output channels are split into this many independent groups.
+    output_size : tuple of ints, optional
+        Spatial output size (or a full output shape in ``layout``); solves ``output_padding`` within
+        ``out = (in - 1) * stride - pad_lo - pad_hi + dilation * (kernel - 1) + output_padding + 1``.
+    activation : {None, "relu", "relu6", "leaky_relu", "sigmoid", "tanh"}
+        Fused with the bias into the kernel's store.
+    negative_slope : float
+        Slope of ``"leaky_relu"`` for negative inputs.
+    layout : str
+        Channels-first (``"NCW"``, ``"NCHW"``, ``"NCDHW"``, the default) or channels-last (``"NWC"``,
+        ``"NHWC"``, ``"NDHWC"``) for the input and the output; the weight is always channels-first.
+    out : ndarray, optional
+        C-contiguous result array of the exact shape and dtype, not overlapping any input.
+    algorithm : {"auto", "direct", "gemm"}
+        ``"direct"``: a gather over output rows. ``"gemm"``: a BLAS GEMM per group into a column buffer, then
+        a gather (col2im) over output rows. Both write each output once, so results are deterministic.
+    dtype : dtype, optional
+        Result dtype (float16, float32 or float64); required for integer input. Defaults to x's dtype.
+
+    Returns
+    -------
+    ndarray
+        ``(N, C_out, *out_spatial)`` in ``layout``, of x's dtype.
+"""
+
+conv_transpose1d = _make_conv_transpose(1)
+conv_transpose2d = _make_conv_transpose(2)
+conv_transpose3d = _make_conv_transpose(3)
+
+conv_transpose1d.__doc__ = """1-D transpose convolution (fractionally strided convolution) of ``x (N, C_in, W)``.
+
+    The adjoint of :func:`conv1d` with the same weight, stride, padding, dilation and groups.
+
+    Parameters
+    ----------
+    x : ndarray
+        ``(N, C_in, W)``, or ``(N, W, C_in)`` with ``layout="NWC"``.
+    weight : ndarray
+        ``(C_in, C_out / groups, kW)`` (torch's transpose layout).""" + _COMMON_DOC + """
+    Examples
+    --------
+    >>> import numpy as np, numbaconv
+    >>> x = np.array([[[1, 2, 3]]], np.float32)
+    >>> numbaconv.conv_transpose1d(x, np.ones((1, 1, 2), np.float32), stride=2)
+    array([[[1., 1., 2., 2., 3., 3.]]], dtype=float32)
+"""
+
+conv_transpose2d.__doc__ = """2-D transpose convolution (fractionally strided convolution) of ``x (N, C_in, H, W)``.
+
+    The adjoint of :func:`conv2d` with the same weight, stride, padding, dilation and groups.
+
+    Parameters
+    ----------
+    x : ndarray
+        ``(N, C_in, H, W)``, or ``(N, H, W, C_in)`` with ``layout="NHWC"``.
+    weight : ndarray
+        ``(C_in, C_out / groups, kH, kW)`` (torch's transpose layout).""" + _COMMON_DOC + """
+    Examples
+    --------
+    >>> import numpy as np, numbaconv
+    >>> x, w = np.ones((1, 4, 5, 5), np.float32), np.ones((4, 2, 4, 4), np.float32)
+    >>> numbaconv.conv_transpose2d(x, w, stride=2, padding=1).shape
+    (1, 2, 10, 10)
+    >>> numbaconv.conv_transpose2d(x, w[:, :, :3, :3], stride=2, padding=1, output_size=(10, 10)).shape
+    (1, 2, 10, 10)
+"""
+
+conv_transpose3d.__doc__ = """3-D transpose convolution (fractionally strided convolution) of ``x (N, C_in, D, H, W)``.
+
+    The adjoint of :func:`conv3d` with the same weight, stride, padding, dilation and groups.
+
+    Parameters
+    ----------
+    x : ndarray
+        ``(N, C_in, D, H, W)``, or ``(N, D, H, W, C_in)`` with ``layout="NDHWC"``.
+    weight : ndarray
+        ``(C_in, C_out / groups, kD, kH, kW)`` (torch's transpose layout).""" + _COMMON_DOC + """
+    Examples
+    --------
+    >>> import numpy as np, numbaconv
+    >>> x = np.ones((1, 2, 3, 4, 5))
+    >>> numbaconv.conv_transpose3d(x, np.ones((2, 3, 2, 2, 2)), stride=2, padding="same").shape
+    (1, 3, 6, 8, 10)
+"""
+
+
+def conv_transpose_output_shape(input_shape, weight_shape, *, stride=1, padding=0, output_padding=0, dilation=1,
+                                groups=1, layout=None):
+    """Shape of ``conv_transpose{1,2,3}d(x, weight, ...)`` for these shapes, with every rule of the op checked.
+
+    Examples
+    --------
+    >>> import numbaconv
+    >>> numbaconv.conv_transpose_output_shape((1, 64, 28, 28), (64, 32, 4, 4), stride=2, padding=1)
+    (1, 32, 56, 56)
+    """
+    nd = len(input_shape) - 2
+    if nd not in (1, 2, 3):
+        raise ValueError(f"conv_transpose_output_shape: input_shape={tuple(input_shape)} must have 3, 4 or 5 dims "
+                         f"(N, C, *spatial)")
+    return conv_transpose_params(f"conv_transpose{nd}d", nd, input_shape, weight_shape, stride=stride,
+                                 padding=padding, output_padding=output_padding, dilation=dilation, groups=groups,
+                                 layout=layout).out_shape
+
+
+def output_padding_for(input_size, output_size, kernel_size, stride=1, padding=0, dilation=1):
+    """The ``output_padding`` that makes a transpose convolution produce ``output_size``.
+
+    Every argument is an int or a per-dim tuple (``padding`` also per-side pairs or ``"same"``); the number of
+    dims comes from the tuples (1 if all are ints). Raises ValueError quoting the size formula and the reachable
+    range when no output_padding reaches ``output_size``.
+
+    Examples
+    --------
+    >>> import numbaconv
+    >>> numbaconv.output_padding_for((7, 7), (14, 13), kernel_size=3, stride=2, padding=1)
+    (1, 0)
+    """
+    op = "output_padding_for"
+    args = dict(input_size=input_size, output_size=output_size, kernel_size=kernel_size, stride=stride,
+                dilation=dilation)
+    lengths = {len(v) for v in args.values() if isinstance(v, (tuple, list))}
+    if len(lengths) > 1:
+        raise ValueError(f"{op}: per-dim arguments have different lengths: "
+                         f"{', '.join(f'{k}={_show(v)!r}' for k, v in args.items() if isinstance(v, (tuple, list)))}")
+    nd = lengths.pop() if lengths else 1
+    sizes = int_tuple(op, "input_size", input_size, nd, 1)
+    want = int_tuple(op, "output_size", output_size, nd, 1)
+    kernel = int_tuple(op, "kernel_size", kernel_size, nd, 1)
+    stride = int_tuple(op, "stride", stride, nd, 1)
+    dilation = int_tuple(op, "dilation", dilation, nd, 1)
+    pads, implied = transpose_padding(op, padding, nd, kernel, stride, dilation, sizes)
+    if implied is not None:
+        same = tuple(n * s for n, s in zip(sizes, stride))
+        if want != same:
+            raise ValueError(f"{op}: output_size={want} must be input * stride = {same} with padding='same'")
+        return (0,) * nd
+    return _solve_output_padding(op, want, sizes, kernel, stride, dilation, pads)
+
+
+def resize_conv2d(x, weight, bias=None, *, scale_factor=2, padding="same", padding_mode="zeros", stride=1,
+                  dilation=1, groups=1, activation=None, negative_slope=0.01, layout="NCHW", out=None,
+                  algorithm="auto", dtype=None):
+    """Nearest upsampling by an integer ``scale_factor`` fused with a 2-D convolution, in one pass.
+
+    Equal to ``conv2d(nearest_upsample(x, scale_factor), weight, ...)``, the checkerboard-free alternative to a
+    strided transpose convolution (Odena et al., 2016), but no upsampled image is built: the convolution's
+    index tables read input pixel ``i // scale_factor`` directly. Padding and ``padding_mode`` apply to the
+    upsampled image.
+
+    Parameters
+    ----------
+    x : ndarray
+        ``(N, C_in, H, W)``, or ``(N, H, W, C_in)`` with ``layout="NHWC"``.
+    weight : ndarray
+        ``(C_out, C_in / groups, kH, kW)`` (conv's layout).
+    scale_factor : int or tuple of 2 ints
+        Upsampling factor per spatial dim.
+    padding, padding_mode, stride, dilation, groups, activation, negative_slope, layout, out, dtype
+        As :func:`conv2d`, for the convolution over the upsampled image; ``padding`` defaults to ``"same"``.
+    algorithm : {"auto", "direct", "gemm"}
+        conv's direct or im2col + GEMM kernel, run on the remapped index tables.
+
+    Returns
+    -------
+    ndarray
+        ``(N, C_out, H_out, W_out)`` in ``layout``, of x's dtype; with ``padding="same"`` and stride 1,
+        ``H_out = H * scale``.
+
+    Examples
+    --------
+    >>> import numpy as np, numbaconv
+    >>> x = np.array([[[[1, 2], [3, 4]]]], np.float32)
+    >>> numbaconv.resize_conv2d(x, np.ones((1, 1, 1, 1), np.float32))
+    array([[[[1., 1., 2., 2.],
+             [1., 1., 2., 2.],
+             [3., 3., 4., 4.],
+             [3., 3., 4., 4.]]]], dtype=float32)
+    """
+    op = "resize_conv2d"
+    _cpu_only(op, x=x, weight=weight, bias=bias, out=out)
+    storage, compute = result_dtypes(op, x, dtype, out)
+    check_real(op, "weight", weight)
+    params = resize_conv_params(op, x.shape, weight.shape, scale_factor=scale_factor, layout=layout, stride=stride,
+                                padding=padding, dilation=dilation, groups=groups, padding_mode=padding_mode,
+                                activation=activation, alpha=negative_slope)
+    bias = _check_bias(params, bias)
+    algorithm = _resolve(op, algorithm, select_resize_algorithm(params))
+    if out is not None:
+        check_out(op, out, params.out_shape, storage, {"x": x, "weight": weight, "bias": bias})
+    return _launch(params, algorithm, x, weight, bias, compute, storage, out)

@@ -73,10 +73,226 @@ def conv(x, w, bias=None, stride=1, pads=0, dilation=1, groups=1, padding_mode="
 # ---- transpose convolution and resize-conv (numbaconv/conv_transpose.py) ----
 
 
+def conv_transpose(x, w, bias=None, stride=1, pads=0, output_padding=0, dilation=1, groups=1, act=None,
+                   negative_slope=0.01):
+    """N-d transpose convolution of x (N, C_in, *S) with w (C_in, C_out/g, *K), from its definition.
+
+    Every input pixel scatters its group's filters, scaled by its value, into the full output at
+    i * stride + k * dilation; output_padding lengthens the end; then `pads` ((lo, hi) per dim, or an int)
+    is cropped from each side.
+    """
+    x = np.asarray(x, np.float64)
+    w = np.asarray(w, np.float64)
+    nd = x.ndim - 2
+    stride = (stride,) * nd if np.isscalar(stride) else tuple(stride)
+    dilation = (dilation,) * nd if np.isscalar(dilation) else tuple(dilation)
+    output_padding = (output_padding,) * nd if np.isscalar(output_padding) else tuple(output_padding)
+    pads = [(pads, pads)] * nd if np.isscalar(pads) else [tuple(p) for p in pads]
+    kernel = w.shape[2:]
+    full = [(n - 1) * s + d * (k - 1) + 1 + q
+            for n, k, s, d, q in zip(x.shape[2:], kernel, stride, dilation, output_padding)]
+    cg, og = x.shape[1] // groups, w.shape[1]
+    y = np.zeros((x.shape[0], og * groups, *full))
+    for i in np.ndindex(*x.shape[2:]):
+        for k in np.ndindex(*kernel):
+            at = tuple(a * s + b * d for a, b, s, d in zip(i, k, stride, dilation))
+            for g in range(groups):
+                xs = x[(slice(None), slice(g * cg, (g + 1) * cg)) + i]
+                ws = w[(slice(g * cg, (g + 1) * cg), slice(None)) + k]
+                y[(slice(None), slice(g * og, (g + 1) * og)) + at] += xs @ ws
+    y = y[(slice(None), slice(None)) + tuple(slice(lo, n - hi) for (lo, hi), n in zip(pads, full))]
+    if bias is not None:
+        y = y + np.asarray(bias, np.float64).reshape((1, -1) + (1,) * nd)
+    return activation(y, act, negative_slope)
+
+
+def resize_conv(x, w, bias=None, scale=2, **conv_options):
+    """conv (above) of x upsampled by repeating every pixel `scale` times (an int or one per spatial dim)."""
+    x = np.asarray(x, np.float64)
+    scale = (scale,) * (x.ndim - 2) if np.isscalar(scale) else tuple(scale)
+    for axis, s in enumerate(scale, start=2):
+        x = np.repeat(x, s, axis=axis)
+    return conv(x, w, bias, **conv_options)
+
+
 # ---- pooling (numbaconv/pool.py) ----
+
+def _per_dim(value, nd):
+    return (value,) * nd if np.isscalar(value) else tuple(value)
+
+
+def _pad_pairs(pads, nd):
+    """An int, per-dim ints, or per-dim (lo, hi) pairs, as per-dim (lo, hi) pairs."""
+    if np.isscalar(pads):
+        return [(pads, pads)] * nd
+    return [tuple(p) if isinstance(p, (tuple, list)) else (p, p) for p in pads]
+
+
+def pool_out_size(size, kernel, stride, pad, dilation, ceil_mode):
+    """torch's pooling size: floor (ceil) division; a ceil_mode window starting in the right padding is dropped."""
+    lo, hi = pad
+    span = size + lo + hi - dilation * (kernel - 1) - 1
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + lo:
+        out -= 1
+    return out
+
+
+def pool_windows(a, kernel, stride, pads, dilation, ceil_mode, fill, beyond_fill):
+    """Every pooling window of a (N, C, *S) as (N, C, *out, taps), the taps in (d, h, w) scan order.
+
+    `a` is padded with `fill` by `pads`, and with `beyond_fill` past the right padding, where a ceil_mode
+    window may hang over.
+    """
+    nd = a.ndim - 2
+    kernel, dilation = _per_dim(kernel, nd), _per_dim(dilation, nd)
+    stride = kernel if stride is None else _per_dim(stride, nd)
+    pads = _pad_pairs(pads, nd)
+    outs = [pool_out_size(n, k, s, p, d, ceil_mode)
+            for n, k, s, p, d in zip(a.shape[2:], kernel, stride, pads, dilation)]
+    extents = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    beyond = [max(0, (o - 1) * s + e - (n + lo + hi))
+              for o, s, e, n, (lo, hi) in zip(outs, stride, extents, a.shape[2:], pads)]
+    a = np.pad(a, [(0, 0), (0, 0)] + [tuple(p) for p in pads], constant_values=fill)
+    a = np.pad(a, [(0, 0), (0, 0)] + [(0, b) for b in beyond], constant_values=beyond_fill)
+    win = sliding_window_view(a, extents, axis=tuple(range(2, 2 + nd)))
+    win = win[(slice(None), slice(None)) + tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(outs, stride))
+              + tuple(slice(None, None, d) for d in dilation)]
+    return win.reshape(win.shape[:2 + nd] + (-1,))
+
+
+def max_pool(x, kernel, stride=None, pads=0, dilation=1, ceil_mode=False):
+    """(values, indices) of max pooling with padding that never wins, by torch's rules.
+
+    A window holding a NaN gives NaN and the index of its last NaN; otherwise the first (in scan order)
+    in-bounds maximum. Indices are flat positions within each (n, c) plane. Values in float64.
+    """
+    x = np.asarray(x, np.float64)
+    args = (kernel, stride, pads, dilation, ceil_mode)
+    plane = np.broadcast_to(np.arange(np.prod(x.shape[2:])).reshape(x.shape[2:]), x.shape)
+    vals = pool_windows(x, *args, -np.inf, -np.inf)
+    pos = pool_windows(plane, *args, -1, -1)
+    nan = np.isnan(vals)
+    has_nan = nan.any(axis=-1)
+    last_nan = vals.shape[-1] - 1 - np.argmax(nan[..., ::-1], axis=-1)
+    best = np.where(nan, -np.inf, vals).max(axis=-1)
+    first_best = np.argmax((pos >= 0) & (vals == best[..., None]), axis=-1)
+    winner = np.where(has_nan, last_nan, first_best)
+    return np.where(has_nan, np.nan, best), np.take_along_axis(pos, winner[..., None], axis=-1)[..., 0]
+
+
+def avg_pool(x, kernel, stride=None, pads=0, dilation=1, ceil_mode=False, count_include_pad=True,
+             divisor_override=None):
+    """Window sums over the (dilated) taps / the number of taps in the input (and padding), or the override."""
+    x = np.asarray(x, np.float64)
+    args = (kernel, stride, pads, dilation, ceil_mode)
+    sums = pool_windows(x, *args, 0.0, 0.0).sum(axis=-1)
+    if divisor_override is not None:
+        return sums / divisor_override
+    ones = np.ones((1, 1) + x.shape[2:])
+    counted = pool_windows(ones, *args, 1.0 if count_include_pad else 0.0, 0.0).sum(axis=-1)
+    return sums / counted
 
 
 # ---- unpooling and upsampling (numbaconv/unpool.py) ----
 
+def max_unpool(x, indices, out_spatial):
+    """Zeros, then out[n, c].flat[indices[n, c].flat[p]] = x[n, c].flat[p] in order of p.
+
+    Where indices repeat, the largest value stays (NaN counts as largest; the first of equal values stays).
+    """
+    x = np.asarray(x)
+    n_batch, chans = x.shape[:2]
+    out = np.zeros((n_batch, chans, int(np.prod(out_spatial))), x.dtype)
+    for n in range(n_batch):
+        for c in range(chans):
+            seen = set()
+            for v, j in zip(x[n, c].ravel(), indices[n, c].ravel()):
+                cur = out[n, c, j]
+                if j not in seen or v > cur or (np.isnan(v) and not np.isnan(cur)):
+                    out[n, c, j] = v
+                    seen.add(j)
+    return out.reshape((n_batch, chans) + tuple(out_spatial))
+
+
+def unpool(x, scale, mode="nearest"):
+    """np.repeat along each spatial dim ("nearest"), or each value at the start of its cell ("bed_of_nails")."""
+    x = np.asarray(x)
+    nd = x.ndim - 2
+    scale = _per_dim(scale, nd)
+    if mode == "nearest":
+        for axis, s in enumerate(scale):
+            x = np.repeat(x, s, axis=2 + axis)
+        return x
+    out = np.zeros(x.shape[:2] + tuple(n * s for n, s in zip(x.shape[2:], scale)), x.dtype)
+    out[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in scale)] = x
+    return out
+
+
+def interpolate_nearest(x, out_spatial, scale_factor=None, exact=False):
+    """torch's nearest / nearest-exact resize, one spatial axis at a time, with its float32 index formulas.
+
+    scale = float32(1 / scale_factor) if given, else float32(in) / float32(out);
+    nearest: src = floor(float32(dst) * scale); nearest-exact: src = floor(float32((dst + 0.5) * scale));
+    both clamped to in - 1.
+    """
+    x = np.asarray(x)
+    nd = x.ndim - 2
+    factors = None if scale_factor is None else _per_dim(scale_factor, nd)
+    for axis in range(nd):
+        size, out = x.shape[2 + axis], out_spatial[axis]
+        scale = np.float32(1.0 / factors[axis]) if factors else np.float32(size) / np.float32(out)
+        src = []
+        for dst in range(out):
+            pos = np.float32((dst + 0.5) * float(scale)) if exact else np.float32(dst) * scale
+            src.append(min(int(np.floor(pos)), size - 1))
+        x = np.take(x, src, axis=2 + axis)
+    return x
+
 
 # ---- shuffles and separable filters (numbaconv/shuffle.py) ----
+
+
+def channel_shuffle(x, groups, axis=1):
+    """ShuffleNet's definition: view channels as (groups, C / groups), swap the two, flatten back."""
+    x = np.moveaxis(np.asarray(x), axis, 1)
+    n, c = x.shape[:2]
+    y = x.reshape(n, groups, c // groups, *x.shape[2:]).swapaxes(1, 2).reshape(x.shape)
+    return np.moveaxis(y, 1, axis)
+
+
+def pixel_shuffle(x, rh, rw):
+    """(*, C * rh * rw, H, W) -> (*, C, H * rh, W * rw): channel c * rh * rw + i * rw + j fills offset (i, j)."""
+    *lead, c_in, h, w = x.shape
+    c = c_in // (rh * rw)
+    y = np.empty((*lead, c, h * rh, w * rw), x.dtype)
+    for ch in range(c):
+        for i in range(rh):
+            for j in range(rw):
+                y[..., ch, i::rh, j::rw] = x[..., ch * rh * rw + i * rw + j, :, :]
+    return y
+
+
+def pixel_unshuffle(x, rh, rw):
+    """(*, C, H * rh, W * rw) -> (*, C * rh * rw, H, W): offset (i, j) of each cell goes to its own channel."""
+    *lead, c, h, w = x.shape
+    y = np.empty((*lead, c * rh * rw, h // rh, w // rw), x.dtype)
+    for ch in range(c):
+        for i in range(rh):
+            for j in range(rw):
+                y[..., ch * rh * rw + i * rw + j, :, :] = x[..., ch, i::rh, j::rw]
+    return y
+
+
+def shuffle_conv(x, w, bias=None, groups=1, **conv_options):
+    """Grouped convolution, then the channel shuffle, as two separate steps."""
+    return channel_shuffle(conv(x, w, bias, groups=groups, **conv_options), groups)
+
+
+def spatially_separable_conv(x, column, row, bias=None, stride=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1),
+                             groups=1, padding_mode="zeros", flip=False, act=None, negative_slope=0.01):
+    """Column pass (kH x 1, the H parts of the geometry) then row pass (1 x kW, the W parts); 4-d weights."""
+    mid = conv(x, column, stride=(stride[0], 1), pads=[pads[0], (0, 0)], dilation=(dilation[0], 1), groups=groups,
+               padding_mode=padding_mode, flip=flip)
+    return conv(mid, row, bias, stride=(1, stride[1]), pads=[(0, 0), pads[1]], dilation=(1, dilation[1]),
+                groups=groups, padding_mode=padding_mode, flip=flip, act=act, negative_slope=negative_slope)
