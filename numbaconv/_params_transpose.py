@@ -106,6 +106,22 @@ def transpose_runs(size: int, out: int, kernel: int, stride: int, dilation: int,
     return runs
 
 
+def compact_taps(index_map: np.ndarray) -> np.ndarray:
+    """The taps that land on each output, packed: (out, width, 2) of (tap, input index), -1 after the last.
+
+    A gather over every tap would test ``kernel`` entries per output where only about
+    ``kernel / (stride / gcd(stride, dilation))`` land; the packed rows skip the misses.
+    """
+    valid = index_map >= 0
+    width = max(1, int(valid.sum(axis=1).max(initial=0)))
+    table = np.full((index_map.shape[0], width, 2), -1, dtype=np.int64)
+    rows, taps = np.nonzero(valid)
+    slots = np.cumsum(valid, axis=1)[rows, taps] - 1
+    table[rows, slots, 0] = taps
+    table[rows, slots, 1] = index_map[rows, taps]
+    return table
+
+
 @dataclass(frozen=True)
 class ConvTransposeParams:
     """Normalised geometry of one transpose-convolution call; weight is (C_in, C_out / groups, *kernel)."""
@@ -167,6 +183,10 @@ class ConvTransposeParams:
     def runs_w(self) -> np.ndarray:
         """`transpose_runs` of the last spatial dim, which the kernels walk without table look-ups."""
         return transpose_runs(*list(self._dims())[-1])
+
+    def tap_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`compact_taps` of the three `index_maps`: what the CUDA kernel walks per output."""
+        return tuple(compact_taps(m) for m in self.index_maps())
 
 
 def conv_transpose_params(op: str, nd: int, x_shape, w_shape, *, stride=1, padding=0, output_padding=0, groups=1,

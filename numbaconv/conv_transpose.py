@@ -11,26 +11,31 @@ import math
 import numpy as np
 
 from . import _cpu
-from ._algorithms import GEMM_MIN_OUT_PER_GROUP, GEMM_MIN_REDUCTION
+from ._algorithms import GEMM_MIN_OUT_PER_GROUP, GEMM_MIN_REDUCTION, resolve_algorithm
 from ._arrays import as_compute, backend_of, check_out, check_real, result_dtypes
 from ._params import _show, int_tuple, pad3
 from ._params_transpose import (ConvTransposeParams, ResizeConvParams, _solve_output_padding, conv_transpose_params,
                                 resize_conv_params, transpose_padding)
-from .conv import _check_bias, _launch
+from .conv import _check_bias, _launch, _launch_cuda, on_backend
 
 __all__ = ["ConvTransposeParams", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
            "conv_transpose_output_shape", "conv_transpose_params", "output_padding_for", "resize_conv2d"]
 
-# resize_conv2d has conv's two kernels that read through index tables, so the same two names.
-CPU_ALGORITHMS = ("direct", "gemm")
+# CUDA has one transpose kernel: a gather with one thread per output.
+TRANSPOSE_ALGORITHMS = {"cpu": ("direct", "gemm"), "cuda": ("direct",)}
+# resize_conv2d on the CPU has conv's two kernels that read through index tables, so the same two names; on CUDA
+# every conv kernel reads through them, so it takes conv's CUDA names and rule (numbaconv._algorithms).
+RESIZE_CPU_ALGORITHMS = ("direct", "gemm")
 # The GEMM path pays a BLAS call and a column buffer per (image, group, channel chunk): worth it once each
 # input pixel meets enough channels and each column has enough rows.
 GEMM_MIN_IN_PER_GROUP = 8
 GEMM_MIN_ROWS = 32
 
 
-def select_transpose_algorithm(params: ConvTransposeParams) -> str:
+def select_transpose_algorithm(params: ConvTransposeParams, backend: str = "cpu") -> str:
     """The algorithm ``algorithm="auto"`` runs for a transpose convolution: a pure function of the params."""
+    if backend == "cuda":
+        return "direct"
     rows = params.out_per_group * math.prod(params.kernel)
     if params.in_per_group >= GEMM_MIN_IN_PER_GROUP and rows >= GEMM_MIN_ROWS:
         return "gemm"
@@ -45,17 +50,12 @@ def select_resize_algorithm(params: ResizeConvParams) -> str:
     return "direct"
 
 
-def _cpu_only(op: str, **arrays) -> None:
-    if backend_of(op, **arrays) == "cuda":
-        raise NotImplementedError(f"{op}: CUDA arrays are not supported by {op} yet; pass NumPy arrays")
-
-
-def _resolve(op: str, algorithm, auto: str) -> str:
+def _resolve(op: str, algorithm, auto: str, backend: str, names: tuple[str, ...]) -> str:
     if algorithm == "auto":
         return auto
-    if algorithm not in CPU_ALGORITHMS:
-        raise ValueError(f"{op}: algorithm={algorithm!r} is unknown; valid CPU algorithms: 'auto', "
-                         f"{', '.join(map(repr, CPU_ALGORITHMS))}")
+    if algorithm not in names:
+        raise ValueError(f"{op}: algorithm={algorithm!r} is unknown; valid {backend.upper()} algorithms: 'auto', "
+                         f"{', '.join(map(repr, names))}")
     return algorithm
 
 
@@ -102,8 +102,10 @@ def _fill_transpose(params: ConvTransposeParams, algorithm: str, x, weight, bias
 
 
 def _conv_transpose(op: str, nd: int, x, weight, bias, *, stride, padding, output_padding, groups, dilation,
-                    output_size, activation, negative_slope, layout, out, algorithm, dtype):
-    _cpu_only(op, x=x, weight=weight, bias=bias, out=out)
+                    output_size, activation, negative_slope, layout, out, algorithm, dtype, stream):
+    backend = backend_of(op, x=x, weight=weight, bias=bias, out=out)
+    like, user_out = x, out
+    x, weight, bias, out = on_backend(op, backend, stream, x, weight, bias, out)
     storage, compute = result_dtypes(op, x, dtype, out)
     check_real(op, "weight", weight)
     params = conv_transpose_params(op, nd, x.shape, weight.shape, stride=stride, padding=padding,
@@ -111,9 +113,17 @@ def _conv_transpose(op: str, nd: int, x, weight, bias, *, stride, padding, outpu
                                    output_size=output_size, activation=activation, alpha=negative_slope,
                                    layout=layout)
     bias = _check_bias(params, bias)
-    algorithm = _resolve(op, algorithm, select_transpose_algorithm(params))
+    algorithm = _resolve(op, algorithm, select_transpose_algorithm(params, backend), backend,
+                         TRANSPOSE_ALGORITHMS[backend])
     if out is not None:
-        check_out(op, out, params.out_shape, storage, {"x": x, "weight": weight, "bias": bias})
+        check_out(op, out, params.out_shape, storage, {"x": x, "weight": weight, "bias": bias}, backend)
+    if backend == "cuda":
+        return _launch_transpose_cuda(params, like, x, weight, bias, compute, storage, user_out, stream)
+    return _launch_transpose_cpu(params, algorithm, x, weight, bias, compute, storage, out)
+
+
+def _launch_transpose_cpu(params: ConvTransposeParams, algorithm: str, x, weight, bias, compute, storage, out):
+    """Cast to the compute dtype, run the CPU kernels, and store into `out` (allocated if None)."""
     x = np.ascontiguousarray(as_compute(x, compute))
     weight = np.ascontiguousarray(as_compute(weight, compute))
     bias = np.zeros(params.out_channels, compute) if bias is None else np.ascontiguousarray(as_compute(bias, compute))
@@ -126,16 +136,29 @@ def _conv_transpose(op: str, nd: int, x, weight, bias, *, stride, padding, outpu
     return out
 
 
+def _launch_transpose_cuda(params: ConvTransposeParams, like, x, weight, bias, compute, storage, out, stream):
+    """Run the CUDA gather on the caller's stream; the result is of the caller's array kind.
+
+    The kernel reads any storage dtype and accumulates in `compute`, so nothing is converted or copied.
+    """
+    from . import _cuda, _gpu_transpose
+    stream = _cuda.stream_for(like, stream)
+    if out is None:
+        out = _cuda.allocate(like, params.out_shape, storage, stream)
+    _gpu_transpose.conv_transpose_direct(params, x, weight, bias, _cuda.to_numba(out), compute, stream)
+    return out
+
+
 def _make_conv_transpose(nd: int):
     op = f"conv_transpose{nd}d"
 
     def conv_transpose_nd(x, weight, bias=None, *, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
                           output_size=None, activation=None, negative_slope=0.01, layout=None, out=None,
-                          algorithm="auto", dtype=None):
+                          algorithm="auto", dtype=None, stream=None):
         return _conv_transpose(op, nd, x, weight, bias, stride=stride, padding=padding,
                                output_padding=output_padding, groups=groups, dilation=dilation,
                                output_size=output_size, activation=activation, negative_slope=negative_slope,
-                               layout=layout, out=out, algorithm=algorithm, dtype=dtype)
+                               layout=layout, out=out, algorithm=algorithm, dtype=dtype, stream=stream)
 
     conv_transpose_nd.__name__ = conv_transpose_nd.__qualname__ = op
     return conv_transpose_nd
@@ -164,17 +187,22 @@ _COMMON_DOC = """
         Channels-first (``"NCW"``, ``"NCHW"``, ``"NCDHW"``, the default) or channels-last (``"NWC"``,
         ``"NHWC"``, ``"NDHWC"``) for the input and the output; the weight is always channels-first.
     out : ndarray, optional
-        C-contiguous result array of the exact shape and dtype, not overlapping any input.
+        C-contiguous result array of the exact shape and dtype, not overlapping any input (a device array
+        for CUDA input).
     algorithm : {"auto", "direct", "gemm"}
-        ``"direct"``: a gather over output rows. ``"gemm"``: a BLAS GEMM per group into a column buffer, then
-        a gather (col2im) over output rows. Both write each output once, so results are deterministic.
+        CPU: ``"direct"``, a gather over output rows; ``"gemm"``, a BLAS GEMM per group into a column buffer,
+        then a gather (col2im) over output rows. CUDA: ``"direct"`` only, a gather with one thread per output.
+        All write each output once, so results are deterministic.
     dtype : dtype, optional
         Result dtype (float16, float32 or float64); required for integer input. Defaults to x's dtype.
+    stream : optional
+        CUDA arrays only: the stream to launch on (a Numba stream, a CuPy/torch stream or a raw handle);
+        by default CuPy's / torch's current stream.
 
     Returns
     -------
     ndarray
-        ``(N, C_out, *out_spatial)`` in ``layout``, of x's dtype.
+        ``(N, C_out, *out_spatial)`` in ``layout``, of x's dtype and array kind (CUDA in, CUDA out).
 """
 
 conv_transpose1d = _make_conv_transpose(1)
@@ -294,7 +322,7 @@ def output_padding_for(input_size, output_size, kernel_size, stride=1, padding=0
 
 def resize_conv2d(x, weight, bias=None, *, scale_factor=2, padding="same", padding_mode="zeros", stride=1,
                   dilation=1, groups=1, activation=None, negative_slope=0.01, layout="NCHW", out=None,
-                  algorithm="auto", dtype=None):
+                  algorithm="auto", dtype=None, stream=None):
     """Nearest upsampling by an integer ``scale_factor`` fused with a 2-D convolution, in one pass.
 
     Equal to ``conv2d(nearest_upsample(x, scale_factor), weight, ...)``, the checkerboard-free alternative to a
@@ -310,15 +338,16 @@ def resize_conv2d(x, weight, bias=None, *, scale_factor=2, padding="same", paddi
         ``(C_out, C_in / groups, kH, kW)`` (conv's layout).
     scale_factor : int or tuple of 2 ints
         Upsampling factor per spatial dim.
-    padding, padding_mode, stride, dilation, groups, activation, negative_slope, layout, out, dtype
+    padding, padding_mode, stride, dilation, groups, activation, negative_slope, layout, out, dtype, stream
         As :func:`conv2d`, for the convolution over the upsampled image; ``padding`` defaults to ``"same"``.
-    algorithm : {"auto", "direct", "gemm"}
-        conv's direct or im2col + GEMM kernel, run on the remapped index tables.
+    algorithm : {"auto", "direct", "gemm"} or "depthwise" on CUDA
+        conv's kernels, run on the remapped index tables: on the CPU its direct or im2col + GEMM kernel; on
+        CUDA its direct, implicit-GEMM or (for groups = C_in) depthwise kernel, chosen by conv's CUDA rule.
 
     Returns
     -------
     ndarray
-        ``(N, C_out, H_out, W_out)`` in ``layout``, of x's dtype; with ``padding="same"`` and stride 1,
+        ``(N, C_out, H_out, W_out)`` in ``layout``, of x's dtype and array kind; with ``padding="same"`` and stride 1,
         ``H_out = H * scale``.
 
     Examples
@@ -332,14 +361,21 @@ def resize_conv2d(x, weight, bias=None, *, scale_factor=2, padding="same", paddi
              [3., 3., 4., 4.]]]], dtype=float32)
     """
     op = "resize_conv2d"
-    _cpu_only(op, x=x, weight=weight, bias=bias, out=out)
+    backend = backend_of(op, x=x, weight=weight, bias=bias, out=out)
+    like, user_out = x, out
+    x, weight, bias, out = on_backend(op, backend, stream, x, weight, bias, out)
     storage, compute = result_dtypes(op, x, dtype, out)
     check_real(op, "weight", weight)
     params = resize_conv_params(op, x.shape, weight.shape, scale_factor=scale_factor, layout=layout, stride=stride,
                                 padding=padding, dilation=dilation, groups=groups, padding_mode=padding_mode,
                                 activation=activation, alpha=negative_slope)
     bias = _check_bias(params, bias)
-    algorithm = _resolve(op, algorithm, select_resize_algorithm(params))
+    if backend == "cuda":
+        algorithm = resolve_algorithm(params, algorithm, backend)
+    else:
+        algorithm = _resolve(op, algorithm, select_resize_algorithm(params), backend, RESIZE_CPU_ALGORITHMS)
     if out is not None:
-        check_out(op, out, params.out_shape, storage, {"x": x, "weight": weight, "bias": bias})
+        check_out(op, out, params.out_shape, storage, {"x": x, "weight": weight, "bias": bias}, backend)
+    if backend == "cuda":  # conv's launcher: its cached device index tables are the resize tables of `params`
+        return _launch_cuda(params, algorithm, like, x, weight, bias, compute, storage, user_out, stream)
     return _launch(params, algorithm, x, weight, bias, compute, storage, out)

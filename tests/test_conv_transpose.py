@@ -280,6 +280,20 @@ def test_params_flops_and_algorithm_choice():
     assert select_transpose_algorithm(dw) == "direct"
     small = numbaconv.conv_transpose_params("t", 1, (1, 4, 28), (4, 4, 3))
     assert select_transpose_algorithm(small) == "direct"
+    assert select_transpose_algorithm(p, "cuda") == "direct"
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_tap_tables_pack_the_index_maps(case):
+    """The CUDA kernel's packed (tap, input) rows hold exactly the index maps' hits, in tap order, then -1."""
+    p = numbaconv.conv_transpose_params("t", case.nd, case.x, case.w, **case.kw)
+    for table, index_map in zip(p.tap_tables(), p.index_maps()):
+        assert table.shape[0] == index_map.shape[0]
+        for row, hits in zip(table, index_map):
+            taps = np.flatnonzero(hits >= 0)
+            assert row[:len(taps), 0].tolist() == taps.tolist()
+            assert row[:len(taps), 1].tolist() == hits[taps].tolist()
+            assert (row[len(taps):] == -1).all()
 
 
 # ---- resize_conv2d ----
@@ -442,10 +456,12 @@ ERRORS = [
      r"conv_transpose2d: x must be a NumPy array or a CUDA array"),
     (lambda: numbaconv.conv_transpose2d(X2, W2, out=FakeDeviceArray()), TypeError,
      r"conv_transpose2d: x is a host \(NumPy\) array but out is a CUDA array"),
-    (lambda: numbaconv.conv_transpose3d(FakeDeviceArray(), FakeDeviceArray()), NotImplementedError,
-     r"conv_transpose3d: CUDA arrays are not supported by conv_transpose3d yet; pass NumPy arrays"),
-    (lambda: numbaconv.resize_conv2d(FakeDeviceArray(), FakeDeviceArray()), NotImplementedError,
-     r"resize_conv2d: CUDA arrays are not supported by resize_conv2d yet"),
+    (lambda: numbaconv.resize_conv2d(np.ones((1, 2, 3, 3)), np.ones((2, 2, 3, 3)), out=FakeDeviceArray()),
+     TypeError, r"resize_conv2d: x is a host \(NumPy\) array but out is a CUDA array"),
+    (lambda: numbaconv.conv_transpose3d(np.ones((1, 2, 3, 3, 3)), np.ones((2, 2, 1, 1, 1)), stream=0), ValueError,
+     r"conv_transpose3d: stream=0 applies to CUDA arrays only; these are NumPy arrays"),
+    (lambda: numbaconv.resize_conv2d(X2, np.ones((2, 4, 3, 3)), stream=0), ValueError,
+     r"resize_conv2d: stream=0 applies to CUDA arrays only"),
     (lambda: numbaconv.conv_transpose_output_shape((1, 4), (4, 2)), ValueError,
      r"conv_transpose_output_shape: input_shape=\(1, 4\) must have 3, 4 or 5 dims"),
     (lambda: numbaconv.conv_transpose_output_shape((1, 4, 5), (4, 2, 3), stride=2, output_padding=2), ValueError,
