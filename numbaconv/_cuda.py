@@ -133,3 +133,14 @@ def launch_1d(total: int) -> tuple[int, int]:
     """(blocks, threads) for a grid-stride loop over `total` items."""
     threads = THREADS_1D
     return max(1, min(-(-total // threads), 65535 * 8)), threads
+
+
+def reinterpret(a, dtype, shape: tuple[int, ...], strides: tuple[int, ...]):
+    """A view of device array `a`'s memory from its first element as `dtype`, with new shape and byte strides
+    (no copy): how the byte-moving shuffle kernels see any element type as unsigned words. `a` is not empty."""
+    if is_simulator():
+        from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+        first = a._ary[(slice(0, 1),) * a.ndim].reshape(1).view(np.uint8).view(dtype)
+        return FakeCUDAArray(np.lib.stride_tricks.as_strided(first, shape, strides))
+    from numba.cuda.cudadrv.devicearray import DeviceNDArray
+    return DeviceNDArray(shape, strides, dtype, stream=a.stream, gpu_data=a.gpu_data)

@@ -2,9 +2,9 @@
 spatially_separable_conv2d and factorize_separable.
 
 The three shuffles are pure data movement: each is one copy of a permuted view of the input, done by a
-single gather kernel (kernels/shuffle.py) that moves the elements' bytes, so any fixed-size dtype works.
-shuffle_conv2d and spatially_separable_conv2d reuse the convolution kernels; all checks run before any
-kernel does.
+single gather kernel (kernels/shuffle.py, kernels/shuffle_cuda.py) that moves the elements' bytes, so any
+fixed-size dtype works. shuffle_conv2d and spatially_separable_conv2d reuse the convolution kernels of the
+arrays' backend; factorize_separable is a host function. All checks run before any kernel does.
 """
 
 from __future__ import annotations
@@ -19,23 +19,37 @@ from . import _cpu
 from ._algorithms import resolve_algorithm
 from ._arrays import as_compute, backend_of, check_out, check_real, result_dtypes
 from ._params import _is_int, _show, conv_params, int_tuple, padding_pairs, spatial_layout
-from .conv import _check_bias, _launch
+from .conv import _check_bias, _run, on_backend
 
 __all__ = ["Separable", "channel_shuffle", "factorize_separable", "pixel_shuffle", "pixel_unshuffle",
            "shuffle_conv2d", "spatially_separable_conv2d"]
 
 
 def _host_only(op: str, **arrays) -> None:
-    """These ops have CPU kernels only: NumPy arrays in, anything else a clear error before any work."""
+    """For ops with CPU kernels only (analysis.dead_channels): NumPy arrays in, else an error before any work."""
     if backend_of(op, **arrays) != "cpu":
         raise NotImplementedError(f"{op}: CUDA arrays are not supported by {op} yet; pass NumPy arrays")
 
 
-def _check_movable(op: str, x) -> None:
-    _host_only(op, x=x)
+class _Move(NamedTuple):
+    """A shuffle's input and `out=` as its kernels see them, with what is needed to return the caller's kind."""
+    op: str
+    backend: str
+    x: object
+    out: object
+    like: object
+    user_out: object
+    stream: object
+
+
+def _movable(op: str, x, out, stream) -> _Move:
+    backend = backend_of(op, x=x, out=out)
+    like, user_out = x, out
+    x, out = on_backend(op, backend, stream, x, out)
     if x.dtype.hasobject or x.dtype.itemsize == 0:
         raise TypeError(f"{op}: input dtype {x.dtype} is not supported; any fixed-size dtype (numbers, bool, "
                         f"datetime, structured) works, object arrays do not")
+    return _Move(op, backend, x, out, like, user_out, stream)
 
 
 def _words(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -62,11 +76,17 @@ def _permute_copy(x: np.ndarray, src_shape: tuple[int, ...], axes: tuple[int, ..
     return out
 
 
-def _result(op: str, x: np.ndarray, shape: tuple[int, ...], out):
-    if out is None:
-        return np.empty(shape, dtype=x.dtype)
-    check_out(op, out, shape, x.dtype, {"x": x})
-    return out
+def _shuffled(m: _Move, shape: tuple[int, ...], src_shape: tuple[int, ...], axes: tuple[int, ...]):
+    """Check or allocate the result (of the caller's array kind), then fill it with the permuted copy of x."""
+    if m.out is not None:
+        check_out(m.op, m.out, shape, m.x.dtype, {"x": m.x}, m.backend)
+    if m.backend == "cpu":
+        return _permute_copy(m.x, src_shape, axes, np.empty(shape, m.x.dtype) if m.out is None else m.out)
+    from . import _cuda, _gpu_shuffle
+    stream = _cuda.stream_for(m.like, m.stream)
+    result = _cuda.allocate(m.like, shape, m.x.dtype, stream) if m.user_out is None else m.user_out
+    _gpu_shuffle.permute_copy(m.op, m.x, src_shape, axes, _cuda.to_numba(result), stream)
+    return result
 
 
 def _channels_last_any(op: str, layout, ndim: int) -> bool:
@@ -79,7 +99,7 @@ def _channels_last_any(op: str, layout, ndim: int) -> bool:
                      f"dim 1){' or ' + repr('NC') if ndim == 2 else ''}")
 
 
-def channel_shuffle(x, groups, *, layout=None, out=None):
+def channel_shuffle(x, groups, *, layout=None, out=None, stream=None):
     """Shuffle channels across ``groups``, as ShuffleNet does between grouped convolutions.
 
     Channel ``gi * (C / groups) + k`` moves to ``k * groups + gi``: the reshape ``(N, groups, C / groups,
@@ -87,20 +107,23 @@ def channel_shuffle(x, groups, *, layout=None, out=None):
 
     Parameters
     ----------
-    x : ndarray
+    x : ndarray or CUDA array
         ``(N, C, *spatial)`` with 0 to 3 spatial dims (any number with ``layout=None``), or channels-last
         ``(N, *spatial, C)`` with ``layout="NWC"``, ``"NHWC"`` or ``"NDHWC"``. Any fixed-size dtype.
     groups : int
         Positive, dividing C.
     layout : str, optional
         None (the default) or a channels-first name means channels at dim 1; ``"NC"`` is accepted for 2-d input.
-    out : ndarray, optional
-        C-contiguous result of x's shape and dtype, not overlapping x.
+    out : ndarray or CUDA array, optional
+        C-contiguous result of x's shape and dtype, on x's device, not overlapping x.
+    stream : optional
+        CUDA arrays only: the stream to launch on (a Numba stream, a CuPy/torch stream or a raw handle);
+        by default CuPy's / torch's current stream.
 
     Returns
     -------
-    ndarray
-        Same shape and dtype as x.
+    ndarray or CUDA array
+        Same shape, dtype and array kind as x.
 
     Examples
     --------
@@ -109,27 +132,28 @@ def channel_shuffle(x, groups, *, layout=None, out=None):
     array([0, 3, 1, 4, 2, 5])
     """
     op = "channel_shuffle"
-    _check_movable(op, x)
-    if x.ndim < 2:
-        raise ValueError(f"{op}: input must be at least 2-d (N, C, *spatial), got {x.ndim}-d shape {x.shape}")
-    channels_last = _channels_last_any(op, layout, x.ndim)
+    m = _movable(op, x, out, stream)
+    shape = tuple(m.x.shape)  # a plain tuple: the CUDA simulator's shapes refuse negative indices
+    if len(shape) < 2:
+        raise ValueError(f"{op}: input must be at least 2-d (N, C, *spatial), got {len(shape)}-d shape {shape}")
+    channels_last = _channels_last_any(op, layout, len(shape))
     if not _is_int(groups) or groups < 1:
         raise ValueError(f"{op}: groups={_show(groups)!r} must be a positive integer")
-    channels = x.shape[-1] if channels_last else x.shape[1]
+    channels = shape[-1] if channels_last else shape[1]
     if channels % groups:
         raise ValueError(f"{op}: groups={int(groups)} must divide the number of channels {channels}")
-    result = _result(op, x, x.shape, out)
     g, per_group = int(groups), channels // int(groups)
-    # Lay the work out for the kernel (parallel over the first two axes, sequential writes inside):
+    # Lay the work out for the CPU kernel (parallel over the first two axes, sequential writes inside):
     # channels-first (N, C/g, 1, g, spatial) parallel over images x channels; channels-last
-    # (1, pixels, 1, C/g, g) parallel over pixels.
+    # (1, pixels, 1, C/g, g) parallel over pixels. The CUDA kernel runs one thread per element of either.
     if channels_last:
-        return _permute_copy(x, (1, math.prod(x.shape[:-1]), 1, g, per_group), (0, 1, 2, 4, 3), result)
-    return _permute_copy(x, (x.shape[0], g, 1, per_group, math.prod(x.shape[2:])), (0, 3, 2, 1, 4), result)
+        return _shuffled(m, shape, (1, math.prod(shape[:-1]), 1, g, per_group), (0, 1, 2, 4, 3))
+    return _shuffled(m, shape, (shape[0], g, 1, per_group, math.prod(shape[2:])), (0, 3, 2, 1, 4))
 
 
-def _pixel_args(op: str, x, factor, name: str, layout):
-    _check_movable(op, x)
+def _pixel_args(op: str, x, factor, name: str, layout, out, stream):
+    m = _movable(op, x, out, stream)
+    x = m.x
     channels_last = spatial_layout(op, layout, 2)
     if x.ndim < 3:
         want = "(*, H, W, C)" if channels_last else "(*, C, H, W)"
@@ -140,10 +164,10 @@ def _pixel_args(op: str, x, factor, name: str, layout):
         height, width, channels = x.shape[-3:]
     else:
         channels, height, width = x.shape[-3:]
-    return channels_last, rh, rw, lead, channels, height, width
+    return m, channels_last, rh, rw, lead, channels, height, width
 
 
-def pixel_shuffle(x, upscale_factor, *, layout="NCHW", out=None):
+def pixel_shuffle(x, upscale_factor, *, layout="NCHW", out=None, stream=None):
     """Rearrange ``(*, C * r**2, H, W)`` into ``(*, C, H * r, W * r)`` (sub-pixel convolution upsampling).
 
     ``out[..., c, h * r + i, w * r + j] = x[..., c * r * r + i * r + j, h, w]``, as
@@ -152,16 +176,19 @@ def pixel_shuffle(x, upscale_factor, *, layout="NCHW", out=None):
 
     Parameters
     ----------
-    x : ndarray
+    x : ndarray or CUDA array
         ``(*, C * rH * rW, H, W)``, or ``(*, H, W, C * rH * rW)`` with ``layout="NHWC"``. Any fixed-size dtype.
     upscale_factor : int or (int, int)
     layout : {"NCHW", "NHWC"}
-    out : ndarray, optional
-        C-contiguous result of the exact shape and x's dtype, not overlapping x.
+    out : ndarray or CUDA array, optional
+        C-contiguous result of the exact shape and x's dtype, on x's device, not overlapping x.
+    stream : optional
+        CUDA arrays only: the stream to launch on (a Numba stream, a CuPy/torch stream or a raw handle);
+        by default CuPy's / torch's current stream.
 
     Returns
     -------
-    ndarray
+    ndarray or CUDA array
         ``(*, C, H * rH, W * rW)`` (or channels-last), of x's dtype.
 
     Examples
@@ -172,20 +199,20 @@ def pixel_shuffle(x, upscale_factor, *, layout="NCHW", out=None):
            [2, 3]])
     """
     op = "pixel_shuffle"
-    cl, rh, rw, lead, channels, height, width = _pixel_args(op, x, upscale_factor, "upscale_factor", layout)
+    m, cl, rh, rw, lead, channels, height, width = _pixel_args(op, x, upscale_factor, "upscale_factor", layout,
+                                                               out, stream)
     if channels % (rh * rw):
         raise ValueError(f"{op}: input channels {channels} must be divisible by upscale_factor**2 = "
                          f"{rh} * {rw} = {rh * rw}")
     c = channels // (rh * rw)
-    shape = x.shape[:-3] + ((height * rh, width * rw, c) if cl else (c, height * rh, width * rw))
-    result = _result(op, x, shape, out)
+    shape = tuple(m.x.shape[:-3]) + ((height * rh, width * rw, c) if cl else (c, height * rh, width * rw))
     # Channels-first: (B*C, rH, rW, H, W) -> (B*C, H, rH, W, rW); channels-last: (B*H, W, C, rH, rW) ->
     # (B*H, rH, W, rW, C). The same axis order does both.
     src = (lead * height, width, c, rh, rw) if cl else (lead * c, rh, rw, height, width)
-    return _permute_copy(x, src, (0, 3, 1, 4, 2), result)
+    return _shuffled(m, shape, src, (0, 3, 1, 4, 2))
 
 
-def pixel_unshuffle(x, downscale_factor, *, layout="NCHW", out=None):
+def pixel_unshuffle(x, downscale_factor, *, layout="NCHW", out=None, stream=None):
     """Rearrange ``(*, C, H * r, W * r)`` into ``(*, C * r**2, H, W)``: the inverse of :func:`pixel_shuffle`.
 
     ``out[..., c * r * r + i * r + j, h, w] = x[..., c, h * r + i, w * r + j]``, as
@@ -193,17 +220,20 @@ def pixel_unshuffle(x, downscale_factor, *, layout="NCHW", out=None):
 
     Parameters
     ----------
-    x : ndarray
+    x : ndarray or CUDA array
         ``(*, C, H, W)`` with H divisible by rH and W by rW, or ``(*, H, W, C)`` with ``layout="NHWC"``.
         Any fixed-size dtype.
     downscale_factor : int or (int, int)
     layout : {"NCHW", "NHWC"}
-    out : ndarray, optional
-        C-contiguous result of the exact shape and x's dtype, not overlapping x.
+    out : ndarray or CUDA array, optional
+        C-contiguous result of the exact shape and x's dtype, on x's device, not overlapping x.
+    stream : optional
+        CUDA arrays only: the stream to launch on (a Numba stream, a CuPy/torch stream or a raw handle);
+        by default CuPy's / torch's current stream.
 
     Returns
     -------
-    ndarray
+    ndarray or CUDA array
         ``(*, C * rH * rW, H / rH, W / rW)`` (or channels-last), of x's dtype.
 
     Examples
@@ -213,21 +243,21 @@ def pixel_unshuffle(x, downscale_factor, *, layout="NCHW", out=None):
     array([0, 1, 2, 3])
     """
     op = "pixel_unshuffle"
-    cl, rh, rw, lead, channels, height, width = _pixel_args(op, x, downscale_factor, "downscale_factor", layout)
+    m, cl, rh, rw, lead, channels, height, width = _pixel_args(op, x, downscale_factor, "downscale_factor",
+                                                               layout, out, stream)
     for name, size, r in (("height", height, rh), ("width", width, rw)):
         if size % r:
             raise ValueError(f"{op}: input {name} {size} must be divisible by downscale_factor {r}")
     h, w, c = height // rh, width // rw, channels * rh * rw
-    shape = x.shape[:-3] + ((h, w, c) if cl else (c, h, w))
-    result = _result(op, x, shape, out)
+    shape = tuple(m.x.shape[:-3]) + ((h, w, c) if cl else (c, h, w))
     # The inverse permutation of pixel_shuffle's, on the same 5-d views.
     src = (lead * h, rh, w, rw, channels) if cl else (lead * channels, h, rh, w, rw)
-    return _permute_copy(x, src, (0, 2, 4, 1, 3), result)
+    return _shuffled(m, shape, src, (0, 2, 4, 1, 3))
 
 
 def shuffle_conv2d(x, weight, bias=None, *, groups, stride=1, padding=0, dilation=1, padding_mode="zeros",
                    flip=False, activation=None, negative_slope=0.01, layout="NCHW", out=None, algorithm="auto",
-                   dtype=None):
+                   dtype=None, stream=None):
     """Grouped 2-D convolution whose output is written already channel-shuffled, in one pass.
 
     Equals ``channel_shuffle(conv2d(x, weight, bias, groups=groups, ...), groups)`` (activation applied
@@ -236,21 +266,21 @@ def shuffle_conv2d(x, weight, bias=None, *, groups, stride=1, padding=0, dilatio
 
     Parameters
     ----------
-    x : ndarray
+    x : ndarray or CUDA array
         ``(N, C_in, H, W)``, or ``(N, H, W, C_in)`` with ``layout="NHWC"``.
-    weight : ndarray
-        ``(C_out, C_in / groups, kH, kW)``.
+    weight : ndarray or CUDA array
+        ``(C_out, C_in / groups, kH, kW)``, on x's device.
     groups : int
         Required: the convolution's groups, which is also the shuffle's.
     algorithm : str
-        ``"auto"`` or a :func:`conv2d` algorithm that applies to one group's convolution.
+        ``"auto"`` or a :func:`conv2d` algorithm of x's backend that applies to one group's convolution.
 
-    Other arguments as :func:`conv2d`.
+    Other arguments (``stream`` included) as :func:`conv2d`.
 
     Returns
     -------
-    ndarray
-        ``(N, C_out, H_out, W_out)`` in ``layout``, channels shuffled.
+    ndarray or CUDA array
+        ``(N, C_out, H_out, W_out)`` in ``layout``, channels shuffled, of x's array kind.
 
     Examples
     --------
@@ -263,7 +293,9 @@ def shuffle_conv2d(x, weight, bias=None, *, groups, stride=1, padding=0, dilatio
     array([0., 2., 1., 3.], dtype=float32)
     """
     op = "shuffle_conv2d"
-    _host_only(op, x=x, weight=weight, bias=bias, out=out)
+    backend = backend_of(op, x=x, weight=weight, bias=bias, out=out)
+    like, user_out = x, out
+    x, weight, bias, out = on_backend(op, backend, stream, x, weight, bias, out)
     storage, compute = result_dtypes(op, x, dtype, out)
     check_real(op, "weight", weight)
     params = conv_params(op, 2, x.shape, weight.shape, stride=stride, padding=padding, dilation=dilation,
@@ -272,9 +304,16 @@ def shuffle_conv2d(x, weight, bias=None, *, groups, stride=1, padding=0, dilatio
     bias = _check_bias(params, bias)
     one_group = dataclasses.replace(params, in_channels=params.in_per_group, out_channels=params.out_per_group,
                                     groups=1)
-    algorithm = resolve_algorithm(one_group, algorithm)
+    algorithm = resolve_algorithm(one_group, algorithm, backend)
     if out is not None:
-        check_out(op, out, params.out_shape, storage, {"x": x, "weight": weight, "bias": bias})
+        check_out(op, out, params.out_shape, storage, {"x": x, "weight": weight, "bias": bias}, backend)
+    if backend == "cuda":
+        from . import _cuda, _gpu_shuffle
+        stream = _cuda.stream_for(like, stream)
+        result = _cuda.allocate(like, params.out_shape, storage, stream) if user_out is None else user_out
+        _gpu_shuffle.shuffle_conv(params, one_group, algorithm, x, weight, bias, _cuda.to_numba(result), compute,
+                                  stream)
+        return result
     x = as_compute(x, compute)
     weight = as_compute(weight, compute)
     bias = np.zeros(params.out_channels, compute) if bias is None else np.ascontiguousarray(as_compute(bias, compute))
@@ -296,17 +335,23 @@ def shuffle_conv2d(x, weight, bias=None, *, groups, stride=1, padding=0, dilatio
 
 
 def _separable_weight(op: str, name: str, weight, axis: int, shape_text: str):
-    """A 3-d ``(C_o, C_i, k)`` or 4-d weight with a size-1 axis, as the 4-d weight of its conv2d pass."""
-    if weight.ndim == 3:
+    """A 3-d ``(C_o, C_i, k)`` or 4-d weight with a size-1 axis, as the 4-d weight of its conv2d pass (a view)."""
+    if weight.ndim == 3 and isinstance(weight, np.ndarray):
         return np.expand_dims(weight, axis)
+    if weight.ndim == 3:
+        from . import _cuda
+        shape, strides = list(weight.shape), list(weight.strides)
+        shape.insert(axis, 1)
+        strides.insert(axis, 0)
+        return _cuda.restride(weight, tuple(shape), tuple(strides))
     if weight.ndim == 4 and weight.shape[axis] == 1:
         return weight
-    raise ValueError(f"{op}: {name}.shape={weight.shape} must be {shape_text}")
+    raise ValueError(f"{op}: {name}.shape={tuple(weight.shape)} must be {shape_text}")
 
 
 def spatially_separable_conv2d(x, column_weight, row_weight, bias=None, *, stride=1, padding=0, dilation=1,
                                groups=1, padding_mode="zeros", flip=False, activation=None, negative_slope=0.01,
-                               layout="NCHW", out=None, dtype=None):
+                               layout="NCHW", out=None, dtype=None, stream=None):
     """A ``kH x 1`` convolution down the columns, then a ``1 x kW`` convolution along the rows.
 
     Exactly ``conv2d(conv2d(x, column_weight, stride=(sH, 1), padding=((pH_lo, pH_hi), (0, 0)),
@@ -315,13 +360,14 @@ def spatially_separable_conv2d(x, column_weight, row_weight, bias=None, *, strid
     padding and dilation, the row pass the W parts, and padding strings (``"same"``, ...) mean what they
     mean for the 2-d kernel ``outer(column, row)``. No bias or activation between the passes, so the result
     is the convolution with that rank-1 (or, with several mid channels, low-rank) kernel, for every padding
-    mode. Both passes are checked before either runs.
+    mode. Both passes are checked before either runs. On CUDA arrays both passes run on the device (the
+    intermediate is a device array too).
 
     Parameters
     ----------
-    x : ndarray
+    x : ndarray or CUDA array
         ``(N, C_in, H, W)``, or ``(N, H, W, C_in)`` with ``layout="NHWC"``.
-    column_weight : ndarray
+    column_weight : ndarray or CUDA array
         ``(C_mid, C_in / groups, kH, 1)`` or ``(C_mid, C_in / groups, kH)``.
     row_weight : ndarray
         ``(C_out, C_mid / groups, 1, kW)`` or ``(C_out, C_mid / groups, kW)``.
@@ -331,12 +377,12 @@ def spatially_separable_conv2d(x, column_weight, row_weight, bias=None, *, strid
         Groups of both passes; ``groups=C_in`` with ``C_mid = C_out = C_in`` filters each channel on its own
         (a separable image filter such as Sobel applied per channel).
 
-    Other arguments as :func:`conv2d`.
+    Other arguments (``stream`` included) as :func:`conv2d`; every array on x's device.
 
     Returns
     -------
-    ndarray
-        ``(N, C_out, H_out, W_out)`` in ``layout``.
+    ndarray or CUDA array
+        ``(N, C_out, H_out, W_out)`` in ``layout``, of x's array kind.
 
     Examples
     --------
@@ -348,7 +394,9 @@ def spatially_separable_conv2d(x, column_weight, row_weight, bias=None, *, strid
            [-8., -8.]])
     """
     op = "spatially_separable_conv2d"
-    _host_only(op, x=x, column_weight=column_weight, row_weight=row_weight, bias=bias, out=out)
+    backend = backend_of(op, x=x, column_weight=column_weight, row_weight=row_weight, bias=bias, out=out)
+    like, user_out = x, out
+    x, column_weight, row_weight, bias, out = on_backend(op, backend, stream, x, column_weight, row_weight, bias, out)
     storage, compute = result_dtypes(op, x, dtype, out)
     check_real(op, "column_weight", column_weight)
     check_real(op, "row_weight", row_weight)
@@ -371,9 +419,12 @@ def spatially_separable_conv2d(x, column_weight, row_weight, bias=None, *, strid
     bias = _check_bias(row_params, bias)
     if out is not None:
         check_out(op, out, row_params.out_shape, storage, {"x": x, "column_weight": column_weight,
-                                                           "row_weight": row_weight, "bias": bias})
-    mid = _launch(col_params, resolve_algorithm(col_params, "auto"), x, col, None, compute, compute, None)
-    return _launch(row_params, resolve_algorithm(row_params, "auto"), mid, row, bias, compute, storage, out)
+                                                           "row_weight": row_weight, "bias": bias}, backend)
+    mid = _run(col_params, resolve_algorithm(col_params, "auto", backend), backend, like, x, col, None, compute,
+               compute, None, None, stream)
+    mid_view = on_backend(op, backend, None, mid)[0]
+    return _run(row_params, resolve_algorithm(row_params, "auto", backend), backend, like, mid_view, row, bias,
+                compute, storage, out, user_out, stream)
 
 
 class Separable(NamedTuple):
@@ -394,6 +445,9 @@ def factorize_separable(weight, rank=1):
     is deterministic. Not every kernel is separable: ``error`` is ``||kernel - approximation||_F /
     ||kernel||_F`` per kernel (0 for a zero kernel), i.e. ``sqrt(sum of the dropped s**2 / sum of all s**2)``;
     it is 0 up to rounding for a rank-1 kernel such as Sobel at ``rank=1``.
+
+    A host function (a small SVD, on NumPy): a CUDA array is a TypeError; copy the weight to the host first
+    (``cupy.asnumpy(w)``, ``w.copy_to_host()``, ``w.cpu().numpy()``) and move the filters back with your library.
 
     Parameters
     ----------
@@ -420,7 +474,10 @@ def factorize_separable(weight, rank=1):
     0.8165
     """
     op = "factorize_separable"
-    _host_only(op, weight=weight)
+    if backend_of(op, weight=weight) != "cpu":
+        raise TypeError(f"{op}: weight is a CUDA array ({type(weight).__qualname__}); {op} is a host function "
+                        f"that takes NumPy: copy the weight to the host (cupy.asnumpy(w), w.copy_to_host(), "
+                        f"w.cpu().numpy()) and move the filters back to the device")
     check_real(op, "weight", weight)
     if weight.ndim < 2:
         raise ValueError(f"{op}: weight must be at least 2-d (..., kH, kW), got {weight.ndim}-d shape {weight.shape}")

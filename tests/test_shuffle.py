@@ -465,15 +465,21 @@ class FakeDeviceArray:
     __cuda_array_interface__ = {"shape": (1, 4, 5, 5), "typestr": "<f4", "data": (0, False), "version": 3}
 
 
-@pytest.mark.parametrize("op,call", [
-    ("channel_shuffle", lambda d: numbaconv.channel_shuffle(d, 2)),
-    ("pixel_shuffle", lambda d: numbaconv.pixel_shuffle(d, 2)),
-    ("pixel_unshuffle", lambda d: numbaconv.pixel_unshuffle(d, 2)),
-    ("shuffle_conv2d", lambda d: numbaconv.shuffle_conv2d(d, d, groups=2)),
-    ("spatially_separable_conv2d", lambda d: numbaconv.spatially_separable_conv2d(d, d, d)),
-    ("factorize_separable", lambda d: numbaconv.factorize_separable(d)),
-    ("dead_channels", lambda d: numbaconv.dead_channels(d)),
+def test_host_only_functions_reject_cuda_arrays_before_any_work():
+    with pytest.raises(TypeError, match=r"factorize_separable: weight is a CUDA array \(FakeDeviceArray\); "
+                                        r"factorize_separable is a host function that takes NumPy"):
+        numbaconv.factorize_separable(FakeDeviceArray())
+    with pytest.raises(NotImplementedError, match=r"dead_channels: .*CUDA"):
+        numbaconv.dead_channels(FakeDeviceArray())
+
+
+@pytest.mark.parametrize("call", [
+    lambda: numbaconv.channel_shuffle(X4, 2, stream=0),
+    lambda: numbaconv.pixel_shuffle(X4, 1, stream=0),
+    lambda: numbaconv.pixel_unshuffle(X4, 1, stream=0),
+    lambda: numbaconv.shuffle_conv2d(X4, W4, groups=2, stream=0),
+    lambda: numbaconv.spatially_separable_conv2d(X4, np.zeros((2, 4, 3)), np.zeros((2, 2, 3)), stream=0),
 ])
-def test_cuda_arrays_are_rejected_before_any_work(op, call):
-    with pytest.raises(NotImplementedError, match=rf"{op}: .*CUDA"):
-        call(FakeDeviceArray())
+def test_stream_is_for_cuda_arrays_only(call):
+    with pytest.raises(ValueError, match=r"stream=0 applies to CUDA arrays only; these are NumPy arrays"):
+        call()
