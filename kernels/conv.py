@@ -97,12 +97,14 @@ def conv_depthwise_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, act, consts
 
 
 @serial_kernel
-def im2col_cpu(x, n, c0, md, mh, mw, kernel_d, kernel_h, kernel_w, row0, col):
+def im2col_cpu(x, n, c0, md, mh, mw, kernel_d, kernel_h, kernel_w, w_lo, w_hi, stride_w, row0, col):
     """Fill col[(c, kd, kh, kw), (r - row0) * OW + ow] for output rows r = (od, oh) from row0 on.
 
     Channels c0 .. c0 + col.shape[0] / K of image n; a bounded tile of output rows, so the workspace
-    stays cache-sized whatever the image size. Serial on purpose: the GEMM that follows is a threaded BLAS
-    call, and a Numba thread pool spinning beside OpenBLAS's made the dense path 7-15x slower here.
+    stays cache-sized whatever the image size. Outputs [w_lo, w_hi) of a row read in-bounds inputs at
+    `ow * stride_w + offset`: a plain (vectorised) copy; only the edges look the table up. Serial on purpose:
+    the GEMM that follows is a threaded BLAS call, and a Numba thread pool spinning beside OpenBLAS's made
+    the dense path 5-15x slower here.
     """
     o_h, o_w = mh.shape[0], mw.shape[0]
     taps = kernel_d * kernel_h * kernel_w
@@ -113,20 +115,30 @@ def im2col_cpu(x, n, c0, md, mh, mw, kernel_d, kernel_h, kernel_w, row0, col):
         kd = (r // (kernel_h * kernel_w)) % kernel_d
         kh = (r // kernel_w) % kernel_h
         kw = r % kernel_w
-        dst = col[r]
+        start = mw[w_lo, kw] if w_hi > w_lo else 0
         for i in range(n_rows):
             orow = row0 + i
             iz = md[orow // o_h, kd]
             iy = mh[orow % o_h, kh]
-            base = i * o_w
+            dst = col[r, i * o_w:(i + 1) * o_w]
             if iz < 0 or iy < 0:
-                for ow in range(o_w):
-                    dst[base + ow] = zero
+                dst[:] = zero
                 continue
             src = x[n, c0 + c, iz, iy]
-            for ow in range(o_w):
+            for ow in range(w_lo):
                 ix = mw[ow, kw]
-                dst[base + ow] = src[ix] if ix >= 0 else zero
+                dst[ow] = src[ix] if ix >= 0 else zero
+            if w_hi > w_lo:
+                inner, seg = dst[w_lo:w_hi], src[start:]
+                if stride_w == 1:
+                    for j in range(w_hi - w_lo):
+                        inner[j] = seg[j]
+                else:
+                    for j in range(w_hi - w_lo):
+                        inner[j] = seg[j * stride_w]
+            for ow in range(w_hi, o_w):
+                ix = mw[ow, kw]
+                dst[ow] = src[ix] if ix >= 0 else zero
 
 
 @serial_kernel

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ._params import ConvParams
+from ._params import interior_range as _interior  # noqa: F401  (pool.py's import)
 
 # Upper bound on the im2col / GEMM-result workspace of the dense path, per tile of output rows.
 WORKSPACE_BYTES = 8 << 20
@@ -22,14 +23,6 @@ def to5d(a: np.ndarray, nd: int, channels_last: bool) -> np.ndarray:
 def activation_consts(params: ConvParams, dtype: np.dtype) -> np.ndarray:
     """(negative_slope, 0, 1, 6) in the compute dtype, as kernels/_epilogue.py expects."""
     return np.array([params.alpha, 0, 1, 6], dtype=dtype)
-
-
-def _interior(size: int, out: int, kernel: int, stride: int, dilation: int, pad_lo: int) -> tuple[int, int]:
-    """Outputs [lo, hi) whose every tap reads an in-bounds input without remapping."""
-    lo = min(-(-pad_lo // stride), out)
-    last = size - 1 + pad_lo - dilation * (kernel - 1)
-    hi = min(last // stride + 1, out) if last >= 0 else 0
-    return lo, max(hi, lo)
 
 
 def _rows_per_tile(params: ConvParams, reduction: int, itemsize: int) -> int:
@@ -55,10 +48,8 @@ def conv(params: ConvParams, algorithm: str, x: np.ndarray, weight: np.ndarray, 
     if algorithm == "direct":
         k.conv_direct_cpu(x5, w5, bias, md, mh, mw, params.groups, act, consts, out5)
     elif algorithm == "depthwise":
-        geo = params.geometry
-        w_lo, w_hi = _interior(params.in_spatial[-1], params.out_spatial[-1], params.kernel[-1],
-                               geo.stride_w, geo.dilation_w, geo.pad_w)
-        k.conv_depthwise_cpu(x5, w5, bias, md, mh, mw, w_lo, w_hi, geo.stride_w, act, consts, out5)
+        w_lo, w_hi, stride_w = params.row_interior()
+        k.conv_depthwise_cpu(x5, w5, bias, md, mh, mw, w_lo, w_hi, stride_w, act, consts, out5)
     else:
         _conv_gemm(params, algorithm == "pointwise", x5, w5, bias, md, mh, mw, act, consts, out5)
 
@@ -75,6 +66,7 @@ def _conv_gemm(params, pointwise, x5, w5, bias, md, mh, mw, act, consts, out5) -
     n_rows = math.prod(params.out_spatial[:-1])
     tile = _rows_per_tile(params, reduction, x5.itemsize)
     col = None if pointwise else np.empty((reduction, tile * o_w), dtype=x5.dtype)
+    interior = params.row_interior()
     acc = np.empty((o_group, tile * o_w), dtype=x5.dtype)
     spatial_first = params.channels_last  # NHWC pointwise: GEMM as (pixels, C) @ (C, C_out), no transpose copy
     if pointwise and spatial_first:
@@ -96,7 +88,7 @@ def _conv_gemm(params, pointwise, x5, w5, bias, md, mh, mw, act, consts, out5) -
                     np.matmul(wg, x5[n, c0:c0 + c_group].reshape(c_group, -1)[:, p0:p1], out=res)
                 else:
                     cols = col[:, :p1 - p0]
-                    k.im2col_cpu(x5, n, c0, md, mh, mw, *w5.shape[2:], row0, cols)
+                    k.im2col_cpu(x5, n, c0, md, mh, mw, *w5.shape[2:], *interior, row0, cols)
                     res = acc[:, :p1 - p0]
                     np.matmul(wg, cols, out=res)
                 k.epilogue_cpu(res, bias, n, o0, row0, act, consts, out5)

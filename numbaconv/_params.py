@@ -134,6 +134,14 @@ def index_map(size: int, out: int, kernel: int, stride: int, dilation: int, pad_
     return np.where(pos < size, pos, period - pos).astype(np.int64)
 
 
+def interior_range(size: int, out: int, kernel: int, stride: int, dilation: int, pad_lo: int) -> tuple[int, int]:
+    """Outputs [lo, hi) along one dim whose every tap reads an in-bounds input without remapping."""
+    lo = min(-(-pad_lo // stride), out)
+    last = size - 1 + pad_lo - dilation * (kernel - 1)
+    hi = min(last // stride + 1, out) if last >= 0 else 0
+    return lo, max(hi, lo)
+
+
 class Geometry(NamedTuple):
     """Per-dim ints padded to 3 spatial dims (leading dims size 1), for kernels that do index arithmetic."""
     stride_d: int
@@ -215,6 +223,13 @@ class ConvParams:
     @property
     def geometry(self) -> Geometry:
         return Geometry(*pad3(self.stride, 1), *pad3(self.dilation, 1), *pad3(tuple(p[0] for p in self.padding), 0))
+
+    def row_interior(self) -> tuple[int, int, int]:
+        """(w_lo, w_hi, stride_w): outputs [w_lo, w_hi) of a row read input `ow * stride_w + offset` for every
+        tap, in bounds, so kernels may copy them without the W table (offset = the table's entry at w_lo)."""
+        lo, hi = interior_range(self.in_spatial[-1], self.out_spatial[-1], self.kernel[-1], self.stride[-1],
+                                self.dilation[-1], self.padding[-1][0])
+        return lo, hi, self.stride[-1]
 
     def index_maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Three (out, kernel) input-index tables, padded to 3 spatial dims (see `index_map`)."""

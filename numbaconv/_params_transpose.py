@@ -267,6 +267,10 @@ class ResizeConvParams(ConvParams):
         maps = super().index_maps()
         return tuple(np.where(m >= 0, m // s, -1) for m, s in zip(maps, pad3(self.scale, 1)))
 
+    def row_interior(self) -> tuple[int, int, int]:
+        """Upsampled W indices are not `ow * stride + offset`: every output goes through the W table."""
+        return super().row_interior() if self.scale[-1] == 1 else (0, 0, 1)
+
 
 def resize_conv_params(op: str, x_shape, w_shape, *, scale_factor=2, layout="NCHW", **conv_options) -> ResizeConvParams:
     """Params of a 2-d convolution over ``x`` upsampled (nearest) by an integer ``scale_factor``."""
