@@ -7,7 +7,6 @@ import math
 import numpy as np
 
 from ._params import ConvParams
-from ._params import interior_range as _interior  # noqa: F401  (pool.py's import)
 
 # Upper bound on the im2col / GEMM-result workspace of the dense path, per tile of output rows.
 WORKSPACE_BYTES = 8 << 20
