@@ -55,7 +55,22 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--outdir", default="numbaconv_demo_output", help="where the PNG gallery goes")
     demo.add_argument("--repeat", type=int, default=5, help="timed repetitions per op (best is reported)")
     sub.add_parser("info", help="versions, threads, BLAS, CUDA")
+    bench = sub.add_parser("bench", help="time numbaconv against torch, SciPy and the NumPy way, print ratios")
+    bench.add_argument("--compare", default="torch,scipy,numpy", help="comma-separated: torch, scipy, numpy")
+    bench.add_argument("--only", default=None, help="comma-separated substrings of case names")
+    bench.add_argument("--repeat", type=int, default=5, help="interleaved rounds; the best of each is kept")
+    bench.add_argument("--threads", type=int, default=2, help="threads for numbaconv and torch")
+    bench.add_argument("--list", action="store_true", help="list the case names and exit")
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        from .bench import CASES, print_table, run_bench
+        if args.list:
+            print("\n".join(f"{c.family:<10} {name}" for name, c in CASES.items()))
+            return 0
+        for key, value in info().items():
+            print(f"{key}: {value}")
+        print_table(run_bench(tuple(args.compare.split(",")), args.only, args.repeat, args.threads))
+        return 0
     if args.command == "info":
         from . import kernels  # noqa: F401  (makes numbaconv.kernels._jit reachable for `info`)
         for key, value in info().items():
