@@ -7,93 +7,102 @@ each element of `out` exactly once.
 """
 
 import numpy as np
-from numba import prange
+from numba import get_num_threads, prange
 
 from ._epilogue import activate
-from ._jit import kernel, serial_kernel
+from ._jit import inline, kernel, serial_kernel
+
+
+@inline
+def _accumulate_row(x, w, md, mh, mw, n, c, o, cw, od, oh, w_lo, w_hi, stride_w, acc):
+    """acc += one output row's taps over input channel c (weight channel cw), before bias and activation.
+
+    Along W the outputs in [w_lo, w_hi) read in-bounds inputs at `ow * stride_w + offset`: that stretch runs
+    without table look-ups (vectorised for stride 1); only the edges use the table.
+    """
+    k_d, k_h, k_w = w.shape[2], w.shape[3], w.shape[4]
+    o_w = acc.shape[0]
+    for kd in range(k_d):
+        iz = md[od, kd]
+        if iz < 0:
+            continue
+        for kh in range(k_h):
+            iy = mh[oh, kh]
+            if iy < 0:
+                continue
+            row = x[n, c, iz, iy]
+            for kw in range(k_w):
+                wv = w[o, cw, kd, kh, kw]
+                for ow in range(w_lo):
+                    ix = mw[ow, kw]
+                    if ix >= 0:
+                        acc[ow] += wv * row[ix]
+                if w_hi > w_lo:
+                    src = row[mw[w_lo, kw]:]
+                    dst = acc[w_lo:w_hi]
+                    if stride_w == 1:
+                        for j in range(w_hi - w_lo):
+                            dst[j] += wv * src[j]
+                    else:
+                        for j in range(w_hi - w_lo):
+                            dst[j] += wv * src[j * stride_w]
+                for ow in range(w_hi, o_w):
+                    ix = mw[ow, kw]
+                    if ix >= 0:
+                        acc[ow] += wv * row[ix]
+
+
+@inline
+def _row_tasks(rows):
+    """Rows per parallel task: each task allocates one accumulator row, not one per output row."""
+    return min(rows // (8 * get_num_threads()) + 1, 256)
 
 
 @kernel
-def conv_direct_cpu(x, w, bias, md, mh, mw, groups, act, consts, out):
+def conv_direct_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, groups, act, consts, out):
     """General direct convolution (any groups, dilation, padding mode); parallel over output rows."""
     n_batch, c_out, o_d, o_h, o_w = out.shape
     c_group = w.shape[1]
-    k_d, k_h, k_w = w.shape[2], w.shape[3], w.shape[4]
     out_per_group = c_out // groups
-    zero = consts[1]
-    for t in prange(n_batch * c_out * o_d * o_h):
-        oh = t % o_h
-        od = (t // o_h) % o_d
-        o = (t // (o_h * o_d)) % c_out
-        n = t // (o_h * o_d * c_out)
-        c0 = (o // out_per_group) * c_group
-        for ow in range(o_w):
-            acc = zero
-            for c in range(c_group):
-                for kd in range(k_d):
-                    iz = md[od, kd]
-                    if iz < 0:
-                        continue
-                    for kh in range(k_h):
-                        iy = mh[oh, kh]
-                        if iy < 0:
-                            continue
-                        for kw in range(k_w):
-                            ix = mw[ow, kw]
-                            if ix >= 0:
-                                acc += x[n, c0 + c, iz, iy, ix] * w[o, c, kd, kh, kw]
-            out[n, o, od, oh, ow] = activate(acc + bias[o], act, consts)
+    rows = n_batch * c_out * o_d * o_h
+    chunk = _row_tasks(rows)
+    for task in prange((rows + chunk - 1) // chunk):
+        acc = np.empty(o_w, dtype=out.dtype)
+        for t in range(task * chunk, min(rows, (task + 1) * chunk)):
+            oh = t % o_h
+            od = (t // o_h) % o_d
+            o = (t // (o_h * o_d)) % c_out
+            n = t // (o_h * o_d * c_out)
+            c0 = (o // out_per_group) * c_group
+            acc[:] = 0
+            for cw in range(c_group):
+                _accumulate_row(x, w, md, mh, mw, n, c0 + cw, o, cw, od, oh, w_lo, w_hi, stride_w, acc)
+            b = bias[o]
+            dst = out[n, o, od, oh]
+            for ow in range(o_w):
+                dst[ow] = activate(acc[ow] + b, act, consts)
 
 
 @kernel
 def conv_depthwise_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, act, consts, out):
-    """One input channel per output channel (groups == C_in, any channel multiplier); parallel over rows.
-
-    Along W the outputs in [w_lo, w_hi) read only in-bounds inputs at `ow * stride_w + offset`, so that
-    stretch runs without table look-ups (vectorised for stride 1); only the edges use the table.
-    """
+    """One input channel per output channel (groups == C_in, any channel multiplier); parallel over rows."""
     n_batch, c_out, o_d, o_h, o_w = out.shape
-    k_d, k_h, k_w = w.shape[2], w.shape[3], w.shape[4]
     multiplier = c_out // x.shape[1]
-    for t in prange(n_batch * c_out * o_d * o_h):
-        oh = t % o_h
-        od = (t // o_h) % o_d
-        o = (t // (o_h * o_d)) % c_out
-        n = t // (o_h * o_d * c_out)
-        c = o // multiplier
-        acc = np.zeros(o_w, dtype=out.dtype)
-        for kd in range(k_d):
-            iz = md[od, kd]
-            if iz < 0:
-                continue
-            for kh in range(k_h):
-                iy = mh[oh, kh]
-                if iy < 0:
-                    continue
-                row = x[n, c, iz, iy]
-                for kw in range(k_w):
-                    wv = w[o, 0, kd, kh, kw]
-                    for ow in range(w_lo):
-                        ix = mw[ow, kw]
-                        if ix >= 0:
-                            acc[ow] += wv * row[ix]
-                    if w_hi > w_lo:
-                        src = row[mw[w_lo, kw]:]
-                        dst = acc[w_lo:w_hi]
-                        if stride_w == 1:
-                            for j in range(w_hi - w_lo):
-                                dst[j] += wv * src[j]
-                        else:
-                            for j in range(w_hi - w_lo):
-                                dst[j] += wv * src[j * stride_w]
-                    for ow in range(w_hi, o_w):
-                        ix = mw[ow, kw]
-                        if ix >= 0:
-                            acc[ow] += wv * row[ix]
-        b = bias[o]
-        dst_row = out[n, o, od, oh]
-        for ow in range(o_w):
-            dst_row[ow] = activate(acc[ow] + b, act, consts)
+    rows = n_batch * c_out * o_d * o_h
+    chunk = _row_tasks(rows)
+    for task in prange((rows + chunk - 1) // chunk):
+        acc = np.empty(o_w, dtype=out.dtype)
+        for t in range(task * chunk, min(rows, (task + 1) * chunk)):
+            oh = t % o_h
+            od = (t // o_h) % o_d
+            o = (t // (o_h * o_d)) % c_out
+            n = t // (o_h * o_d * c_out)
+            acc[:] = 0
+            _accumulate_row(x, w, md, mh, mw, n, o // multiplier, o, 0, od, oh, w_lo, w_hi, stride_w, acc)
+            b = bias[o]
+            dst = out[n, o, od, oh]
+            for ow in range(o_w):
+                dst[ow] = activate(acc[ow] + b, act, consts)
 
 
 @serial_kernel

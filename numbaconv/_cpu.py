@@ -45,10 +45,9 @@ def conv(params: ConvParams, algorithm: str, x: np.ndarray, weight: np.ndarray, 
     md, mh, mw = params.index_maps()
     act, consts = params.activation_code, activation_consts(params, out.dtype)
     if algorithm == "direct":
-        k.conv_direct_cpu(x5, w5, bias, md, mh, mw, params.groups, act, consts, out5)
+        k.conv_direct_cpu(x5, w5, bias, md, mh, mw, *params.row_interior(), params.groups, act, consts, out5)
     elif algorithm == "depthwise":
-        w_lo, w_hi, stride_w = params.row_interior()
-        k.conv_depthwise_cpu(x5, w5, bias, md, mh, mw, w_lo, w_hi, stride_w, act, consts, out5)
+        k.conv_depthwise_cpu(x5, w5, bias, md, mh, mw, *params.row_interior(), act, consts, out5)
     else:
         _conv_gemm(params, algorithm == "pointwise", x5, w5, bias, md, mh, mw, act, consts, out5)
 
