@@ -160,8 +160,33 @@ def pad3(values: tuple, fill) -> tuple:
     return (fill,) * (3 - len(values)) + tuple(values)
 
 
+class LayerShape:
+    """Shape properties every layer's params share (fields batch, in/out_channels, groups, spatial sizes,
+    channels_last and activation come from the dataclass that mixes this in)."""
+
+    @property
+    def nd(self) -> int:
+        return len(self.in_spatial)
+
+    @property
+    def in_per_group(self) -> int:
+        return self.in_channels // self.groups
+
+    @property
+    def out_per_group(self) -> int:
+        return self.out_channels // self.groups
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return join_shape(self.batch, self.out_channels, self.out_spatial, self.channels_last)
+
+    @property
+    def activation_code(self) -> int:
+        return ACTIVATIONS[self.activation]
+
+
 @dataclass(frozen=True)
-class ConvParams:
+class ConvParams(LayerShape):
     """Normalised geometry of one convolution call; the CPU and GPU paths both build from it."""
     op: str
     batch: int
@@ -181,18 +206,6 @@ class ConvParams:
     alpha: float = 0.01
 
     @property
-    def nd(self) -> int:
-        return len(self.in_spatial)
-
-    @property
-    def in_per_group(self) -> int:
-        return self.in_channels // self.groups
-
-    @property
-    def out_per_group(self) -> int:
-        return self.out_channels // self.groups
-
-    @property
     def is_depthwise(self) -> bool:
         """Each output channel reads one input channel (groups == in_channels, any channel multiplier)."""
         return self.in_per_group == 1
@@ -203,10 +216,6 @@ class ConvParams:
                 and all(p == (0, 0) for p in self.padding))
 
     @property
-    def out_shape(self) -> tuple[int, ...]:
-        return join_shape(self.batch, self.out_channels, self.out_spatial, self.channels_last)
-
-    @property
     def macs(self) -> int:
         """Multiply-adds of the whole call (padding taps counted, as every library counts them)."""
         return self.batch * self.out_channels * math.prod(self.out_spatial) * self.in_per_group * math.prod(
@@ -215,10 +224,6 @@ class ConvParams:
     @property
     def flops(self) -> int:
         return 2 * self.macs
-
-    @property
-    def activation_code(self) -> int:
-        return ACTIVATIONS[self.activation]
 
     @property
     def geometry(self) -> Geometry:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ._params import (ACTIVATIONS, CHANNELS_FIRST, ConvParams, _is_int, _show, conv_params, int_tuple, join_shape,
-                      pad3, padding_pairs, same_padding, spatial_layout, split_shape)
+from ._params import (ACTIVATIONS, CHANNELS_FIRST, ConvParams, LayerShape, _is_int, _show, conv_params, int_tuple,
+                      join_shape, pad3, padding_pairs, same_padding, spatial_layout, split_shape)
 
 TRANSPOSE_SIZE_FORMULA = "out = (in - 1) * stride - pad_lo - pad_hi + dilation * (kernel - 1) + output_padding + 1"
 
@@ -123,7 +123,7 @@ def compact_taps(index_map: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ConvTransposeParams:
+class ConvTransposeParams(LayerShape):
     """Normalised geometry of one transpose-convolution call; weight is (C_in, C_out / groups, *kernel)."""
     op: str
     batch: int
@@ -142,22 +142,6 @@ class ConvTransposeParams:
     alpha: float = 0.01
 
     @property
-    def nd(self) -> int:
-        return len(self.in_spatial)
-
-    @property
-    def in_per_group(self) -> int:
-        return self.in_channels // self.groups
-
-    @property
-    def out_per_group(self) -> int:
-        return self.out_channels // self.groups
-
-    @property
-    def out_shape(self) -> tuple[int, ...]:
-        return join_shape(self.batch, self.out_channels, self.out_spatial, self.channels_last)
-
-    @property
     def macs(self) -> int:
         """Multiply-adds: every input pixel meets every tap of its group's filters (cropped ones included)."""
         return self.batch * self.in_channels * math.prod(self.in_spatial) * self.out_per_group * math.prod(
@@ -166,10 +150,6 @@ class ConvTransposeParams:
     @property
     def flops(self) -> int:
         return 2 * self.macs
-
-    @property
-    def activation_code(self) -> int:
-        return ACTIVATIONS[self.activation]
 
     def _dims(self):
         return zip(self.in_spatial, self.out_spatial, self.kernel, self.stride, self.dilation,
