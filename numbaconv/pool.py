@@ -1,11 +1,14 @@
 """Pooling: max_pool1d/2d/3d, avg_pool1d/2d/3d and pool_output_shape.
 
 Each public function: resolve backend -> build params -> allocate (or check `out`) -> launch -> return.
-All checks happen before any kernel runs.
+All checks happen before any kernel runs. NumPy arrays run the CPU kernels (kernels/pool.py); CUDA arrays run
+the CUDA gathers (kernels/pool_cuda.py, via numbaconv/_gpu_pool.py) on the same params and index tables, and
+the result is of the caller's array kind.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +16,7 @@ import numpy as np
 from ._arrays import STORAGE_DTYPES, as_compute, backend_of, check_out, result_dtypes
 from ._params import (CHANNELS_FIRST, _is_int, _show, index_map, int_tuple, interior_range, join_shape, pad3,
                       padding_pairs, spatial_layout, split_shape)
+from .conv import on_backend
 
 __all__ = ["avg_pool1d", "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool2d", "max_pool3d", "pool_output_shape"]
 
@@ -178,20 +182,24 @@ def _lowest(dtype: np.dtype) -> np.ndarray:
     return np.array([low], dtype=dtype)
 
 
-def _max_pool(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout, out):
+def _max_pool(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout, out, stream):
     return_indices = _check_bool(op, "return_indices", return_indices)
     if return_indices and out is not None and not (isinstance(out, (tuple, list)) and len(out) == 2):
         raise TypeError(f"{op}: with return_indices=True, out must be a (values, indices) pair of arrays, got "
                         f"{type(out).__qualname__}")
     out_values, out_indices = out if return_indices and out is not None else (out, None)
-    backend_of(op, x=x, out=out_values, out_indices=out_indices)
+    backend = backend_of(op, x=x, out=out_values, out_indices=out_indices)
+    like, user_values, user_indices = x, out_values, out_indices
+    x, out_values, out_indices = on_backend(op, backend, stream, x, out_values, out_indices)
     storage, compute = _max_pool_dtypes(op, x)
     params = pool_params(op, nd, x.shape, kernel_size, stride, padding, dilation, ceil_mode, layout)
     shape = params.out_shape
     if out_values is not None:
-        check_out(op, out_values, shape, storage, {"x": x})
+        check_out(op, out_values, shape, storage, {"x": x}, backend)
     if out_indices is not None:
-        check_out(op, out_indices, shape, np.dtype(np.int64), {"x": x, "out values": out_values})
+        check_out(op, out_indices, shape, np.dtype(np.int64), {"x": x, "out values": out_values}, backend)
+    if backend == "cuda":
+        return _max_pool_cuda(params, like, x, user_values, user_indices, return_indices, compute, storage, stream)
     values = np.empty(shape, dtype=storage) if out_values is None else out_values
     indices = None if not return_indices else np.empty(shape, np.int64) if out_indices is None else out_indices
     target = values if storage == compute else np.empty(shape, dtype=compute)
@@ -199,6 +207,24 @@ def _max_pool(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, retu
         _launch_max(params, np.ascontiguousarray(as_compute(x, compute)), target, indices)
     if target is not values:
         np.copyto(values, target, casting="unsafe")
+    return (values, indices) if return_indices else values
+
+
+def _max_pool_cuda(params: PoolParams, like, x, values, indices, return_indices: bool, compute, storage, stream):
+    """Run the CUDA gather on the caller's stream; results of the caller's array kind (or the given `out`).
+
+    The kernel reads the storage dtype and compares in `compute`, so nothing is converted or copied.
+    """
+    from . import _cuda, _gpu_pool
+    stream = _cuda.stream_for(like, stream)
+    shape = params.out_shape
+    if values is None:
+        values = _cuda.allocate(like, shape, storage, stream)
+    if return_indices and indices is None:
+        indices = _cuda.allocate(like, shape, np.dtype(np.int64), stream)
+    if math.prod(shape):
+        _gpu_pool.max_pool(params, x, _cuda.to_numba(values), _cuda.to_numba(indices) if return_indices else None,
+                           compute, stream)
     return (values, indices) if return_indices else values
 
 
@@ -217,16 +243,26 @@ def _launch_max(params: PoolParams, x: np.ndarray, out: np.ndarray, indices) -> 
 
 
 def _avg_pool(op, nd, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, dilation,
-              layout, out, dtype):
-    backend_of(op, x=x, out=out)
+              layout, out, dtype, stream):
+    backend = backend_of(op, x=x, out=out)
+    like, user_out = x, out
+    x, out = on_backend(op, backend, stream, x, out)
     storage, compute = result_dtypes(op, x, dtype, out)
     params = pool_params(op, nd, x.shape, kernel_size, stride, padding, dilation, ceil_mode, layout)
     count_include_pad = _check_bool(op, "count_include_pad", count_include_pad)
     if divisor_override is not None and not (_is_int(divisor_override) and divisor_override > 0):
         raise ValueError(f"{op}: divisor_override={_show(divisor_override)!r} must be None or a positive int")
     if out is not None:
-        check_out(op, out, params.out_shape, storage, {"x": x})
-    else:
+        check_out(op, out, params.out_shape, storage, {"x": x}, backend)
+    if backend == "cuda":
+        from . import _cuda, _gpu_pool
+        stream = _cuda.stream_for(like, stream)
+        result = _cuda.allocate(like, params.out_shape, storage, stream) if user_out is None else user_out
+        if math.prod(params.out_shape):
+            _gpu_pool.avg_pool(params, x, _cuda.to_numba(result), count_include_pad, divisor_override, compute,
+                               stream)
+        return result
+    if out is None:
         out = np.empty(params.out_shape, dtype=storage)
     target = out if storage == compute else np.empty(params.out_shape, dtype=compute)
     if out.size:
@@ -262,13 +298,19 @@ _LAYOUT_OUT_DOC = """
         Channels-first (``"NCW"``, ``"NCHW"``, ``"NCDHW"``, the default) or channels-last (``"NWC"``,
         ``"NHWC"``, ``"NDHWC"``), for the input and the result."""
 
+_STREAM_DOC = """
+    stream : optional
+        CUDA arrays only: the stream to launch on (a Numba stream, a CuPy/torch stream or a raw handle);
+        by default CuPy's / torch's current stream."""
+
 
 def _make_max_pool(nd: int):
     op = f"max_pool{nd}d"
 
     def max_pool_nd(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False, *,
-                    layout=None, out=None):
-        return _max_pool(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout, out)
+                    layout=None, out=None, stream=None):
+        return _max_pool(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout, out,
+                         stream)
 
     max_pool_nd.__name__ = max_pool_nd.__qualname__ = op
     return max_pool_nd
@@ -278,9 +320,9 @@ def _make_avg_pool(nd: int):
     op = f"avg_pool{nd}d"
 
     def avg_pool_nd(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                    divisor_override=None, dilation=1, *, layout=None, out=None, dtype=None):
+                    divisor_override=None, dilation=1, *, layout=None, out=None, dtype=None, stream=None):
         return _avg_pool(op, nd, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
-                         dilation, layout, out, dtype)
+                         dilation, layout, out, dtype, stream)
 
     avg_pool_nd.__name__ = avg_pool_nd.__qualname__ = op
     return avg_pool_nd
@@ -296,7 +338,7 @@ _MAX_DOC = """{nd}-D max pooling of ``x {shape}`` (torch.nn.functional.max_pool{
 
     Parameters
     ----------
-    x : ndarray
+    x : ndarray or CUDA array
         ``{shape}``, or ``{shape_last}`` with ``layout="{layout_last}"``; float16/32/64 or any integer dtype.
 """ + _PARAMS_DOC + """
     dilation : int or tuple of ints
@@ -308,12 +350,12 @@ _MAX_DOC = """{nd}-D max pooling of ``x {shape}`` (torch.nn.functional.max_pool{
         in the same layout as the values: what ``max_unpool{nd}d`` takes.""" + _LAYOUT_OUT_DOC + """
     out : ndarray or (ndarray, ndarray), optional
         C-contiguous result of the exact shape and dtype (a (values, int64 indices) pair with
-        ``return_indices=True``), not overlapping ``x``.
+        ``return_indices=True``), not overlapping ``x``; device arrays for CUDA input.""" + _STREAM_DOC + """
 
     Returns
     -------
     ndarray, or (ndarray, ndarray) with ``return_indices=True``
-        Of x's dtype and layout.
+        Of x's dtype, layout and array kind (NumPy in, NumPy out; CUDA in, CUDA out).
 
     Examples
     --------
@@ -328,7 +370,7 @@ _AVG_DOC = """{nd}-D average pooling of ``x {shape}`` (torch.nn.functional.avg_p
 
     Parameters
     ----------
-    x : ndarray
+    x : ndarray or CUDA array
         ``{shape}``, or ``{shape_last}`` with ``layout="{layout_last}"``.
 """ + _PARAMS_DOC + """
     ceil_mode : bool
@@ -340,15 +382,16 @@ _AVG_DOC = """{nd}-D average pooling of ``x {shape}`` (torch.nn.functional.avg_p
     dilation : int or tuple of ints
         Spacing between the taps of a window.""" + _LAYOUT_OUT_DOC + """
     out : ndarray, optional
-        C-contiguous result array of the exact shape and dtype, not overlapping ``x``.
+        C-contiguous result array of the exact shape and dtype, not overlapping ``x``; a device array for CUDA
+        input.
     dtype : dtype, optional
         Result dtype (float16, float32 or float64); required for integer input (torch would return integers
-        rounded toward zero; here an average is a float). Defaults to x's dtype.
+        rounded toward zero; here an average is a float). Defaults to x's dtype.""" + _STREAM_DOC + """
 
     Returns
     -------
     ndarray
-        Of ``dtype`` (x's by default) and x's layout.
+        Of ``dtype`` (x's by default), x's layout and x's array kind (CUDA in, CUDA out).
 
     Examples
     --------

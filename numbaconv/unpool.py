@@ -1,7 +1,10 @@
 """Unpooling and upsampling: max_unpool1d/2d/3d, unpool1d/2d/3d, interpolate.
 
 Each public function: resolve backend -> check every argument -> allocate (or check `out`) -> launch ->
-return. All checks happen before any kernel runs, so no index can point outside the output.
+return. All checks happen before any kernel runs, so no index can point outside the output (on CUDA the
+range of the indices is checked by a device reduction that runs, and is waited for, before anything is
+written). NumPy arrays run kernels/unpool.py; CUDA arrays run kernels/unpool_cuda.py via numbaconv/_gpu_pool.py
+on the same source tables, and the result is of the caller's array kind.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import numpy as np
 from ._arrays import as_compute, backend_of, check_out
 from ._params import (CHANNELS_FIRST, _is_int, _show, int_tuple, join_shape, padding_pairs, spatial_layout,
                       split_shape)
+from .conv import on_backend
 from .pool import _as5d, _max_pool_dtypes
 
 __all__ = ["interpolate", "max_unpool1d", "max_unpool2d", "max_unpool3d", "unpool1d", "unpool2d", "unpool3d"]
@@ -26,7 +30,7 @@ def _input(op: str, x, nd: int, layout) -> tuple[str, bool]:
     layout = CHANNELS_FIRST[nd] if layout is None else layout
     channels_last = spatial_layout(op, layout, nd)
     if x.ndim != nd + 2:
-        raise ValueError(f"{op}: input must be {nd + 2}-d ({layout}), got {x.ndim}-d shape {x.shape}")
+        raise ValueError(f"{op}: input must be {nd + 2}-d ({layout}), got {x.ndim}-d shape {tuple(x.shape)}")
     return layout, channels_last
 
 
@@ -52,11 +56,18 @@ def _gather(x: np.ndarray, tables: list, channels_last: bool, out: np.ndarray) -
         k.gather_cf(x5.view(bits), md, mh, mw, out5.view(bits))
 
 
-def _result(op: str, shape: tuple[int, ...], dtype: np.dtype, out, inputs: dict) -> np.ndarray:
-    if out is None:
-        return np.empty(shape, dtype=dtype)
-    check_out(op, out, shape, dtype, inputs)
-    return out
+def _fill(backend: str, like, x, tables: list, channels_last: bool, shape: tuple[int, ...], out, user_out,
+          stream):
+    """The gather of `tables` into `out` (allocated of the caller's kind when None), on x's backend."""
+    if backend == "cpu":
+        out = np.empty(shape, dtype=x.dtype) if out is None else out
+        _gather(x, tables, channels_last, out)
+        return out
+    from . import _cuda, _gpu_pool
+    stream = _cuda.stream_for(like, stream)
+    result = _cuda.allocate(like, shape, x.dtype, stream) if user_out is None else user_out
+    _gpu_pool.gather(x, tables, channels_last, _cuda.to_numba(result), stream)
+    return result
 
 
 # ---- max_unpool ----
@@ -90,28 +101,37 @@ def _unpool_output_size(op, nd, output_size, default, stride, in_spatial, pads, 
     return sizes
 
 
-def _check_indices(op: str, nd: int, indices, x_shape: tuple[int, ...], plane: int,
-                   out_spatial: tuple[int, ...]) -> None:
+def _check_indices(op: str, nd: int, indices, x_shape: tuple[int, ...]) -> None:
     if indices.dtype.kind not in "iu":
         raise TypeError(f"{op}: indices dtype {indices.dtype} must be an integer dtype (max_pool{nd}d with "
                         f"return_indices=True gives int64)")
-    if indices.shape != x_shape:
-        raise ValueError(f"{op}: indices.shape={indices.shape} must equal x.shape={x_shape}")
-    outside = (indices < 0) | (indices >= plane)
-    if outside.any():
-        pos = tuple(int(i) for i in np.argwhere(outside)[0])
+    if tuple(indices.shape) != tuple(x_shape):
+        raise ValueError(f"{op}: indices.shape={tuple(indices.shape)} must equal x.shape={tuple(x_shape)}")
+
+
+def _check_index_range(op: str, indices, plane: int, out_spatial: tuple[int, ...], backend: str, stream) -> None:
+    """Every index in [0, plane); on CUDA a device reduction finds the first one outside (and is waited for)."""
+    if backend == "cuda":
+        from . import _gpu_pool
+        pos = _gpu_pool.first_outside(indices, plane, stream)
+    else:
+        outside = (indices < 0) | (indices >= plane)
+        pos = tuple(int(i) for i in np.argwhere(outside)[0]) if outside.any() else None
+    if pos is not None:
         raise ValueError(f"{op}: indices[{', '.join(map(str, pos))}]={_show(indices[pos])} is outside "
                          f"[0, {plane}): indices are flat positions within each (n, c) plane of the "
                          f"{out_spatial} output")
 
 
-def _max_unpool(op, nd, x, indices, kernel_size, stride, padding, output_size, layout, out):
-    backend_of(op, x=x, indices=indices, out=out)
+def _max_unpool(op, nd, x, indices, kernel_size, stride, padding, output_size, layout, out, stream):
+    backend = backend_of(op, x=x, indices=indices, out=out)
+    like, user_out = x, out
+    x, indices, out = on_backend(op, backend, stream, x, indices, out)
     storage, compute = _max_pool_dtypes(op, x)
     layout, channels_last = _input(op, x, nd, layout)
-    batch, channels, in_spatial = split_shape(x.shape, channels_last)
+    batch, channels, in_spatial = split_shape(tuple(x.shape), channels_last)
     if any(n < 1 for n in in_spatial):
-        raise ValueError(f"{op}: input shape {x.shape} ({layout}) must have non-empty spatial dims")
+        raise ValueError(f"{op}: input shape {tuple(x.shape)} ({layout}) must have non-empty spatial dims")
     kernel = int_tuple(op, "kernel_size", kernel_size, nd, 1)
     stride = kernel if stride is None else int_tuple(op, "stride", stride, nd, 1)
     if isinstance(padding, str):
@@ -123,9 +143,20 @@ def _max_unpool(op, nd, x, indices, kernel_size, stride, padding, output_size, l
     out_spatial = _unpool_output_size(op, nd, output_size, default, stride, in_spatial, pads, kernel, batch,
                                       channels, layout, channels_last)
     plane = math.prod(out_spatial)
-    _check_indices(op, nd, indices, x.shape, plane, out_spatial)
-    out = _result(op, join_shape(batch, channels, out_spatial, channels_last), storage, out,
-                  {"x": x, "indices": indices})
+    _check_indices(op, nd, indices, x.shape)
+    shape = join_shape(batch, channels, out_spatial, channels_last)
+    if out is not None:
+        check_out(op, out, shape, storage, {"x": x, "indices": indices}, backend)
+    if backend == "cuda":
+        from . import _cuda, _gpu_pool
+        stream = _cuda.stream_for(like, stream)
+        _check_index_range(op, indices, plane, out_spatial, backend, stream)
+        result = _cuda.allocate(like, shape, storage, stream) if user_out is None else user_out
+        if math.prod(shape):
+            _gpu_pool.max_unpool(x, indices, channels_last, _cuda.to_numba(result), compute, stream)
+        return result
+    _check_index_range(op, indices, plane, out_spatial, backend, None)
+    out = np.empty(shape, dtype=storage) if out is None else out
     target = out if storage == compute else np.empty(out.shape, dtype=compute)
     if out.size:
         _launch_max_unpool(np.ascontiguousarray(as_compute(x, compute)), np.ascontiguousarray(indices, np.int64),
@@ -149,8 +180,8 @@ def _make_max_unpool(nd: int):
     op = f"max_unpool{nd}d"
 
     def max_unpool_nd(x, indices, kernel_size, stride=None, padding=0, output_size=None, *, layout=None,
-                      out=None):
-        return _max_unpool(op, nd, x, indices, kernel_size, stride, padding, output_size, layout, out)
+                      out=None, stream=None):
+        return _max_unpool(op, nd, x, indices, kernel_size, stride, padding, output_size, layout, out, stream)
 
     max_unpool_nd.__name__ = max_unpool_nd.__qualname__ = op
     return max_unpool_nd
@@ -158,29 +189,32 @@ def _make_max_unpool(nd: int):
 
 # ---- unpool ----
 
-def _unpool(op, nd, x, scale_factor, mode, layout, out):
-    backend_of(op, x=x, out=out)
+def _unpool(op, nd, x, scale_factor, mode, layout, out, stream):
+    backend = backend_of(op, x=x, out=out)
+    like, user_out = x, out
+    x, out = on_backend(op, backend, stream, x, out)
     _check_copy_dtype(op, x)
     layout, channels_last = _input(op, x, nd, layout)
     scale = int_tuple(op, "scale_factor", scale_factor, nd, 1)
     if mode not in UNPOOL_MODES:
         raise ValueError(f"{op}: mode={mode!r} is not one of {', '.join(map(repr, UNPOOL_MODES))}")
-    batch, channels, in_spatial = split_shape(x.shape, channels_last)
+    batch, channels, in_spatial = split_shape(tuple(x.shape), channels_last)
     out_spatial = tuple(n * s for n, s in zip(in_spatial, scale))
-    out = _result(op, join_shape(batch, channels, out_spatial, channels_last), x.dtype, out, {"x": x})
+    shape = join_shape(batch, channels, out_spatial, channels_last)
+    if out is not None:
+        check_out(op, out, shape, x.dtype, {"x": x}, backend)
     tables = []
     for o, s in zip(out_spatial, scale):
         dst = np.arange(o)
         tables.append(dst // s if mode == "nearest" else np.where(dst % s == 0, dst // s, -1))
-    _gather(x, tables, channels_last, out)
-    return out
+    return _fill(backend, like, x, tables, channels_last, shape, out, user_out, stream)
 
 
 def _make_unpool(nd: int):
     op = f"unpool{nd}d"
 
-    def unpool_nd(x, scale_factor=2, mode="nearest", *, layout=None, out=None):
-        return _unpool(op, nd, x, scale_factor, mode, layout, out)
+    def unpool_nd(x, scale_factor=2, mode="nearest", *, layout=None, out=None, stream=None):
+        return _unpool(op, nd, x, scale_factor, mode, layout, out, stream)
 
     unpool_nd.__name__ = unpool_nd.__qualname__ = op
     return unpool_nd
@@ -212,7 +246,7 @@ def _nearest_sources(size: int, out: int, scale: np.float32, exact: bool) -> np.
     return np.minimum(src.astype(np.int64), size - 1)
 
 
-def interpolate(x, size=None, scale_factor=None, mode="nearest", *, layout=None, out=None):
+def interpolate(x, size=None, scale_factor=None, mode="nearest", *, layout=None, out=None, stream=None):
     """Nearest-neighbour resize of the spatial dims of ``x`` (torch.nn.functional.interpolate semantics).
 
     Output index ``dst`` reads input index ``floor(dst * scale)`` (``"nearest"``: torch's legacy rule, which
@@ -224,7 +258,7 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", *, layout=None,
 
     Parameters
     ----------
-    x : ndarray
+    x : ndarray or CUDA array
         ``(N, C, *spatial)`` with 1, 2 or 3 spatial dims, or ``(N, *spatial, C)`` with a channels-last
         ``layout``; any bool, integer or float dtype (values are copied, never combined).
     size : int or tuple of ints, optional
@@ -237,12 +271,16 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", *, layout=None,
         Channels-first (``"NCW"``, ``"NCHW"``, ``"NCDHW"``, the default for x's rank) or channels-last
         (``"NWC"``, ``"NHWC"``, ``"NDHWC"``), for the input and the result.
     out : ndarray, optional
-        C-contiguous result array of the exact shape and x's dtype, not overlapping ``x``.
+        C-contiguous result array of the exact shape and x's dtype, not overlapping ``x``; a device array for
+        CUDA input.
+    stream : optional
+        CUDA arrays only: the stream to launch on (a Numba stream, a CuPy/torch stream or a raw handle);
+        by default CuPy's / torch's current stream.
 
     Returns
     -------
     ndarray
-        Of x's dtype and layout.
+        Of x's dtype, layout and array kind (CUDA in, CUDA out).
 
     Examples
     --------
@@ -256,20 +294,23 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", *, layout=None,
     (1, 2, 2, 2)
     """
     op = "interpolate"
-    backend_of(op, x=x, out=out)
+    backend = backend_of(op, x=x, out=out)
+    like, user_out = x, out
+    x, out = on_backend(op, backend, stream, x, out)
     _check_copy_dtype(op, x)
     nd = x.ndim - 2
     if nd not in (1, 2, 3):
-        raise ValueError(f"{op}: input must be 3-, 4- or 5-d (N, C, *spatial), got {x.ndim}-d shape {x.shape}")
+        raise ValueError(f"{op}: input must be 3-, 4- or 5-d (N, C, *spatial), got {x.ndim}-d shape "
+                         f"{tuple(x.shape)}")
     layout, channels_last = _input(op, x, nd, layout)
     if mode not in INTERPOLATE_MODES + ("nearest-exact",):
         raise ValueError(f"{op}: mode={mode!r} is not one of {', '.join(map(repr, INTERPOLATE_MODES))}")
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{op}: pass exactly one of size and scale_factor (got size={_show(size)!r}, "
                          f"scale_factor={_show(scale_factor)!r})")
-    batch, channels, in_spatial = split_shape(x.shape, channels_last)
+    batch, channels, in_spatial = split_shape(tuple(x.shape), channels_last)
     if any(n < 1 for n in in_spatial):
-        raise ValueError(f"{op}: input shape {x.shape} ({layout}) must have non-empty spatial dims")
+        raise ValueError(f"{op}: input shape {tuple(x.shape)} ({layout}) must have non-empty spatial dims")
     if size is not None:
         out_spatial = int_tuple(op, "size", size, nd, 1)
         scales = [np.float32(n) / np.float32(o) for n, o in zip(in_spatial, out_spatial)]
@@ -281,11 +322,12 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", *, layout=None,
                 raise ValueError(f"{op}: scale_factor={_show(scale_factor)!r} gives output size floor({n} * {f}) "
                                  f"= {o} < 1 along spatial dim {dim}")
         scales = [np.float32(1.0 / f) for f in factors]
-    out = _result(op, join_shape(batch, channels, out_spatial, channels_last), x.dtype, out, {"x": x})
+    shape = join_shape(batch, channels, out_spatial, channels_last)
+    if out is not None:
+        check_out(op, out, shape, x.dtype, {"x": x}, backend)
     exact = mode != "nearest"
     tables = [_nearest_sources(n, o, s, exact) for n, o, s in zip(in_spatial, out_spatial, scales)]
-    _gather(x, tables, channels_last, out)
-    return out
+    return _fill(backend, like, x, tables, channels_last, shape, out, user_out, stream)
 
 
 max_unpool1d, max_unpool2d, max_unpool3d = (_make_max_unpool(nd) for nd in (1, 2, 3))
@@ -300,14 +342,15 @@ _MAX_UNPOOL_DOC = """Partial inverse of ``max_pool{nd}d``: ``out`` is zero excep
     return_indices=True)`` returns; they are checked (integer dtype, x's shape, inside the output plane)
     before anything is written. Where several inputs name one position, the largest value is kept (NaN
     counts as largest; the first of equal values is kept), the same whatever the thread count; torch leaves
-    this undefined.
+    this undefined. On CUDA each plane is scanned by one thread into a table of winners, which a gather
+    then copies, so the result is the same there.
 
     Parameters
     ----------
-    x : ndarray
+    x : ndarray or CUDA array
         ``{shape}``, or ``{shape_last}`` with ``layout="{layout_last}"``; float16/32/64 or any integer dtype.
-    indices : ndarray
-        Integer array of x's shape and layout.
+    indices : ndarray or CUDA array
+        Integer array of x's shape and layout (and x's backend).
     kernel_size, stride, padding : int or tuple of ints
         Those of the pooling; ``stride`` defaults to ``kernel_size``. ``padding`` may also be (lo, hi) pairs.
     output_size : tuple of ints, optional
@@ -317,12 +360,16 @@ _MAX_UNPOOL_DOC = """Partial inverse of ``max_pool{nd}d``: ``out`` is zero excep
     layout : str, optional
         Channels-first (``"{layout_first}"``, the default) or channels-last (``"{layout_last}"``).
     out : ndarray, optional
-        C-contiguous result array of the exact shape and x's dtype, not overlapping ``x`` or ``indices``.
+        C-contiguous result array of the exact shape and x's dtype, not overlapping ``x`` or ``indices``; a
+        device array for CUDA input.
+    stream : optional
+        CUDA arrays only: the stream to launch on (a Numba stream, a CuPy/torch stream or a raw handle);
+        by default CuPy's / torch's current stream.
 
     Returns
     -------
     ndarray
-        Of x's dtype and layout.
+        Of x's dtype, layout and array kind (CUDA in, CUDA out).
 
     Examples
     --------
@@ -335,7 +382,7 @@ _UNPOOL_DOC = """{nd}-D unpooling by integer ``scale_factor`` of ``x {shape}``.
 
     Parameters
     ----------
-    x : ndarray
+    x : ndarray or CUDA array
         ``{shape}``, or ``{shape_last}`` with ``layout="{layout_last}"``; any bool, integer or float dtype.
     scale_factor : int or tuple of ints
         Positive.
@@ -343,12 +390,16 @@ _UNPOOL_DOC = """{nd}-D unpooling by integer ``scale_factor`` of ``x {shape}``.
     layout : str, optional
         Channels-first (``"{layout_first}"``, the default) or channels-last (``"{layout_last}"``).
     out : ndarray, optional
-        C-contiguous result array of the exact shape and x's dtype, not overlapping ``x``.
+        C-contiguous result array of the exact shape and x's dtype, not overlapping ``x``; a device array for
+        CUDA input.
+    stream : optional
+        CUDA arrays only: the stream to launch on (a Numba stream, a CuPy/torch stream or a raw handle);
+        by default CuPy's / torch's current stream.
 
     Returns
     -------
     ndarray
-        ``x``'s dtype and layout, each spatial dim multiplied by its scale factor.
+        ``x``'s dtype, layout and array kind, each spatial dim multiplied by its scale factor.
 
     Examples
     --------
