@@ -7,7 +7,7 @@ each element of `out` exactly once.
 """
 
 import numpy as np
-from numba import get_num_threads, prange
+from numba import prange
 
 from ._epilogue import activate
 from ._jit import inline, kernel, serial_kernel
@@ -52,20 +52,14 @@ def _accumulate_row(x, w, md, mh, mw, n, c, o, cw, od, oh, w_lo, w_hi, stride_w,
                         acc[ow] += wv * row[ix]
 
 
-@inline
-def _row_tasks(rows):
-    """Rows per parallel task: each task allocates one accumulator row, not one per output row."""
-    return min(rows // (8 * get_num_threads()) + 1, 256)
-
-
 @kernel
-def conv_direct_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, groups, act, consts, out):
-    """General direct convolution (any groups, dilation, padding mode); parallel over output rows."""
+def conv_direct_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, groups, chunk, act, consts, out):
+    """General direct convolution (any groups, dilation, padding mode); parallel over tasks of `chunk` output
+    rows, each with one accumulator row (allocating one per output row cost more than the row itself)."""
     n_batch, c_out, o_d, o_h, o_w = out.shape
     c_group = w.shape[1]
     out_per_group = c_out // groups
     rows = n_batch * c_out * o_d * o_h
-    chunk = _row_tasks(rows)
     for task in prange((rows + chunk - 1) // chunk):
         acc = np.empty(o_w, dtype=out.dtype)
         for t in range(task * chunk, min(rows, (task + 1) * chunk)):
@@ -84,12 +78,12 @@ def conv_direct_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, groups, act, c
 
 
 @kernel
-def conv_depthwise_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, act, consts, out):
-    """One input channel per output channel (groups == C_in, any channel multiplier); parallel over rows."""
+def conv_depthwise_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, chunk, act, consts, out):
+    """One input channel per output channel (groups == C_in, any channel multiplier); parallel over tasks of
+    `chunk` output rows."""
     n_batch, c_out, o_d, o_h, o_w = out.shape
     multiplier = c_out // x.shape[1]
     rows = n_batch * c_out * o_d * o_h
-    chunk = _row_tasks(rows)
     for task in prange((rows + chunk - 1) // chunk):
         acc = np.empty(o_w, dtype=out.dtype)
         for t in range(task * chunk, min(rows, (task + 1) * chunk)):

@@ -6,11 +6,15 @@ import math
 
 from ._params import ConvParams
 
-CONV_ALGORITHMS = {"cpu": ("direct", "gemm", "depthwise", "pointwise"), "cuda": ("direct", "gemm", "depthwise")}
+CONV_ALGORITHMS = {"cpu": ("direct", "gemm", "depthwise", "pointwise", "fft"), "cuda": ("direct", "gemm", "depthwise")}
 
 # Below this many multiply-adds per output, BLAS call overhead per (image, group, tile) beats its speed.
 # ResNeXt g32 3x3 (4 outputs per group) ran as fast as gemm as direct (python -m numbaconv bench).
 GEMM_MIN_REDUCTION = 32
+# FFT (scipy.signal.fftconvolve) pays off for big kernels on few channels; its temporary holds
+# C_out/g * C_in/g full-size planes, hence the channel bound.
+FFT_MIN_TAPS = 225
+FFT_MAX_CHANNEL_PAIRS = 16
 GEMM_MIN_OUT_PER_GROUP = 2
 
 
@@ -21,11 +25,23 @@ def applicable_algorithms(params: ConvParams, backend: str = "cpu") -> tuple[str
         names.append("depthwise")
     if params.is_pointwise and backend == "cpu":
         names.append("pointwise")
+    if backend == "cpu" and fft_applies(params):
+        names.append("fft")
     return tuple(names)
+
+
+def fft_applies(params: ConvParams) -> bool:
+    """FFT correlation covers stride 1, dilation 1, zero padding of at most kernel - 1 on each side."""
+    return (params.padding_mode == "zeros" and all(s == 1 for s in params.stride)
+            and all(d == 1 for d in params.dilation)
+            and all(max(p) <= k - 1 for p, k in zip(params.padding, params.kernel)))
 
 
 def select_algorithm(params: ConvParams, backend: str = "cpu") -> str:
     """The algorithm `algorithm="auto"` runs: a pure function of the params and the backend."""
+    if (backend == "cpu" and math.prod(params.kernel) >= FFT_MIN_TAPS and fft_applies(params)
+            and params.in_per_group * params.out_per_group <= FFT_MAX_CHANNEL_PAIRS):
+        return "fft"
     if params.is_depthwise:
         return "depthwise"
     if backend == "cuda":  # the implicit GEMM tiles any reduction; pointwise is its 1x1 case

@@ -24,6 +24,13 @@ def activation_consts(params: ConvParams, dtype: np.dtype) -> np.ndarray:
     return np.array([params.alpha, 0, 1, 6], dtype=dtype)
 
 
+def row_chunk(out5: np.ndarray) -> int:
+    """Output rows per parallel task of the row kernels: about 8 tasks per thread, at most 256 rows each."""
+    import numba
+    rows = math.prod(out5.shape[:4])
+    return min(rows // (8 * numba.get_num_threads()) + 1, 256)
+
+
 def _rows_per_tile(params: ConvParams, reduction: int, itemsize: int) -> int:
     o_w = params.out_spatial[-1]
     per_row = (reduction + params.out_per_group) * o_w * itemsize
@@ -45,11 +52,37 @@ def conv(params: ConvParams, algorithm: str, x: np.ndarray, weight: np.ndarray, 
     md, mh, mw = params.index_maps()
     act, consts = params.activation_code, activation_consts(params, out.dtype)
     if algorithm == "direct":
-        k.conv_direct_cpu(x5, w5, bias, md, mh, mw, *params.row_interior(), params.groups, act, consts, out5)
+        k.conv_direct_cpu(x5, w5, bias, md, mh, mw, *params.row_interior(), params.groups, row_chunk(out5), act,
+                          consts, out5)
     elif algorithm == "depthwise":
-        k.conv_depthwise_cpu(x5, w5, bias, md, mh, mw, *params.row_interior(), act, consts, out5)
+        k.conv_depthwise_cpu(x5, w5, bias, md, mh, mw, *params.row_interior(), row_chunk(out5), act, consts, out5)
+    elif algorithm == "fft":
+        _conv_fft(params, x5, w5, bias, act, consts, out5)
     else:
         _conv_gemm(params, algorithm == "pointwise", x5, w5, bias, md, mh, mw, act, consts, out5)
+
+
+def _conv_fft(params, x5, w5, bias, act, consts, out5) -> None:
+    """Correlation as FFT convolution with the flipped kernel (scipy.signal.fftconvolve), per image and group,
+    cropped to the padded window; bias and activation through the same epilogue kernel. (scipy's overlap-add
+    oaconvolve measured 1.3x slower than fftconvolve on a 1024^2 image with a 31^2 kernel here.)"""
+    from scipy import signal
+
+    from .kernels import conv as k
+
+    spatial = (slice(None), slice(None)) + (slice(None, None, -1),) * 3
+    kernel = w5 if params.flip else w5[spatial]
+    # Full correlation index j holds output o at j = o - pad_lo + kernel - 1.
+    crop = tuple(slice(kn - 1 - lo, kn - 1 - lo + o) for kn, (lo, _), o in zip(
+        w5.shape[2:], ((0, 0),) * (3 - params.nd) + params.padding, out5.shape[2:]))
+    c_group, o_group = params.in_per_group, params.out_per_group
+    for n in range(params.batch):
+        for g in range(params.groups):
+            c0, o0 = g * c_group, g * o_group
+            full = signal.fftconvolve(x5[n, c0:c0 + c_group][None], kernel[o0:o0 + o_group], mode="full",
+                                      axes=(-3, -2, -1))
+            acc = np.ascontiguousarray(full.sum(axis=1)[(slice(None),) + crop], dtype=out5.dtype)
+            k.epilogue_cpu(acc.reshape(o_group, -1), bias, n, o0, 0, act, consts, out5)
 
 
 def _conv_gemm(params, pointwise, x5, w5, bias, md, mh, mw, act, consts, out5) -> None:

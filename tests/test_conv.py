@@ -110,7 +110,8 @@ def test_conv_padding_modes_and_flip(case, padding_mode, flip):
         with pytest.raises(ValueError, match="reflect padding .* must be smaller than the input size"):
             CONV[case.nd](x, w, padding_mode=padding_mode, **case.kw)
         return
-    names = applicable_algorithms(numbaconv.conv_params("t", case.nd, case.x, case.w, **case.kw))
+    names = applicable_algorithms(numbaconv.conv_params("t", case.nd, case.x, case.w, padding_mode=padding_mode,
+                                                        **case.kw))
     want = expected(case, x, w, padding_mode=padding_mode, flip=flip)
     for name in names:
         got = CONV[case.nd](x, w, padding_mode=padding_mode, flip=flip, algorithm=name, **case.kw)
@@ -249,6 +250,12 @@ def test_params_count_flops_and_select_algorithms():
     assert numbaconv.select_algorithm(pw) == "pointwise"
     tiny = numbaconv.conv_params("conv2d", 2, (1, 2, 8, 8), (2, 2, 3, 3))
     assert numbaconv.select_algorithm(tiny) == "direct"
+    big_kernel = numbaconv.conv_params("conv2d", 2, (1, 1, 64, 64), (1, 1, 15, 15), padding="same")
+    assert numbaconv.select_algorithm(big_kernel) == "fft"
+    strided = numbaconv.conv_params("conv2d", 2, (1, 1, 64, 64), (1, 1, 15, 15), padding="same", stride=2)
+    assert numbaconv.select_algorithm(strided) == "depthwise"
+    many_channels = numbaconv.conv_params("conv2d", 2, (1, 8, 64, 64), (8, 8, 15, 15), padding="same")
+    assert numbaconv.select_algorithm(many_channels) == "gemm"
 
 
 def test_large_image_tiles_the_gemm_workspace(monkeypatch):

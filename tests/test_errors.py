@@ -52,8 +52,11 @@ class FakeCudaArray:
      r"conv2d: layout='CHWN' must be 'NCHW' or 'NHWC' for 2-d input"),
     (lambda: numbaconv.conv2d(X, W, algorithm="winograd"), ValueError,
      r"conv2d: algorithm='winograd' is unknown; valid CPU algorithms: 'auto', 'direct', 'gemm'"),
+    (lambda: numbaconv.conv2d(X, W, stride=2, algorithm="fft"), ValueError,
+     r"conv2d: algorithm='fft' does not apply to this convolution; valid here: 'auto', 'direct', 'gemm'$"),
     (lambda: numbaconv.conv2d(X, W, algorithm="depthwise"), ValueError,
-     r"conv2d: algorithm='depthwise' does not apply to this convolution; valid here: 'auto', 'direct', 'gemm'$"),
+     r"conv2d: algorithm='depthwise' does not apply to this convolution; valid here: 'auto', 'direct', 'gemm', "
+     r"'fft'$"),
     (lambda: numbaconv.conv2d(X, np.zeros((6, 4, 9, 3), np.float32)), ValueError,
      r"conv2d: output size 0 < 1 along spatial dim 0: out = floor\(\(in \+ pad_lo \+ pad_hi - dilation \* "
      r"\(kernel - 1\) - 1\) / stride\) \+ 1 with in=8, pad=\(0, 0\), dilation=1, kernel=9, stride=1"),
