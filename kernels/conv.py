@@ -14,14 +14,17 @@ from ._jit import inline, kernel, serial_kernel
 
 
 @inline
-def _accumulate_row(x, w, md, mh, mw, n, c, o, cw, od, oh, w_lo, w_hi, stride_w, acc):
+def _accumulate_row(x, w, md, mh, mw, n, c, o, cw, od, oh, w_lo, w_hi, step, acc):
     """acc += one output row's taps over input channel c (weight channel cw), before bias and activation.
 
-    Along W the outputs in [w_lo, w_hi) read in-bounds inputs at `ow * stride_w + offset`: that stretch runs
-    without table look-ups (vectorised for stride 1); only the edges use the table.
+    Along W the outputs in [w_lo, w_hi) read in-bounds inputs at `ow * stride + offset`: that stretch runs
+    without table look-ups; only the edges use the table. `step` is None for stride 1 (a unit-stride view
+    that vectorises) or the stride: callers branch once per row, since a stride test inside the tap loop
+    halved the speed of the whole kernel (measured on MobileNet depthwise shapes).
     """
     k_d, k_h, k_w = w.shape[2], w.shape[3], w.shape[4]
     o_w = acc.shape[0]
+    first = min(w_lo, o_w - 1)
     for kd in range(k_d):
         iz = md[od, kd]
         if iz < 0:
@@ -37,19 +40,25 @@ def _accumulate_row(x, w, md, mh, mw, n, c, o, cw, od, oh, w_lo, w_hi, stride_w,
                     ix = mw[ow, kw]
                     if ix >= 0:
                         acc[ow] += wv * row[ix]
-                if w_hi > w_lo:
-                    src = row[mw[w_lo, kw]:]
-                    dst = acc[w_lo:w_hi]
-                    if stride_w == 1:
-                        for j in range(w_hi - w_lo):
-                            dst[j] += wv * src[j]
-                    else:
-                        for j in range(w_hi - w_lo):
-                            dst[j] += wv * src[j * stride_w]
+                src = row[mw[first, kw]::step]
+                dst = acc[w_lo:w_hi]
+                for j in range(w_hi - w_lo):
+                    dst[j] += wv * src[j]
                 for ow in range(w_hi, o_w):
                     ix = mw[ow, kw]
                     if ix >= 0:
                         acc[ow] += wv * row[ix]
+
+
+@inline
+def _store_row(acc, b, act, consts, dst):
+    """dst = activation(acc + b); the plain feature map skips the per-element activation switch."""
+    if act == 0:
+        for ow in range(acc.shape[0]):
+            dst[ow] = acc[ow] + b
+    else:
+        for ow in range(acc.shape[0]):
+            dst[ow] = activate(acc[ow] + b, act, consts)
 
 
 @kernel
@@ -70,11 +79,11 @@ def conv_direct_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, groups, chunk,
             c0 = (o // out_per_group) * c_group
             acc[:] = 0
             for cw in range(c_group):
-                _accumulate_row(x, w, md, mh, mw, n, c0 + cw, o, cw, od, oh, w_lo, w_hi, stride_w, acc)
-            b = bias[o]
-            dst = out[n, o, od, oh]
-            for ow in range(o_w):
-                dst[ow] = activate(acc[ow] + b, act, consts)
+                if stride_w == 1:
+                    _accumulate_row(x, w, md, mh, mw, n, c0 + cw, o, cw, od, oh, w_lo, w_hi, None, acc)
+                else:
+                    _accumulate_row(x, w, md, mh, mw, n, c0 + cw, o, cw, od, oh, w_lo, w_hi, stride_w, acc)
+            _store_row(acc, bias[o], act, consts, out[n, o, od, oh])
 
 
 @kernel
@@ -92,33 +101,77 @@ def conv_depthwise_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, chunk, act,
             o = (t // (o_h * o_d)) % c_out
             n = t // (o_h * o_d * c_out)
             acc[:] = 0
-            _accumulate_row(x, w, md, mh, mw, n, o // multiplier, o, 0, od, oh, w_lo, w_hi, stride_w, acc)
-            b = bias[o]
-            dst = out[n, o, od, oh]
-            for ow in range(o_w):
-                dst[ow] = activate(acc[ow] + b, act, consts)
+            if stride_w == 1:
+                _accumulate_row(x, w, md, mh, mw, n, o // multiplier, o, 0, od, oh, w_lo, w_hi, None, acc)
+            else:
+                _accumulate_row(x, w, md, mh, mw, n, o // multiplier, o, 0, od, oh, w_lo, w_hi, stride_w, acc)
+            _store_row(acc, bias[o], act, consts, out[n, o, od, oh])
 
 
-@serial_kernel
-def im2col_cpu(x, n, c0, md, mh, mw, kernel_d, kernel_h, kernel_w, w_lo, w_hi, stride_w, row0, col):
-    """Fill col[(c, kd, kh, kw), (r - row0) * OW + ow] for output rows r = (od, oh) from row0 on.
+@inline
+def _depthwise_row2d(x, w, mh, mw, n, c, o, oh, w_lo, w_hi, step, acc):
+    """acc = one output row of a 2-D depthwise conv (the 4-D twin of _accumulate_row)."""
+    k_h, k_w = w.shape[2], w.shape[3]
+    o_w = acc.shape[0]
+    first = min(w_lo, o_w - 1)
+    acc[:] = 0
+    for kh in range(k_h):
+        iy = mh[oh, kh]
+        if iy < 0:
+            continue
+        row = x[n, c, iy]
+        for kw in range(k_w):
+            wv = w[o, 0, kh, kw]
+            for ow in range(w_lo):
+                ix = mw[ow, kw]
+                if ix >= 0:
+                    acc[ow] += wv * row[ix]
+            src = row[mw[first, kw]::step]
+            dst = acc[w_lo:w_hi]
+            for j in range(w_hi - w_lo):
+                dst[j] += wv * src[j]
+            for ow in range(w_hi, o_w):
+                ix = mw[ow, kw]
+                if ix >= 0:
+                    acc[ow] += wv * row[ix]
 
-    Channels c0 .. c0 + col.shape[0] / K of image n; a bounded tile of output rows, so the workspace
-    stays cache-sized whatever the image size. Outputs [w_lo, w_hi) of a row read in-bounds inputs at
-    `ow * stride_w + offset`: a plain (vectorised) copy; only the edges look the table up. Serial on purpose:
-    the GEMM that follows is a threaded BLAS call, and a Numba thread pool spinning beside OpenBLAS's made
-    the dense path 5-15x slower here.
+
+@kernel
+def conv_depthwise2d_cpu(x, w, bias, mh, mw, w_lo, w_hi, stride_w, chunk, act, consts, out):
+    """2-D depthwise convolution on 4-D (N, C, H, W) arrays, parallel over tasks of `chunk` output rows.
+
+    The 5-D kernel's depth loop and depth index cost about a third on MobileNet shapes (measured), so the
+    common 2-D case has this twin with one fewer dimension.
     """
+    n_batch, c_out, o_h, o_w = out.shape
+    multiplier = c_out // x.shape[1]
+    rows = n_batch * c_out * o_h
+    for task in prange((rows + chunk - 1) // chunk):
+        acc = np.empty(o_w, dtype=out.dtype)
+        for t in range(task * chunk, min(rows, (task + 1) * chunk)):
+            oh = t % o_h
+            o = (t // o_h) % c_out
+            n = t // (o_h * c_out)
+            if stride_w == 1:
+                _depthwise_row2d(x, w, mh, mw, n, o // multiplier, o, oh, w_lo, w_hi, None, acc)
+            else:
+                _depthwise_row2d(x, w, mh, mw, n, o // multiplier, o, oh, w_lo, w_hi, stride_w, acc)
+            _store_row(acc, bias[o], act, consts, out[n, o, oh])
+
+
+@inline
+def _im2col_rows(x, n, c0, md, mh, mw, kernel_d, kernel_h, kernel_w, w_lo, w_hi, step, row0, col):
     o_h, o_w = mh.shape[0], mw.shape[0]
     taps = kernel_d * kernel_h * kernel_w
     n_rows = col.shape[1] // o_w
     zero = col.dtype.type(0)
+    first = min(w_lo, o_w - 1)
     for r in range(col.shape[0]):
         c = r // taps
         kd = (r // (kernel_h * kernel_w)) % kernel_d
         kh = (r // kernel_w) % kernel_h
         kw = r % kernel_w
-        start = mw[w_lo, kw] if w_hi > w_lo else 0
+        start = mw[first, kw]
         for i in range(n_rows):
             orow = row0 + i
             iz = md[orow // o_h, kd]
@@ -131,17 +184,28 @@ def im2col_cpu(x, n, c0, md, mh, mw, kernel_d, kernel_h, kernel_w, w_lo, w_hi, s
             for ow in range(w_lo):
                 ix = mw[ow, kw]
                 dst[ow] = src[ix] if ix >= 0 else zero
-            if w_hi > w_lo:
-                inner, seg = dst[w_lo:w_hi], src[start:]
-                if stride_w == 1:
-                    for j in range(w_hi - w_lo):
-                        inner[j] = seg[j]
-                else:
-                    for j in range(w_hi - w_lo):
-                        inner[j] = seg[j * stride_w]
+            inner, seg = dst[w_lo:w_hi], src[start::step]
+            for j in range(w_hi - w_lo):
+                inner[j] = seg[j]
             for ow in range(w_hi, o_w):
                 ix = mw[ow, kw]
                 dst[ow] = src[ix] if ix >= 0 else zero
+
+
+@serial_kernel
+def im2col_cpu(x, n, c0, md, mh, mw, kernel_d, kernel_h, kernel_w, w_lo, w_hi, stride_w, row0, col):
+    """Fill col[(c, kd, kh, kw), (r - row0) * OW + ow] for output rows r = (od, oh) from row0 on.
+
+    Channels c0 .. c0 + col.shape[0] / K of image n; a bounded tile of output rows, so the workspace
+    stays cache-sized whatever the image size. Outputs [w_lo, w_hi) of a row read in-bounds inputs at
+    `ow * stride_w + offset`: a plain (vectorised for stride 1) copy; only the edges look the table up.
+    Serial on purpose: the GEMM that follows is a threaded BLAS call, and a Numba thread pool spinning
+    beside OpenBLAS's made the dense path 5-15x slower here.
+    """
+    if stride_w == 1:
+        _im2col_rows(x, n, c0, md, mh, mw, kernel_d, kernel_h, kernel_w, w_lo, w_hi, None, row0, col)
+    else:
+        _im2col_rows(x, n, c0, md, mh, mw, kernel_d, kernel_h, kernel_w, w_lo, w_hi, stride_w, row0, col)
 
 
 @serial_kernel

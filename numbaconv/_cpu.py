@@ -54,6 +54,9 @@ def conv(params: ConvParams, algorithm: str, x: np.ndarray, weight: np.ndarray, 
     if algorithm == "direct":
         k.conv_direct_cpu(x5, w5, bias, md, mh, mw, *params.row_interior(), params.groups, row_chunk(out5), act,
                           consts, out5)
+    elif algorithm == "depthwise" and nd <= 2:
+        k.conv_depthwise2d_cpu(x5[:, :, 0], w5[:, :, 0], bias, mh, mw, *params.row_interior(), row_chunk(out5), act,
+                               consts, out5[:, :, 0])
     elif algorithm == "depthwise":
         k.conv_depthwise_cpu(x5, w5, bias, md, mh, mw, *params.row_interior(), row_chunk(out5), act, consts, out5)
     elif algorithm == "fft":

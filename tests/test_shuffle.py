@@ -179,7 +179,8 @@ def test_shuffle_conv2d_every_algorithm_activation_and_padding_mode(name, xs, ws
     options = dict(activation="leaky_relu", negative_slope=0.2, padding_mode="circular")
     want = shuffle_expected(x, w, b, kw, **options)
     one_group = numbaconv.conv_params("t", 2, (xs[0], xs[1] // kw["groups"], *xs[2:]),
-                                      (ws[0] // kw["groups"], *ws[1:]), **{**kw, "groups": 1})
+                                      (ws[0] // kw["groups"], *ws[1:]), padding_mode=options["padding_mode"],
+                                      **{**kw, "groups": 1})
     from numbaconv._algorithms import applicable_algorithms
     for algorithm in applicable_algorithms(one_group):
         assert_close(numbaconv.shuffle_conv2d(x, w, b, algorithm=algorithm, **kw, **options), want)
