@@ -45,7 +45,7 @@ def _cuda_status() -> str:
             return "available: " + (name.decode() if isinstance(name, bytes) else str(name))
     except Exception as exc:  # a driver error is a fact to report, not a crash
         return f"not available ({type(exc).__name__}: {exc})"
-    return "not available (no GPU or driver); the CUDA backend is not part of this version"
+    return "not available (no GPU or driver); CUDA arrays need one (or NUMBA_ENABLE_CUDASIM=1 for the simulator)"
 
 
 def main(argv: list[str] | None = None) -> int:
