@@ -90,6 +90,14 @@ def output_size(op: str, dim: int, size: int, kernel: int, stride: int, dilation
     return out
 
 
+def shape_nd(op: str, input_shape) -> int:
+    """Spatial dims of an (N, C, *spatial) shape, for the shape helpers; a ValueError outside 1..3."""
+    nd = len(input_shape) - 2
+    if nd not in (1, 2, 3):
+        raise ValueError(f"{op}: input_shape={tuple(input_shape)} must have 3, 4 or 5 dims (N, C, *spatial)")
+    return nd
+
+
 def spatial_layout(op: str, layout: str, nd: int) -> bool:
     """True when `layout` is channels-last for `nd` spatial dims; a ValueError for anything else."""
     if layout == CHANNELS_FIRST[nd]:

@@ -11,7 +11,7 @@ import numpy as np
 from . import _cpu
 from ._algorithms import resolve_algorithm
 from ._arrays import as_compute, backend_of, check_out, check_real, result_dtypes
-from ._params import ConvParams, conv_params
+from ._params import ConvParams, conv_params, shape_nd
 
 _COMMON_DOC = """
     bias : ndarray, optional
@@ -306,9 +306,6 @@ def conv_output_shape(input_shape, weight_shape, *, stride=1, padding=0, dilatio
     >>> numbaconv.conv_output_shape((1, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3)
     (1, 64, 112, 112)
     """
-    nd = len(input_shape) - 2
-    if nd not in (1, 2, 3):
-        raise ValueError(f"conv_output_shape: input_shape={tuple(input_shape)} must have 3, 4 or 5 dims "
-                         f"(N, C, *spatial)")
+    nd = shape_nd("conv_output_shape", input_shape)
     return conv_params(f"conv{nd}d", nd, tuple(input_shape), tuple(weight_shape), stride=stride, padding=padding,
                        dilation=dilation, groups=groups, layout=layout).out_shape

@@ -13,7 +13,7 @@ import numpy as np
 from . import _cpu
 from ._algorithms import GEMM_MIN_OUT_PER_GROUP, GEMM_MIN_REDUCTION, resolve_algorithm
 from ._arrays import as_compute, backend_of, check_out, check_real, result_dtypes
-from ._params import _show, int_tuple, pad3
+from ._params import _show, int_tuple, pad3, shape_nd
 from ._params_transpose import (ConvTransposeParams, ResizeConvParams, _solve_output_padding, conv_transpose_params,
                                 resize_conv_params, transpose_padding)
 from .conv import _check_bias, _launch, _launch_cuda, on_backend
@@ -276,10 +276,7 @@ def conv_transpose_output_shape(input_shape, weight_shape, *, stride=1, padding=
     >>> numbaconv.conv_transpose_output_shape((1, 64, 28, 28), (64, 32, 4, 4), stride=2, padding=1)
     (1, 32, 56, 56)
     """
-    nd = len(input_shape) - 2
-    if nd not in (1, 2, 3):
-        raise ValueError(f"conv_transpose_output_shape: input_shape={tuple(input_shape)} must have 3, 4 or 5 dims "
-                         f"(N, C, *spatial)")
+    nd = shape_nd("conv_transpose_output_shape", input_shape)
     return conv_transpose_params(f"conv_transpose{nd}d", nd, input_shape, weight_shape, stride=stride,
                                  padding=padding, output_padding=output_padding, dilation=dilation, groups=groups,
                                  layout=layout).out_shape

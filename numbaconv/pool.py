@@ -15,7 +15,7 @@ import numpy as np
 
 from ._arrays import STORAGE_DTYPES, as_compute, backend_of, check_out, result_dtypes
 from ._params import (CHANNELS_FIRST, _is_int, _show, index_map, int_tuple, interior_range, join_shape, pad3,
-                      padding_pairs, spatial_layout, split_shape)
+                      padding_pairs, shape_nd, spatial_layout, split_shape)
 from .conv import on_backend
 
 __all__ = ["avg_pool1d", "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool2d", "max_pool3d", "pool_output_shape"]
@@ -146,10 +146,7 @@ def pool_output_shape(input_shape, kernel_size, stride=None, padding=0, dilation
     >>> numbaconv.pool_output_shape((1, 5, 5, 8), 2, ceil_mode=True, layout="NHWC")
     (1, 3, 3, 8)
     """
-    nd = len(input_shape) - 2
-    if nd not in (1, 2, 3):
-        raise ValueError(f"pool_output_shape: input_shape={tuple(input_shape)} must have 3, 4 or 5 dims "
-                         f"(N, C, *spatial)")
+    nd = shape_nd("pool_output_shape", input_shape)
     return pool_params("pool_output_shape", nd, tuple(input_shape), kernel_size, stride, padding, dilation,
                        ceil_mode, layout).out_shape
 
