@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -10,6 +11,24 @@ from ._params import ConvParams
 
 # Upper bound on the im2col / GEMM-result workspace of the dense path, per tile of output rows.
 WORKSPACE_BYTES = 8 << 20
+
+
+_workspaces = threading.local()
+
+
+def workspace(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A scratch array kept per thread between calls (at most WORKSPACE_BYTES-sized for im2col tiles).
+
+    A fresh multi-megabyte np.empty on every call is mapped from the OS and page-faults on first touch, which
+    cost about 1.5 ms of an 11 ms ResNet 3x3 conv (measured); reusing the pages removes that.
+    """
+    key = (name, np.dtype(dtype).str)
+    cache = _workspaces.__dict__
+    need = math.prod(shape)
+    buf = cache.get(key)
+    if buf is None or buf.size < need:
+        buf = cache[key] = np.empty(need, dtype=dtype)
+    return buf[:need].reshape(shape)
 
 
 def to5d(a: np.ndarray, nd: int, channels_last: bool) -> np.ndarray:
@@ -99,12 +118,12 @@ def _conv_gemm(params, pointwise, x5, w5, bias, md, mh, mw, act, consts, out5) -
     o_w = params.out_spatial[-1]
     n_rows = math.prod(params.out_spatial[:-1])
     tile = _rows_per_tile(params, reduction, x5.itemsize)
-    col = None if pointwise else np.empty((reduction, tile * o_w), dtype=x5.dtype)
+    col = None if pointwise else workspace("col", (reduction, tile * o_w), x5.dtype)
     interior = params.row_interior()
-    acc = np.empty((o_group, tile * o_w), dtype=x5.dtype)
+    acc = workspace("acc", (o_group, tile * o_w), x5.dtype)
     spatial_first = params.channels_last  # NHWC pointwise: GEMM as (pixels, C) @ (C, C_out), no transpose copy
     if pointwise and spatial_first:
-        acc_t = np.empty((tile * o_w, o_group), dtype=x5.dtype)
+        acc_t = workspace("acc_t", (tile * o_w, o_group), x5.dtype)
     for n in range(params.batch):
         for g in range(params.groups):
             c0, o0 = g * c_group, g * o_group
