@@ -150,17 +150,12 @@ def interior_range(size: int, out: int, kernel: int, stride: int, dilation: int,
     return lo, max(hi, lo)
 
 
-class Geometry(NamedTuple):
-    """Per-dim ints padded to 3 spatial dims (leading dims size 1), for kernels that do index arithmetic."""
-    stride_d: int
-    stride_h: int
+class RowInterior(NamedTuple):
+    """The plain ints the CPU row kernels take (one compiled signature for every geometry): outputs
+    [w_lo, w_hi) of a row read input `ow * stride_w + offset` in bounds for every tap."""
+    w_lo: int
+    w_hi: int
     stride_w: int
-    dilation_d: int
-    dilation_h: int
-    dilation_w: int
-    pad_d: int
-    pad_h: int
-    pad_w: int
 
 
 def pad3(values: tuple, fill) -> tuple:
@@ -233,16 +228,12 @@ class ConvParams(LayerShape):
     def flops(self) -> int:
         return 2 * self.macs
 
-    @property
-    def geometry(self) -> Geometry:
-        return Geometry(*pad3(self.stride, 1), *pad3(self.dilation, 1), *pad3(tuple(p[0] for p in self.padding), 0))
-
-    def row_interior(self) -> tuple[int, int, int]:
-        """(w_lo, w_hi, stride_w): outputs [w_lo, w_hi) of a row read input `ow * stride_w + offset` for every
-        tap, in bounds, so kernels may copy them without the W table (offset = the table's entry at w_lo)."""
+    def row_interior(self) -> RowInterior:
+        """Outputs [w_lo, w_hi) of a row read input `ow * stride_w + offset` for every tap, in bounds, so kernels
+        may copy them without the W table (offset = the table's entry at w_lo)."""
         lo, hi = interior_range(self.in_spatial[-1], self.out_spatial[-1], self.kernel[-1], self.stride[-1],
                                 self.dilation[-1], self.padding[-1][0])
-        return lo, hi, self.stride[-1]
+        return RowInterior(lo, hi, self.stride[-1])
 
     def index_maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Three (out, kernel) input-index tables, padded to 3 spatial dims (see `index_map`)."""

@@ -13,8 +13,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ._params import (ACTIVATIONS, CHANNELS_FIRST, ConvParams, LayerShape, _is_int, _show, conv_params, int_tuple,
-                      join_shape, pad3, padding_pairs, same_padding, spatial_layout, split_shape)
+from ._params import (ACTIVATIONS, CHANNELS_FIRST, ConvParams, LayerShape, RowInterior, _is_int, _show, conv_params,
+                      int_tuple, join_shape, pad3, padding_pairs, same_padding, spatial_layout, split_shape)
 
 TRANSPOSE_SIZE_FORMULA = "out = (in - 1) * stride - pad_lo - pad_hi + dilation * (kernel - 1) + output_padding + 1"
 
@@ -247,9 +247,9 @@ class ResizeConvParams(ConvParams):
         maps = super().index_maps()
         return tuple(np.where(m >= 0, m // s, -1) for m, s in zip(maps, pad3(self.scale, 1)))
 
-    def row_interior(self) -> tuple[int, int, int]:
+    def row_interior(self) -> RowInterior:
         """Upsampled W indices are not `ow * stride + offset`: every output goes through the W table."""
-        return super().row_interior() if self.scale[-1] == 1 else (0, 0, 1)
+        return super().row_interior() if self.scale[-1] == 1 else RowInterior(0, 0, 1)
 
 
 def resize_conv_params(op: str, x_shape, w_shape, *, scale_factor=2, layout="NCHW", **conv_options) -> ResizeConvParams:
