@@ -159,6 +159,44 @@ def conv_depthwise2d_cpu(x, w, bias, mh, mw, w_lo, w_hi, stride_w, chunk, act, c
             _store_row(acc, bias[o], act, consts, out[n, o, oh])
 
 
+@kernel
+def conv_depthwise_nhwc_cpu(x, w_t, bias, mh, mw, chunk, act, consts, out):
+    """Channels-last 2-D depthwise convolution, multiplier 1: x (N, H, W, C), w_t (kH, kW, C), out (N, oH, oW, C).
+
+    Each output pixel is a sum of kH * kW contiguous channel vectors, so the inner loop runs over C at unit
+    stride (the channels-first kernels would see NHWC data with a stride of C). Parallel over output rows.
+    """
+    n_batch, o_h, o_w, channels = out.shape
+    k_h, k_w = w_t.shape[0], w_t.shape[1]
+    rows = n_batch * o_h
+    for task in prange((rows + chunk - 1) // chunk):
+        acc = np.empty(channels, dtype=out.dtype)
+        for t in range(task * chunk, min(rows, (task + 1) * chunk)):
+            oh = t % o_h
+            n = t // o_h
+            for ow in range(o_w):
+                acc[:] = 0
+                for kh in range(k_h):
+                    iy = mh[oh, kh]
+                    if iy < 0:
+                        continue
+                    for kw in range(k_w):
+                        ix = mw[ow, kw]
+                        if ix < 0:
+                            continue
+                        src = x[n, iy, ix]
+                        wk = w_t[kh, kw]
+                        for c in range(channels):
+                            acc[c] += wk[c] * src[c]
+                dst = out[n, oh, ow]
+                if act == 0:
+                    for c in range(channels):
+                        dst[c] = acc[c] + bias[c]
+                else:
+                    for c in range(channels):
+                        dst[c] = activate(acc[c] + bias[c], act, consts)
+
+
 @inline
 def _im2col_rows(x, n, c0, md, mh, mw, kernel_d, kernel_h, kernel_w, w_lo, w_hi, step, row0, col):
     o_h, o_w = mh.shape[0], mw.shape[0]

@@ -43,10 +43,9 @@ def activation_consts(params: ConvParams, dtype: np.dtype) -> np.ndarray:
     return np.array([params.alpha, 0, 1, 6], dtype=dtype)
 
 
-def row_chunk(out5: np.ndarray) -> int:
+def row_chunk(rows: int) -> int:
     """Output rows per parallel task of the row kernels: about 8 tasks per thread, at most 256 rows each."""
     import numba
-    rows = math.prod(out5.shape[:4])
     return min(rows // (8 * numba.get_num_threads()) + 1, 256)
 
 
@@ -70,14 +69,19 @@ def conv(params: ConvParams, algorithm: str, x: np.ndarray, weight: np.ndarray, 
     w5 = np.ascontiguousarray(weight[(slice(None), slice(None)) + (None,) * (3 - nd)])
     md, mh, mw = params.index_maps()
     act, consts = params.activation_code, activation_consts(params, out.dtype)
+    chunk = row_chunk(math.prod(out5.shape[:4]))
     if algorithm == "direct":
-        k.conv_direct_cpu(x5, w5, bias, md, mh, mw, *params.row_interior(), params.groups, row_chunk(out5), act,
+        k.conv_direct_cpu(x5, w5, bias, md, mh, mw, *params.row_interior(), params.groups, chunk, act,
                           consts, out5)
+    elif algorithm == "depthwise" and nd <= 2 and cl and params.out_channels == params.in_channels:
+        x4, o4 = (x[:, None], out[:, None]) if nd == 1 else (x, out)  # NHWC as stored: channels contiguous
+        w_t = np.ascontiguousarray(w5[:, 0, 0].transpose(1, 2, 0))
+        k.conv_depthwise_nhwc_cpu(x4, w_t, bias, mh, mw, row_chunk(o4.shape[0] * o4.shape[1]), act, consts, o4)
     elif algorithm == "depthwise" and nd <= 2:
-        k.conv_depthwise2d_cpu(x5[:, :, 0], w5[:, :, 0], bias, mh, mw, *params.row_interior(), row_chunk(out5), act,
+        k.conv_depthwise2d_cpu(x5[:, :, 0], w5[:, :, 0], bias, mh, mw, *params.row_interior(), chunk, act,
                                consts, out5[:, :, 0])
     elif algorithm == "depthwise":
-        k.conv_depthwise_cpu(x5, w5, bias, md, mh, mw, *params.row_interior(), row_chunk(out5), act, consts, out5)
+        k.conv_depthwise_cpu(x5, w5, bias, md, mh, mw, *params.row_interior(), chunk, act, consts, out5)
     elif algorithm == "fft":
         _conv_fft(params, x5, w5, bias, act, consts, out5)
     else:

@@ -44,12 +44,18 @@ def _torch_conv(torch, x, w, channels_last=False, transpose=False, **kw):
     return lambda: op(tx, tw, **kw)
 
 
-def conv_case(name, x_shape, w_shape, *, dtype=np.float32, tags=(), **kw):
+def conv_case(name, x_shape, w_shape, *, dtype=np.float32, tags=(), channels_last=False, **kw):
+    """A conv2d case; with channels_last numbaconv runs on NHWC data (compare with the torch_cl column)."""
     def make():
         x, w = _arr(x_shape, dtype), _arr(w_shape, dtype)
         params = nc.conv_params("conv2d", 2, x_shape, w_shape, **kw)
         nbytes = (x.size + w.size + math.prod(params.out_shape)) * x.itemsize
-        return dict(numbaconv=lambda: nc.conv2d(x, w, **kw),
+        if channels_last:
+            x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+            ours = lambda: nc.conv2d(x_nhwc, w, layout="NHWC", **kw)  # noqa: E731
+        else:
+            ours = lambda: nc.conv2d(x, w, **kw)  # noqa: E731
+        return dict(numbaconv=ours,
                     torch=lambda torch: _torch_conv(torch, x, w, **kw),
                     torch_cl=lambda torch: _torch_conv(torch, x, w, channels_last=True, **kw),
                     flops=params.flops, bytes=nbytes)
@@ -165,6 +171,8 @@ CASES = {c.name: c for c in [
     conv_case("deeplab_3x3_d4_256ch_33", (2, 256, 33, 33), (256, 256, 3, 3), padding=4, dilation=4),
     conv_case("mobilenetv2_dw_s1_144ch_56", (4, 144, 56, 56), (144, 1, 3, 3), padding=1, groups=144),
     conv_case("mobilenetv2_dw_s2_144ch_56", (4, 144, 56, 56), (144, 1, 3, 3), stride=2, padding=1, groups=144),
+    conv_case("mobilenetv2_dw_s1_144ch_56_nhwc", (4, 144, 56, 56), (144, 1, 3, 3), padding=1, groups=144,
+              channels_last=True, tags=("channels_last",)),
     conv_case("mobilenetv2_pw_144to24_56", (4, 144, 56, 56), (24, 144, 1, 1)),
     separable_case("mobilenetv1_sep_64to128_112", (4, 64, 112, 112), 128),
     conv_case("shufflenet_1x1_g3_240ch_28", (4, 240, 28, 28), (240, 80, 1, 1), groups=3),

@@ -271,3 +271,20 @@ def test_large_image_tiles_the_gemm_workspace(monkeypatch):
         yin = to_channels_last(y) if layout == "NHWC" else y
         got = numbaconv.conv2d(yin, pw, algorithm="pointwise", layout=layout)
         assert_close(to_channels_first(got) if layout == "NHWC" else got, ref.conv(y, pw), np.float32)
+
+
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "circular"])
+@pytest.mark.parametrize("activation", [None, "relu6"])
+@pytest.mark.parametrize("nd,x_shape,w_shape,kw", [
+    (2, (2, 5, 9, 11), (5, 1, 3, 3), dict(padding=1)),
+    (2, (1, 4, 10, 9), (4, 1, 3, 5), dict(stride=(2, 1), padding="same", dilation=(1, 2))),
+    (1, (2, 3, 12), (3, 1, 5), dict(stride=2, padding=2)),
+])
+def test_depthwise_channels_last_kernel(nd, x_shape, w_shape, kw, padding_mode, activation):
+    """Multiplier-1 depthwise convs in channels-last run the NHWC kernel (unit stride over C)."""
+    x, w, b = rand(x_shape, np.float32, 33), rand(w_shape, np.float32, 34), rand(w_shape[:1], np.float32, 35)
+    case = Case("nhwc", x_shape, w_shape, dict(kw, groups=x_shape[1]))
+    got = CONV[nd](to_channels_last(x), w, b, layout=LAYOUT_LAST[nd], padding_mode=padding_mode, flip=True,
+                   activation=activation, algorithm="depthwise", **case.kw)
+    want = expected(case, x, w, b, padding_mode=padding_mode, flip=True, activation=activation)
+    assert_close(to_channels_first(got), want, np.float32)
