@@ -24,7 +24,11 @@ def device_activate():
 
 @functools.cache
 def conv_direct_cuda(acc_name: str):
-    """One thread per output (grid-stride), any groups/dilation/padding mode; coalesced along W."""
+    """One thread per output (grid-stride), any groups/dilation/padding mode; coalesced along W.
+
+    Also the "depthwise" algorithm on CUDA (groups == C_in: one input channel per thread's sum); a separate
+    copy of this loop added nothing until it has shared-memory tiling of its own.
+    """
     acc_t, activate = np.dtype(acc_name).type, device_activate()
 
     @cuda.jit
@@ -55,42 +59,6 @@ def conv_direct_cuda(acc_name: str):
                             ix = mw[ow, kw]
                             if ix >= 0:
                                 acc += acc_t(x[n, c0 + c, iz, iy, ix]) * acc_t(w[o, c, kd, kh, kw])
-            out[n, o, od, oh, ow] = activate(acc + acc_t(bias[o]), act, consts)
-
-    return kernel
-
-
-@functools.cache
-def conv_depthwise_cuda(acc_name: str):
-    """One thread per output of a depthwise conv (one input channel per output channel)."""
-    acc_t, activate = np.dtype(acc_name).type, device_activate()
-
-    @cuda.jit
-    def kernel(x, w, bias, md, mh, mw, act, consts, out):
-        n_batch, c_out, o_d, o_h, o_w = out.shape
-        k_d, k_h, k_w = w.shape[2], w.shape[3], w.shape[4]
-        multiplier = c_out // x.shape[1]
-        total = n_batch * c_out * o_d * o_h * o_w
-        for t in range(cuda.grid(1), total, cuda.gridsize(1)):
-            ow = t % o_w
-            oh = (t // o_w) % o_h
-            od = (t // (o_w * o_h)) % o_d
-            o = (t // (o_w * o_h * o_d)) % c_out
-            n = t // (o_w * o_h * o_d * c_out)
-            c = o // multiplier
-            acc = acc_t(0)
-            for kd in range(k_d):
-                iz = md[od, kd]
-                if iz < 0:
-                    continue
-                for kh in range(k_h):
-                    iy = mh[oh, kh]
-                    if iy < 0:
-                        continue
-                    for kw in range(k_w):
-                        ix = mw[ow, kw]
-                        if ix >= 0:
-                            acc += acc_t(x[n, c, iz, iy, ix]) * acc_t(w[o, 0, kd, kh, kw])
             out[n, o, od, oh, ow] = activate(acc + acc_t(bias[o]), act, consts)
 
     return kernel

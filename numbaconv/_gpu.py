@@ -35,11 +35,9 @@ def conv(params: ConvParams, algorithm: str, x, weight, bias, out, compute: np.d
     bias, consts = epilogue_args(params, bias, compute, stream)
     act, acc = params.activation_code, compute.name
     total = int(np.prod(out5.shape))
-    if algorithm == "direct":
+    if algorithm in ("direct", "depthwise"):  # depthwise is the direct gather with groups == C_in
         k.conv_direct_cuda(acc)[_cuda.launch_1d(total) + (stream,)](
             x5, w5, bias, md, mh, mw, params.groups, act, consts, out5)
-    elif algorithm == "depthwise":
-        k.conv_depthwise_cuda(acc)[_cuda.launch_1d(total) + (stream,)](x5, w5, bias, md, mh, mw, act, consts, out5)
     else:
         tile = _cuda.GEMM_TILE
         pixels = int(np.prod(params.out_spatial))
