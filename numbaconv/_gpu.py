@@ -17,12 +17,23 @@ def device_index_maps(params: ConvParams):
                  for m in params.index_maps())
 
 
-def epilogue_args(params: ConvParams, bias, compute: np.dtype, stream):
-    """Bias (zeros when None) and the activation constants on the device, in the compute dtype."""
+def epilogue_args(params: ConvParams, bias, compute: np.dtype):
+    """Bias (zeros when None) and the activation constants on the device, in the compute dtype: cached, so a
+    call makes no host-to-device copy of its own."""
     if bias is None:
-        bias = _cuda.to_device(np.zeros(params.out_channels, compute), stream)
-    consts = _cuda.to_device(np.array([params.alpha, 0, 1, 6], compute), stream)
-    return bias, consts
+        bias = _device_zeros(params.out_channels, compute.name)
+    return bias, _device_constant((params.alpha, 0, 1, 6), compute.name)
+
+
+@functools.lru_cache(maxsize=64)
+def _device_zeros(n: int, dtype: str):
+    return _cuda.to_device(np.zeros(n, dtype), 0)
+
+
+@functools.lru_cache(maxsize=256)
+def _device_constant(values: tuple, dtype: str):
+    """A small read-only device array, copied once per (values, dtype)."""
+    return _cuda.to_device(np.array(values, dtype), 0)
 
 
 def conv(params: ConvParams, algorithm: str, x, weight, bias, out, compute: np.dtype, stream) -> None:
@@ -32,7 +43,7 @@ def conv(params: ConvParams, algorithm: str, x, weight, bias, out, compute: np.d
     nd, cl = params.nd, params.channels_last
     x5, out5, w5 = _cuda.view5(x, nd, cl), _cuda.view5(out, nd, cl), _cuda.view5(weight, nd, False)
     md, mh, mw = device_index_maps(params)
-    bias, consts = epilogue_args(params, bias, compute, stream)
+    bias, consts = epilogue_args(params, bias, compute)
     act, acc = params.activation_code, compute.name
     total = int(np.prod(out5.shape))
     if algorithm in ("direct", "depthwise"):  # depthwise is the direct gather with groups == C_in

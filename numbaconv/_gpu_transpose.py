@@ -25,7 +25,7 @@ def conv_transpose_direct(params: ConvTransposeParams, x, weight, bias, out, com
     nd, cl = params.nd, params.channels_last
     x5, out5, w5 = _cuda.view5(x, nd, cl), _cuda.view5(out, nd, cl), _cuda.view5(weight, nd, False)
     taps_d, taps_h, taps_w = device_tap_tables(params)
-    bias, consts = epilogue_args(params, bias, compute, stream)
+    bias, consts = epilogue_args(params, bias, compute)
     total = int(np.prod(out5.shape))
     k.conv_transpose_direct_cuda(compute.name)[_cuda.launch_1d(total) + (stream,)](
         x5, w5, bias, taps_d, taps_h, taps_w, params.groups, params.activation_code, consts, out5)

@@ -9,20 +9,30 @@ out="${OUT:-$(mktemp -d)}"
 export PYTHONUNBUFFERED=1
 status=0
 
+# Wheels carried in .whl/ (the device tool's `carry`) replace the machine's own: the image's numba-cuda 0.30.4
+# calls np.row_stack, which its numpy 2.5 removed, so every CUDA compilation fails there; numpy 2.4 is carried.
+if compgen -G ".whl/*.whl" >/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
+fi
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv | tee "$out/nvidia-smi.txt"
 if ! python3 -m pip install --quiet --no-deps --no-build-isolation --no-index -e . ; then
   # No usable build backend there: import from the tree, with kernels/ where the package expects it.
   ln -sfn ../kernels numbaconv/kernels
   export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 fi
-python3 -c "import numba, numba_cuda, cupy, torch; print('numba', numba.__version__, 'numba-cuda', numba_cuda.__version__, 'cupy', cupy.__version__, 'torch', torch.__version__)" \
+python3 -c "import numpy, numba, numba_cuda, cupy, torch; print('numpy', numpy.__version__, 'numba', numba.__version__, 'numba-cuda', numba_cuda.__version__, 'cupy', cupy.__version__, 'torch', torch.__version__)" \
   | tee "$out/versions.txt"
 
 echo "== CUDA + interop tests on the GPU"
-timeout 300 python3 -m pytest -q -p no:cacheprovider -m cuda tests -x --durations=10 2>&1 | tee "$out/tests.log"
+# Real compilation is CPU-bound (NVVM): spread the tests over processes when pytest-xdist is there.
+workers=()
+python3 -c "import xdist" 2>/dev/null && workers=(-n 8)
+timeout 240 python3 -m pytest -q -p no:cacheprovider -m cuda tests "${workers[@]}" -rfE --durations=10 \
+  2>&1 | tee "$out/tests.log"
 status=$(( status | ${PIPESTATUS[0]} ))
 
 echo "== benchmark vs torch/cuDNN and copy bandwidth"
-timeout 180 python3 scripts/gpu_bench.py --repeat 20 --json "$out/bench.json" 2>&1 | tee "$out/bench.log"
+timeout 120 python3 scripts/gpu_bench.py --repeat 20 --json "$out/bench.json" --profile "$out/host_profile.txt" 2>&1 | tee "$out/bench.log"
 status=$(( status | ${PIPESTATUS[0]} ))
 exit "$status"
