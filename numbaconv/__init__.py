@@ -3,7 +3,7 @@
 Nothing compiles at import, and Numba itself is imported only when the first kernel runs.
 """
 
-from . import analysis, conv_transpose, pool, shuffle, unpool
+from . import analysis, conv_transpose, pool, shuffle, tuning, unpool
 from ._algorithms import select_algorithm
 from ._params import ConvParams, conv_params
 from .analysis import *  # noqa: F401,F403

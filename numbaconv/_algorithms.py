@@ -6,7 +6,7 @@ import math
 
 from ._params import ConvParams
 
-CONV_ALGORITHMS = {"cpu": ("direct", "gemm", "depthwise", "pointwise", "fft"), "cuda": ("direct", "gemm", "depthwise")}
+CONV_ALGORITHMS = {"cpu": ("direct", "gemm", "depthwise", "pointwise", "fft", "winograd", "winograd_f2"), "cuda": ("direct", "gemm", "depthwise")}
 
 # Below this many multiply-adds per output, BLAS call overhead per (image, group, tile) beats its speed.
 # ResNeXt g32 3x3 (4 outputs per group) ran as fast as gemm as direct (python -m numbaconv bench).
@@ -16,6 +16,12 @@ GEMM_MIN_REDUCTION = 32
 FFT_MIN_TAPS = 225
 FFT_MAX_CHANNEL_PAIRS = 16
 GEMM_MIN_OUT_PER_GROUP = 2
+# Winograd (3x3, stride 1, channels-first) beat im2col + GEMM on every such bench case with >= 8 channels per
+# group: F(4x4) 1.3-2x from 8x8 outputs up, F(2x2) on smaller ones (7x7 at 512 channels: 1.5x, where F(4x4)
+# lost to its weight transform). Measured with python -m numbaconv bench; see docs/performance.md.
+WINOGRAD_MIN_CHANNELS = 8
+WINOGRAD_F4_MIN_SIZE = 8
+WINOGRAD_F2_MIN_SIZE = 4
 
 
 def applicable_algorithms(params: ConvParams, backend: str = "cpu") -> tuple[str, ...]:
@@ -27,7 +33,15 @@ def applicable_algorithms(params: ConvParams, backend: str = "cpu") -> tuple[str
         names.append("pointwise")
     if backend == "cpu" and fft_applies(params):
         names.append("fft")
+    if backend == "cpu" and winograd_applies(params):
+        names += ["winograd", "winograd_f2"]
     return tuple(names)
+
+
+def winograd_applies(params: ConvParams) -> bool:
+    """Winograd F(2x2, 3x3) covers 2-D 3x3 kernels at stride 1, dilation 1, zero padding (any amount)."""
+    return (params.nd == 2 and params.kernel == (3, 3) and params.stride == (1, 1) and params.dilation == (1, 1)
+            and params.padding_mode == "zeros")
 
 
 def fft_applies(params: ConvParams) -> bool:
@@ -48,6 +62,12 @@ def select_algorithm(params: ConvParams, backend: str = "cpu") -> str:
         return "gemm" if params.out_per_group >= 4 else "direct"
     if params.is_pointwise:
         return "pointwise"
+    if (winograd_applies(params) and not params.channels_last and params.in_per_group >= WINOGRAD_MIN_CHANNELS
+            and params.out_per_group >= WINOGRAD_MIN_CHANNELS):
+        if min(params.out_spatial) >= WINOGRAD_F4_MIN_SIZE:
+            return "winograd"
+        if min(params.out_spatial) >= WINOGRAD_F2_MIN_SIZE:
+            return "winograd_f2"
     reduction = params.in_per_group * math.prod(params.kernel)
     if reduction >= GEMM_MIN_REDUCTION and params.out_per_group >= GEMM_MIN_OUT_PER_GROUP:
         return "gemm"
@@ -61,8 +81,8 @@ def resolve_algorithm(params: ConvParams, algorithm: str, backend: str = "cpu") 
     valid = applicable_algorithms(params, backend)
     if algorithm not in CONV_ALGORITHMS[backend]:
         raise ValueError(f"{params.op}: algorithm={algorithm!r} is unknown; valid {backend.upper()} algorithms: "
-                         f"'auto', {', '.join(map(repr, CONV_ALGORITHMS[backend]))}")
+                         f"'auto', 'tune', {', '.join(map(repr, CONV_ALGORITHMS[backend]))}")
     if algorithm not in valid:
         raise ValueError(f"{params.op}: algorithm={algorithm!r} does not apply to this convolution; valid here: "
-                         f"'auto', {', '.join(map(repr, valid))}")
+                         f"'auto', 'tune', {', '.join(map(repr, valid))}")
     return algorithm

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _cpu
-from ._algorithms import resolve_algorithm
+from ._algorithms import applicable_algorithms, resolve_algorithm
 from ._arrays import as_compute, backend_of, check_out, check_real, result_dtypes
 from ._params import ConvParams, conv_params, shape_nd
 
@@ -36,7 +36,10 @@ _COMMON_DOC = """
     out : ndarray, optional
         C-contiguous result array of the exact shape and dtype, not overlapping any input.
     algorithm : str
-        ``"auto"`` or one of ``"direct"``, ``"gemm"``, ``"depthwise"``, ``"pointwise"`` where it applies.
+        ``"auto"`` or one of ``"direct"``, ``"gemm"``, ``"depthwise"``, ``"pointwise"``, ``"fft"``,
+        ``"winograd"`` (F(4x4, 3x3)), ``"winograd_f2"`` (F(2x2, 3x3)) where it applies (README), or ``"tune"``:
+        time every applicable algorithm on the first call of this signature and keep the fastest
+        (numbaconv.tuning).
     dtype : dtype, optional
         Result dtype (float16, float32 or float64); required for integer input. Defaults to x's dtype.
     stream : optional
@@ -61,10 +64,21 @@ def _conv(op: str, nd: int, x, weight, bias, *, stride, padding, dilation, group
                          groups=groups, padding_mode=padding_mode, flip=flip, activation=activation,
                          alpha=negative_slope, layout=layout)
     bias = _check_bias(params, bias)
-    algorithm = resolve_algorithm(params, algorithm, backend)
+    tune = algorithm == "tune"
+    algorithm = "auto" if tune else resolve_algorithm(params, algorithm, backend)
     if out is not None:
         check_out(op, out, params.out_shape, storage, {"x": x, "weight": weight, "bias": bias}, backend)
+    if tune:
+        algorithm = _tuned(params, backend, like, x, weight, bias, compute, storage, stream)
     return _run(params, algorithm, backend, like, x, weight, bias, compute, storage, out, user_out, stream)
+
+
+def _tuned(params, backend, like, x, weight, bias, compute, storage, stream) -> str:
+    """algorithm="tune": the fastest applicable algorithm for this signature, timed on these arrays the first
+    time (numbaconv.tuning), each candidate writing a scratch result."""
+    from . import tuning
+    return tuning.tune(params, compute, backend, applicable_algorithms(params, backend), lambda name: _run(
+        params, name, backend, like, x, weight, bias, compute, storage, None, None, stream))
 
 
 def _run(params, algorithm, backend, like, x, weight, bias, compute, storage, out, user_out, stream):

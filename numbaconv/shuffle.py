@@ -15,8 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _cpu
-from ._algorithms import resolve_algorithm
+from . import _cpu, tuning
+from ._algorithms import applicable_algorithms, resolve_algorithm
 from ._arrays import as_compute, backend_of, check_out, check_real, result_dtypes
 from ._params import _is_int, _show, conv_params, int_tuple, padding_pairs, spatial_layout
 from .conv import _check_bias, _run, on_backend
@@ -304,22 +304,42 @@ def shuffle_conv2d(x, weight, bias=None, *, groups, stride=1, padding=0, dilatio
     bias = _check_bias(params, bias)
     one_group = dataclasses.replace(params, in_channels=params.in_per_group, out_channels=params.out_per_group,
                                     groups=1)
-    algorithm = resolve_algorithm(one_group, algorithm, backend)
+    tune = algorithm == "tune"
+    algorithm = "auto" if tune else resolve_algorithm(one_group, algorithm, backend)
     if out is not None:
         check_out(op, out, params.out_shape, storage, {"x": x, "weight": weight, "bias": bias}, backend)
     if backend == "cuda":
         from . import _cuda, _gpu_shuffle
         stream = _cuda.stream_for(like, stream)
-        result = _cuda.allocate(like, params.out_shape, storage, stream) if user_out is None else user_out
-        _gpu_shuffle.shuffle_conv(params, one_group, algorithm, x, weight, bias, _cuda.to_numba(result), compute,
-                                  stream)
-        return result
+
+        def launch(name, result):
+            _gpu_shuffle.shuffle_conv(params, one_group, name, x, weight, bias, _cuda.to_numba(result), compute,
+                                      stream)
+            return result
+
+        if tune:
+            algorithm = tuning.tune(params, compute, backend, applicable_algorithms(one_group, backend),
+                                    lambda name: launch(name, _cuda.allocate(like, params.out_shape, storage, stream)))
+        return launch(algorithm, _cuda.allocate(like, params.out_shape, storage, stream) if user_out is None
+                      else user_out)
     x = as_compute(x, compute)
     weight = as_compute(weight, compute)
     bias = np.zeros(params.out_channels, compute) if bias is None else np.ascontiguousarray(as_compute(bias, compute))
+    if tune:
+        algorithm = tuning.tune(params, compute, backend, applicable_algorithms(one_group, backend),
+                                lambda name: _shuffle_groups(params, one_group, name, x, weight, bias,
+                                                             np.empty(params.out_shape, dtype=compute)))
     if out is None:
         out = np.empty(params.out_shape, dtype=storage)
     target = out if storage == compute else np.empty(params.out_shape, dtype=compute)
+    _shuffle_groups(params, one_group, algorithm, x, weight, bias, target)
+    if target is not out:
+        np.copyto(out, target, casting="unsafe")
+    return out
+
+
+def _shuffle_groups(params, one_group, algorithm, x, weight, bias, target) -> None:
+    """Each group's convolution straight into its shuffled output channels (CPU)."""
     c_group, o_group, g = params.in_per_group, params.out_per_group, params.groups
     for gi in range(g):
         cs, os = slice(gi * c_group, (gi + 1) * c_group), slice(gi * o_group, (gi + 1) * o_group)
@@ -329,9 +349,6 @@ def shuffle_conv2d(x, weight, bias=None, *, groups, stride=1, padding=0, dilatio
         else:
             x_g, out_g = x[:, cs], target[:, gi::g]
         _cpu.conv(one_group, algorithm, x_g, weight[os], bias[os], out_g)
-    if target is not out:
-        np.copyto(out, target, casting="unsafe")
-    return out
 
 
 def _separable_weight(op: str, name: str, weight, axis: int, shape_text: str):

@@ -46,6 +46,7 @@ CASES = [
     Case("3d_basic", (1, 2, 5, 6, 7), (3, 2, 3, 3, 3), dict(padding=1)),
     Case("3d_strided_same_groups", (2, 4, 7, 6, 5), (4, 2, 3, 1, 2), dict(stride=(2, 1, 2), groups=2,
                                                                          padding="same")),
+    Case("2d_winograd_ragged", (2, 8, 9, 7), (8, 8, 3, 3), dict(padding=((2, 0), (0, 1)))),
 ]
 IDS = [c.name for c in CASES]
 
@@ -120,7 +121,7 @@ def test_conv_padding_modes_and_flip(case, padding_mode, flip):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("activation", [None, "relu", "relu6", "leaky_relu", "sigmoid", "tanh"])
-@pytest.mark.parametrize("algorithm", ["direct", "gemm", "depthwise", "pointwise"])
+@pytest.mark.parametrize("algorithm", ["direct", "gemm", "depthwise", "pointwise", "winograd", "winograd_f2"])
 def test_conv_fused_activation(activation, algorithm, dtype):
     case = {"depthwise": CASES[6], "pointwise": CASES[8]}.get(algorithm, CASES[2])
     x, w, b = 3 * rand(case.x, dtype, 6), rand(case.w, dtype, 7), rand(case.w[:1], dtype, 8)
@@ -243,7 +244,18 @@ def test_conv_output_shape(shape, kw, want):
 def test_params_count_flops_and_select_algorithms():
     p = numbaconv.conv_params("conv2d", 2, (1, 64, 56, 56), (64, 64, 3, 3), padding=1)
     assert p.flops == 2 * 64 * 56 * 56 * 64 * 9
-    assert numbaconv.select_algorithm(p) == "gemm"
+    assert numbaconv.select_algorithm(p) == "winograd"
+    small_image = numbaconv.conv_params("conv2d", 2, (1, 512, 7, 7), (512, 512, 3, 3), padding=1)
+    assert numbaconv.select_algorithm(small_image) == "winograd_f2"
+    smaller = numbaconv.conv_params("conv2d", 2, (1, 64, 3, 3), (64, 64, 3, 3), padding=1)
+    assert numbaconv.select_algorithm(smaller) == "gemm"
+    nhwc = numbaconv.conv_params("conv2d", 2, (1, 56, 56, 64), (64, 64, 3, 3), padding=1, layout="NHWC")
+    assert numbaconv.select_algorithm(nhwc) == "gemm"
+    resnext = numbaconv.conv_params("conv2d", 2, (1, 128, 56, 56), (128, 4, 3, 3), padding=1, groups=32)
+    assert numbaconv.select_algorithm(resnext) == "gemm"
+    strided = numbaconv.conv_params("conv2d", 2, (1, 64, 56, 56), (64, 64, 3, 3), padding=1, stride=2)
+    assert numbaconv.select_algorithm(strided) == "gemm"
+    assert numbaconv.select_algorithm(p, "cuda") == "gemm"
     dw = numbaconv.conv_params("conv2d", 2, (1, 32, 56, 56), (32, 1, 3, 3), padding=1, groups=32)
     assert numbaconv.select_algorithm(dw) == "depthwise"
     pw = numbaconv.conv_params("conv2d", 2, (1, 32, 56, 56), (64, 32, 1, 1))
@@ -256,6 +268,35 @@ def test_params_count_flops_and_select_algorithms():
     assert numbaconv.select_algorithm(strided) == "depthwise"
     many_channels = numbaconv.conv_params("conv2d", 2, (1, 8, 64, 64), (8, 8, 15, 15), padding="same")
     assert numbaconv.select_algorithm(many_channels) == "gemm"
+
+
+@pytest.mark.parametrize("algorithm,bound32", [("winograd", 2e-5), ("winograd_f2", 2e-6)])
+@pytest.mark.parametrize("channels", [8, 64])
+def test_winograd_accuracy_bound(algorithm, bound32, channels):
+    """The documented bound: float32 Winograd within bound32 * max|y| of the float64 result (F(4x4) rounds
+    more than im2col; F(2x2) about as little), float64 within 1e-12 * max|y|."""
+    rng = np.random.default_rng(channels)
+    x = rng.standard_normal((2, channels, 20, 23))
+    w = rng.standard_normal((channels, channels, 3, 3))
+    want = ref.conv(x, w, pads=1)
+    scale = np.abs(want).max()
+    for dtype, bound in ((np.float32, bound32), (np.float64, 1e-12)):
+        got = numbaconv.conv2d(x.astype(dtype), w.astype(dtype), padding=1, algorithm=algorithm)
+        assert np.abs(got - want).max() <= bound * scale
+    gemm = numbaconv.conv2d(x.astype(np.float32), w.astype(np.float32), padding=1, algorithm="gemm")
+    assert np.abs(gemm - want).max() <= bound32 * scale
+
+
+@pytest.mark.parametrize("algorithm", ["winograd", "winograd_f2"])
+def test_winograd_tiles_chunks_groups_and_big_padding(monkeypatch, algorithm):
+    """A workspace smaller than one tile row forces a chunk per tile row; groups split the GEMMs; padding wider
+    than the kernel and outputs that end mid-tile exercise the zero strip and the partial tiles."""
+    from numbaconv import _cpu
+    monkeypatch.setattr(_cpu, "WORKSPACE_BYTES", 1024)
+    x, w, b = rand((2, 6, 9, 7), np.float32, 40), rand((4, 3, 3, 3), np.float32, 41), rand((4,), np.float32, 42)
+    pads = ((4, 1), (0, 3))
+    got = numbaconv.conv2d(x, w, b, padding=pads, groups=2, flip=True, activation="tanh", algorithm=algorithm)
+    assert_close(got, ref.conv(x, w, b, pads=pads, groups=2, flip=True, act="tanh"), np.float32)
 
 
 def test_large_image_tiles_the_gemm_workspace(monkeypatch):

@@ -78,3 +78,15 @@ def test_cuda_errors_and_mixing(dev):
     from numba import cuda
     with pytest.raises(ValueError, match=r"conv2d: out.shape=\(1, 2, 4, 4\) must equal the result shape"):
         numbaconv.conv2d(dev(x), dev(w), out=cuda.device_array((1, 2, 4, 4), np.float32))
+
+
+def test_cuda_tune_times_the_cuda_algorithms_once(dev):
+    from numbaconv import tuning
+    tuning.clear()
+    case = CUDA_CASES[2]
+    x, w = rand(case.x, np.float32, 21), rand(case.w, np.float32, 22)
+    got = numbaconv.conv2d(dev(x), dev(w), algorithm="tune", **case.kw)
+    assert_close(got.copy_to_host(), expected(case, x, w), np.float32)
+    (key, entry), = tuning.choices().items()
+    assert key.startswith("cuda|float32|") and set(entry["seconds"]) == {"direct", "gemm"}
+    tuning.clear()

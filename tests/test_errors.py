@@ -50,13 +50,16 @@ class FakeCudaArray:
     (lambda: numbaconv.conv2d(X, W, negative_slope="a"), TypeError, r"conv2d: negative_slope='a' must be a real number"),
     (lambda: numbaconv.conv2d(X, W, layout="CHWN"), ValueError,
      r"conv2d: layout='CHWN' must be 'NCHW' or 'NHWC' for 2-d input"),
-    (lambda: numbaconv.conv2d(X, W, algorithm="winograd"), ValueError,
-     r"conv2d: algorithm='winograd' is unknown; valid CPU algorithms: 'auto', 'direct', 'gemm'"),
+    (lambda: numbaconv.conv2d(X, W, algorithm="im2win"), ValueError,
+     r"conv2d: algorithm='im2win' is unknown; valid CPU algorithms: 'auto', 'tune', 'direct', 'gemm', 'depthwise', "
+     r"'pointwise', 'fft', 'winograd', 'winograd_f2'$"),
+    (lambda: numbaconv.conv2d(X, W, stride=2, algorithm="winograd"), ValueError,
+     r"conv2d: algorithm='winograd' does not apply to this convolution; valid here: 'auto', 'tune', 'direct', 'gemm'$"),
     (lambda: numbaconv.conv2d(X, W, stride=2, algorithm="fft"), ValueError,
-     r"conv2d: algorithm='fft' does not apply to this convolution; valid here: 'auto', 'direct', 'gemm'$"),
+     r"conv2d: algorithm='fft' does not apply to this convolution; valid here: 'auto', 'tune', 'direct', 'gemm'$"),
     (lambda: numbaconv.conv2d(X, W, algorithm="depthwise"), ValueError,
-     r"conv2d: algorithm='depthwise' does not apply to this convolution; valid here: 'auto', 'direct', 'gemm', "
-     r"'fft'$"),
+     r"conv2d: algorithm='depthwise' does not apply to this convolution; valid here: 'auto', 'tune', 'direct', 'gemm', "
+     r"'fft', 'winograd', 'winograd_f2'$"),
     (lambda: numbaconv.conv2d(X, np.zeros((6, 4, 9, 3), np.float32)), ValueError,
      r"conv2d: output size 0 < 1 along spatial dim 0: out = floor\(\(in \+ pad_lo \+ pad_hi - dilation \* "
      r"\(kernel - 1\) - 1\) / stride\) \+ 1 with in=8, pad=\(0, 0\), dilation=1, kernel=9, stride=1"),

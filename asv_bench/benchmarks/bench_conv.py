@@ -8,6 +8,32 @@ Conv2d = family("Conv2d", "Dense, pointwise, strided and dilated convolutions of
 Image = family("Image", "Single-channel 1024x1024 images, 3x3 / 7x7 / 31x31 kernels (the SciPy cases).", "image")
 
 
+class Conv3x3Algorithms:
+    """ResNet 3x3 64ch 56^2 N4 with each applicable CPU algorithm, to track the Winograd/GEMM crossover that
+    algorithm="auto" is built on."""
+    params = [["gemm", "winograd", "winograd_f2", "direct"]]
+    param_names = ["algorithm"]
+
+    def setup(self, algorithm):
+        import numpy as np
+        import numbaconv
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((4, 64, 56, 56), dtype=np.float32)
+        w = rng.standard_normal((64, 64, 3, 3), dtype=np.float32)
+        self.fn = lambda: numbaconv.conv2d(x, w, padding=1, algorithm=algorithm)
+        self.fn()
+
+    def time_conv(self, algorithm):
+        self.fn()
+
+    def track_gflops(self, algorithm):
+        import timeit
+        seconds = min(timeit.repeat(self.fn, number=1, repeat=3))
+        return 2 * 4 * 64 * 56 * 56 * 64 * 9 / seconds / 1e9
+
+    track_gflops.unit = "GFLOP/s"
+
+
 def timeraw_import():
     return "import numbaconv"
 
