@@ -6,7 +6,8 @@ import math
 
 from ._params import ConvParams
 
-CONV_ALGORITHMS = {"cpu": ("direct", "gemm", "depthwise", "pointwise", "fft", "winograd", "winograd_f2"), "cuda": ("direct", "gemm", "depthwise")}
+CONV_ALGORITHMS = {"cpu": ("direct", "gemm", "depthwise", "pointwise", "fft", "winograd", "winograd_f2"),
+                   "cuda": ("direct", "gemm", "depthwise")}
 
 # Below this many multiply-adds per output, BLAS call overhead per (image, group, tile) beats its speed.
 # ResNeXt g32 3x3 (4 outputs per group) ran as fast as gemm as direct (python -m numbaconv bench).
@@ -74,15 +75,17 @@ def select_algorithm(params: ConvParams, backend: str = "cpu") -> str:
     return "direct"
 
 
-def resolve_algorithm(params: ConvParams, algorithm: str, backend: str = "cpu") -> str:
-    """`algorithm` checked against what applies (a ValueError listing the valid names), or the auto choice."""
+def resolve_algorithm(params: ConvParams, algorithm: str, backend: str = "cpu", tunable: bool = True) -> str:
+    """`algorithm` checked against what applies (a ValueError listing the valid names), or the auto choice.
+    `tunable` says whether the caller also takes "tune" (numbaconv.tuning), for the error message."""
     if algorithm == "auto":
         return select_algorithm(params, backend)
     valid = applicable_algorithms(params, backend)
+    extra = "'auto', 'tune'" if tunable else "'auto'"
     if algorithm not in CONV_ALGORITHMS[backend]:
         raise ValueError(f"{params.op}: algorithm={algorithm!r} is unknown; valid {backend.upper()} algorithms: "
-                         f"'auto', 'tune', {', '.join(map(repr, CONV_ALGORITHMS[backend]))}")
+                         f"{extra}, {', '.join(map(repr, CONV_ALGORITHMS[backend]))}")
     if algorithm not in valid:
         raise ValueError(f"{params.op}: algorithm={algorithm!r} does not apply to this convolution; valid here: "
-                         f"'auto', 'tune', {', '.join(map(repr, valid))}")
+                         f"{extra}, {', '.join(map(repr, valid))}")
     return algorithm

@@ -77,6 +77,8 @@ def conv(params: ConvParams, algorithm: str, x: np.ndarray, weight: np.ndarray, 
         x4, o4 = (x[:, None], out[:, None]) if nd == 1 else (x, out)  # NHWC as stored: channels contiguous
         w_t = np.ascontiguousarray(w5[:, 0, 0].transpose(1, 2, 0))
         k.conv_depthwise_nhwc_cpu(x4, w_t, bias, mh, mw, row_chunk(o4.shape[0] * o4.shape[1]), act, consts, o4)
+    elif algorithm == "depthwise" and nd <= 2 and all(st == 1 for st in params.stride):
+        _conv_depthwise_plane(params, x5[:, :, 0], w5[:, :, 0], bias, act, consts, out5[:, :, 0])
     elif algorithm == "depthwise" and nd <= 2:
         k.conv_depthwise2d_cpu(x5[:, :, 0], w5[:, :, 0], bias, mh, mw, *params.row_interior(), chunk, act,
                                consts, out5[:, :, 0])
@@ -88,6 +90,23 @@ def conv(params: ConvParams, algorithm: str, x: np.ndarray, weight: np.ndarray, 
         _conv_winograd(params, 4 if algorithm == "winograd" else 2, x5, w5, bias, act, consts, out5)
     else:
         _conv_gemm(params, algorithm == "pointwise", x5, w5, bias, md, mh, mw, act, consts, out5)
+
+
+def _conv_depthwise_plane(params, x4, w4, bias, act, consts, out4) -> None:
+    """Stride-1 channels-first depthwise conv through padded planes (kernels/conv.py conv_depthwise_plane_cpu):
+    the padded plane's row and column maps come from the same index_map as every other kernel's tables, with
+    one tap; flip reverses the weights instead of the maps."""
+    from ._params import index_map
+    from .kernels import conv as k
+
+    (in_h, in_w), (o_h, o_w) = x4.shape[2:], out4.shape[2:]
+    (pad_top, _), (pad_left, _) = ((0, 0),) * (2 - params.nd) + params.padding
+    (k_h, k_w), (d_h, d_w) = w4.shape[2:], ((1,) * (2 - params.nd) + params.dilation)
+    rows = index_map(in_h, o_h + d_h * (k_h - 1), 1, 1, 1, pad_top, params.padding_mode)[:, 0]
+    cols = index_map(in_w, o_w + d_w * (k_w - 1), 1, 1, 1, pad_left, params.padding_mode)[:, 0]
+    if params.flip:
+        w4 = np.ascontiguousarray(w4[:, :, ::-1, ::-1])
+    k.conv_depthwise_plane_cpu(x4, w4, bias, rows, cols, pad_left, d_h, d_w, act, consts, out4)
 
 
 def _conv_fft(params, x5, w5, bias, act, consts, out5) -> None:

@@ -368,7 +368,7 @@ def resize_conv2d(x, weight, bias=None, *, scale_factor=2, padding="same", paddi
                                 activation=activation, alpha=negative_slope)
     bias = _check_bias(params, bias)
     if backend == "cuda":
-        algorithm = resolve_algorithm(params, algorithm, backend)
+        algorithm = resolve_algorithm(params, algorithm, backend, tunable=False)
     else:
         algorithm = _resolve(op, algorithm, select_resize_algorithm(params), backend, RESIZE_CPU_ALGORITHMS)
     if out is not None:

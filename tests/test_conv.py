@@ -270,6 +270,27 @@ def test_params_count_flops_and_select_algorithms():
     assert numbaconv.select_algorithm(many_channels) == "gemm"
 
 
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("kernel,dilation,multiplier", [((3, 3), (1, 1), 1), ((3, 3), (2, 3), 1),
+                                                        ((5, 3), (1, 2), 2), ((3, 3), (1, 1), 3)])
+def test_stride1_depthwise_plane_kernel(kernel, dilation, multiplier, padding_mode):
+    """The stride-1 depthwise path (padded planes, a one-pass 3x3 with and without dilation, per-tap passes for
+    other kernels) in every padding mode, with a channel multiplier, flip and an activation."""
+    x = rand((2, 3, 9, 8), np.float32, 50)
+    w = rand((3 * multiplier, 1) + kernel, np.float32, 51)
+    b = rand((3 * multiplier,), np.float32, 52)
+    pads = [(d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for k, d in zip(kernel, dilation)]
+    for flip in (False, True):
+        got = numbaconv.conv2d(x, w, b, padding=pads, dilation=dilation, groups=3, padding_mode=padding_mode,
+                               flip=flip, activation="relu6", algorithm="depthwise")
+        want = ref.conv(x, w, b, pads=pads, dilation=dilation, groups=3, padding_mode=padding_mode, flip=flip,
+                        act="relu6")
+        assert_close(got, want, np.float32)
+    x1, w1 = rand((1, 2, 11), np.float64, 53), rand((2, 1, 3), np.float64, 54)
+    assert_close(numbaconv.conv1d(x1, w1, padding=2, dilation=2, groups=2, padding_mode=padding_mode),
+                 ref.conv(x1, w1, pads=2, dilation=2, groups=2, padding_mode=padding_mode))
+
+
 @pytest.mark.parametrize("algorithm,bound32", [("winograd", 2e-5), ("winograd_f2", 2e-6)])
 @pytest.mark.parametrize("channels", [8, 64])
 def test_winograd_accuracy_bound(algorithm, bound32, channels):
