@@ -181,30 +181,36 @@ def _plane_taps_3x3(plane, w, p_w, dil_h, dil_w, acc):
 
 
 @kernel
-def conv_depthwise_plane_cpu(x, w, bias, rows, cols, left, dil_h, dil_w, act, consts, out):
-    """Stride-1 2-D depthwise convolution on (N, C, H, W) arrays, parallel over (image, input channel) planes.
+def conv_depthwise_plane_cpu(x, w, bias, rows, cols, left, dil_h, dil_w, band, act, consts, out):
+    """Stride-1 2-D depthwise convolution on (N, C, H, W) arrays, parallel over bands of `band` output rows of
+    each (image, input channel) plane.
 
-    Each plane is copied once into a padded scratch plane (`rows` / `cols` give the input row / column of every
-    padded row / column, -1 = zero: any padding mode; padded columns [left, left + W) are input columns 0..W-1,
-    copied as a block), so that in padded-width coordinates every tap is one
-    multiply-add over the whole flattened output plane: a few long vector loops per plane instead of K_h * K_w
-    short ones per output row (the row kernel's loop overhead dominated on MobileNet's 56-wide rows). The
-    columns past o_w of each flattened row are computed and never stored.
+    Each band's input rows are copied once into a padded scratch (`rows` / `cols` give the input row / column
+    of every padded row / column, -1 = zero: any padding mode; padded columns [left, left + W) are input
+    columns 0..W-1, copied as a block), so that in padded-width coordinates every tap is one multiply-add over
+    the whole flattened band: a few long vector loops instead of K_h * K_w short ones per output row (the row
+    kernel's loop overhead dominated on MobileNet's 56-wide rows). The launcher sizes bands so the accumulator
+    stays in L1 (a 1024-wide image gets bands of 8 rows; a 56-wide plane is one band). Columns past o_w of each
+    flattened row are computed and never stored.
     """
     n_batch, c_out, o_h, o_w = out.shape
     chans, in_w = x.shape[1], x.shape[3]
     multiplier = c_out // chans
     k_h, k_w = w.shape[2], w.shape[3]
-    p_h, p_w = rows.shape[0], cols.shape[0]
-    span = (o_h - 1) * p_w + o_w
+    p_w = cols.shape[0]
+    halo = dil_h * (k_h - 1)
+    bands = (o_h + band - 1) // band
     zero = out.dtype.type(0)
-    for task in prange(n_batch * chans):
-        n = task // chans
-        c = task % chans
-        plane = np.empty(p_h * p_w, dtype=out.dtype)
+    for task in prange(n_batch * chans * bands):
+        n = task // (chans * bands)
+        c = (task // bands) % chans
+        oh0 = (task % bands) * band
+        oh1 = min(o_h, oh0 + band)
+        span = (oh1 - oh0 - 1) * p_w + o_w
+        plane = np.empty((oh1 - oh0 + halo) * p_w, dtype=out.dtype)
         acc = np.empty(span, dtype=out.dtype)
-        for r in range(p_h):
-            iy = rows[r]
+        for r in range(oh1 - oh0 + halo):
+            iy = rows[oh0 + r]
             dst = plane[r * p_w:(r + 1) * p_w]
             if iy < 0:
                 dst[:] = 0
@@ -230,8 +236,8 @@ def conv_depthwise_plane_cpu(x, w, bias, rows, cols, left, dil_h, dil_w, act, co
                         for i in range(span):
                             acc[i] += wv * shifted[i]
             b = bias[o]
-            for oh in range(o_h):
-                _store_row(acc[oh * p_w:oh * p_w + o_w], b, act, consts, out[n, o, oh])
+            for oh in range(oh0, oh1):
+                _store_row(acc[(oh - oh0) * p_w:(oh - oh0) * p_w + o_w], b, act, consts, out[n, o, oh])
 
 
 @kernel
