@@ -160,81 +160,90 @@ def conv_depthwise2d_cpu(x, w, bias, mh, mw, w_lo, w_hi, stride_w, chunk, act, c
 
 
 @inline
-def _plane_taps_3x3(plane, w, p_w, dil_h, dil_w, acc):
-    """acc = the nine taps of a 3x3 kernel over a padded plane in one pass (acc is loaded and stored once, not
-    nine times). Undilated columns get constant offsets: with runtime ones LLVM did not vectorise (10x)."""
+def _plane_taps_3x3(plane, w, p_w, dil_h, dil_w, add, acc):
+    """acc = (acc if add else 0) + the nine taps of a 3x3 kernel over a padded plane in one pass (acc is loaded
+    and stored once, not nine times). Undilated columns get constant offsets: with runtime ones LLVM did not vectorise (10x)."""
     w00, w01, w02 = w[0, 0], w[0, 1], w[0, 2]
     w10, w11, w12 = w[1, 0], w[1, 1], w[1, 2]
     w20, w21, w22 = w[2, 0], w[2, 1], w[2, 2]
     r0 = plane
     r1 = plane[dil_h * p_w:]
     r2 = plane[2 * dil_h * p_w:]
+    if not add:
+        acc[:] = 0
     if dil_w == 1:
         for i in range(acc.shape[0]):
-            acc[i] = (w00 * r0[i] + w01 * r0[i + 1] + w02 * r0[i + 2] + w10 * r1[i] + w11 * r1[i + 1]
+            acc[i] += (w00 * r0[i] + w01 * r0[i + 1] + w02 * r0[i + 2] + w10 * r1[i] + w11 * r1[i + 1]
                       + w12 * r1[i + 2] + w20 * r2[i] + w21 * r2[i + 1] + w22 * r2[i + 2])
         return
     d1, d2 = dil_w, 2 * dil_w
     for i in range(acc.shape[0]):
-        acc[i] = (w00 * r0[i] + w01 * r0[i + d1] + w02 * r0[i + d2] + w10 * r1[i] + w11 * r1[i + d1]
+        acc[i] += (w00 * r0[i] + w01 * r0[i + d1] + w02 * r0[i + d2] + w10 * r1[i] + w11 * r1[i + d1]
                   + w12 * r1[i + d2] + w20 * r2[i] + w21 * r2[i + d1] + w22 * r2[i + d2])
 
 
 @kernel
-def conv_depthwise_plane_cpu(x, w, bias, rows, cols, left, dil_h, dil_w, band, act, consts, out):
-    """Stride-1 2-D depthwise convolution on (N, C, H, W) arrays, parallel over bands of `band` output rows of
-    each (image, input channel) plane.
+def conv_plane_cpu(x, w, bias, rows, cols, left, dil_h, dil_w, band, act, consts, out):
+    """Stride-1 2-D convolution with few input channels per group (depthwise: one) on (N, C, H, W) arrays,
+    parallel over bands of `band` output rows of each (image, group).
 
-    Each band's input rows are copied once into a padded scratch (`rows` / `cols` give the input row / column
-    of every padded row / column, -1 = zero: any padding mode; padded columns [left, left + W) are input
-    columns 0..W-1, copied as a block), so that in padded-width coordinates every tap is one multiply-add over
-    the whole flattened band: a few long vector loops instead of K_h * K_w short ones per output row (the row
-    kernel's loop overhead dominated on MobileNet's 56-wide rows). The launcher sizes bands so the accumulator
-    stays in L1 (a 1024-wide image gets bands of 8 rows; a 56-wide plane is one band). Columns past o_w of each
-    flattened row are computed and never stored.
+    Each band's input rows of the group's channels are copied once into padded scratch planes (`rows` / `cols`
+    give the input row / column of every padded row / column, -1 = zero: any padding mode; padded columns
+    [left, left + W) are input columns 0..W-1, copied as a block), so that in padded-width coordinates every
+    tap is one multiply-add over the whole flattened band: long vector loops instead of K_h * K_w short ones per
+    output row (the row kernel's loop overhead dominated on MobileNet's 56-wide rows), and a 3x3 kernel is one
+    pass per input channel. The launcher sizes bands so the accumulator stays in L1 (a 1024-wide image gets
+    bands of 8 rows; a 56-wide plane is one band). Columns past o_w of each flattened row are never stored.
     """
     n_batch, c_out, o_h, o_w = out.shape
     chans, in_w = x.shape[1], x.shape[3]
-    multiplier = c_out // chans
+    c_group = w.shape[1]
+    groups = chans // c_group
+    o_group = c_out // groups
     k_h, k_w = w.shape[2], w.shape[3]
     p_w = cols.shape[0]
     halo = dil_h * (k_h - 1)
     bands = (o_h + band - 1) // band
     zero = out.dtype.type(0)
-    for task in prange(n_batch * chans * bands):
-        n = task // (chans * bands)
-        c = (task // bands) % chans
+    for task in prange(n_batch * groups * bands):
+        n = task // (groups * bands)
+        g = (task // bands) % groups
         oh0 = (task % bands) * band
         oh1 = min(o_h, oh0 + band)
         span = (oh1 - oh0 - 1) * p_w + o_w
-        plane = np.empty((oh1 - oh0 + halo) * p_w, dtype=out.dtype)
+        size = (oh1 - oh0 + halo) * p_w
+        planes = np.empty(c_group * size, dtype=out.dtype)
         acc = np.empty(span, dtype=out.dtype)
-        for r in range(oh1 - oh0 + halo):
-            iy = rows[oh0 + r]
-            dst = plane[r * p_w:(r + 1) * p_w]
-            if iy < 0:
-                dst[:] = 0
-                continue
-            src = x[n, c, iy]
-            for j in range(left):
-                dst[j] = src[cols[j]] if cols[j] >= 0 else zero
-            inner = dst[left:left + in_w]
-            for j in range(in_w):
-                inner[j] = src[j]
-            for j in range(left + in_w, p_w):
-                dst[j] = src[cols[j]] if cols[j] >= 0 else zero
-        for m in range(multiplier):
-            o = c * multiplier + m
+        for ci in range(c_group):
+            c = g * c_group + ci
+            for r in range(oh1 - oh0 + halo):
+                iy = rows[oh0 + r]
+                dst = planes[ci * size + r * p_w:ci * size + (r + 1) * p_w]
+                if iy < 0:
+                    dst[:] = 0
+                    continue
+                src = x[n, c, iy]
+                for j in range(left):
+                    dst[j] = src[cols[j]] if cols[j] >= 0 else zero
+                inner = dst[left:left + in_w]
+                for j in range(in_w):
+                    inner[j] = src[j]
+                for j in range(left + in_w, p_w):
+                    dst[j] = src[cols[j]] if cols[j] >= 0 else zero
+        for m in range(o_group):
+            o = g * o_group + m
             if k_h == 3 and k_w == 3:
-                _plane_taps_3x3(plane, w[o, 0], p_w, dil_h, dil_w, acc)
+                for ci in range(c_group):
+                    _plane_taps_3x3(planes[ci * size:], w[o, ci], p_w, dil_h, dil_w, ci > 0, acc)
             else:
                 acc[:] = 0
-                for kh in range(k_h):
-                    for kw in range(k_w):
-                        wv = w[o, 0, kh, kw]
-                        shifted = plane[kh * dil_h * p_w + kw * dil_w:]
-                        for i in range(span):
-                            acc[i] += wv * shifted[i]
+                for ci in range(c_group):
+                    for kh in range(k_h):
+                        for kw in range(k_w):
+                            wv = w[o, ci, kh, kw]
+                            shifted = planes[ci * size + kh * dil_h * p_w + kw * dil_w:]
+                            for i in range(span):
+                                acc[i] += wv * shifted[i]
             b = bias[o]
             for oh in range(oh0, oh1):
                 _store_row(acc[(oh - oh0) * p_w:(oh - oh0) * p_w + o_w], b, act, consts, out[n, o, oh])

@@ -7,6 +7,7 @@ import threading
 
 import numpy as np
 
+from ._algorithms import plane_applies
 from ._params import ConvParams
 
 # Upper bound on the im2col / GEMM-result workspace of the dense path, per tile of output rows.
@@ -70,15 +71,15 @@ def conv(params: ConvParams, algorithm: str, x: np.ndarray, weight: np.ndarray, 
     md, mh, mw = params.index_maps()
     act, consts = params.activation_code, activation_consts(params, out.dtype)
     chunk = row_chunk(math.prod(out5.shape[:4]))
-    if algorithm == "direct":
+    if algorithm in ("depthwise", "direct") and plane_applies(params):
+        _conv_plane(params, x5[:, :, 0], w5[:, :, 0], bias, act, consts, out5[:, :, 0])
+    elif algorithm == "direct":
         k.conv_direct_cpu(x5, w5, bias, md, mh, mw, *params.row_interior(), params.groups, chunk, act,
                           consts, out5)
     elif algorithm == "depthwise" and nd <= 2 and cl and params.out_channels == params.in_channels:
         x4, o4 = (x[:, None], out[:, None]) if nd == 1 else (x, out)  # NHWC as stored: channels contiguous
         w_t = np.ascontiguousarray(w5[:, 0, 0].transpose(1, 2, 0))
         k.conv_depthwise_nhwc_cpu(x4, w_t, bias, mh, mw, row_chunk(o4.shape[0] * o4.shape[1]), act, consts, o4)
-    elif algorithm == "depthwise" and nd <= 2 and all(st == 1 for st in params.stride):
-        _conv_depthwise_plane(params, x5[:, :, 0], w5[:, :, 0], bias, act, consts, out5[:, :, 0])
     elif algorithm == "depthwise" and nd <= 2:
         k.conv_depthwise2d_cpu(x5[:, :, 0], w5[:, :, 0], bias, mh, mw, *params.row_interior(), chunk, act,
                                consts, out5[:, :, 0])
@@ -92,15 +93,13 @@ def conv(params: ConvParams, algorithm: str, x: np.ndarray, weight: np.ndarray, 
         _conv_gemm(params, algorithm == "pointwise", x5, w5, bias, md, mh, mw, act, consts, out5)
 
 
-# Accumulator band of the stride-1 depthwise kernel: about a third of L1, so that the per-tap passes of big
-# kernels (49 for 7x7) stay in L1 (whole 1024^2 planes ran 6x slower than the row kernel, measured).
-DEPTHWISE_BAND_BYTES = 16 << 10
-
-
-def _conv_depthwise_plane(params, x4, w4, bias, act, consts, out4) -> None:
-    """Stride-1 channels-first depthwise conv through padded planes (kernels/conv.py conv_depthwise_plane_cpu):
-    the padded plane's row and column maps come from the same index_map as every other kernel's tables, with
-    one tap; flip reverses the weights instead of the maps."""
+# Accumulator band of the plane kernel: about a third of L1, so that the per-tap passes of big kernels (49 for
+# 7x7) stay in L1 (whole 1024^2 planes ran 6x slower than the row kernel, measured).
+PLANE_BAND_BYTES = 16 << 10
+def _conv_plane(params, x4, w4, bias, act, consts, out4) -> None:
+    """Stride-1 channels-first conv through padded planes (kernels/conv.py conv_plane_cpu): the padded plane's
+    row and column maps come from the same index_map as every other kernel's tables, with one tap; flip
+    reverses the weights instead of the maps."""
     from ._params import index_map
     from .kernels import conv as k
 
@@ -111,8 +110,8 @@ def _conv_depthwise_plane(params, x4, w4, bias, act, consts, out4) -> None:
     cols = index_map(in_w, o_w + d_w * (k_w - 1), 1, 1, 1, pad_left, params.padding_mode)[:, 0]
     if params.flip:
         w4 = np.ascontiguousarray(w4[:, :, ::-1, ::-1])
-    band = max(1, min(o_h, DEPTHWISE_BAND_BYTES // (cols.shape[0] * x4.itemsize)))
-    k.conv_depthwise_plane_cpu(x4, w4, bias, rows, cols, pad_left, d_h, d_w, band, act, consts, out4)
+    band = max(1, min(o_h, PLANE_BAND_BYTES // (cols.shape[0] * x4.itemsize)))
+    k.conv_plane_cpu(x4, w4, bias, rows, cols, pad_left, d_h, d_w, band, act, consts, out4)
 
 
 def _conv_fft(params, x5, w5, bias, act, consts, out5) -> None:

@@ -252,7 +252,11 @@ def test_params_count_flops_and_select_algorithms():
     nhwc = numbaconv.conv_params("conv2d", 2, (1, 56, 56, 64), (64, 64, 3, 3), padding=1, layout="NHWC")
     assert numbaconv.select_algorithm(nhwc) == "gemm"
     resnext = numbaconv.conv_params("conv2d", 2, (1, 128, 56, 56), (128, 4, 3, 3), padding=1, groups=32)
-    assert numbaconv.select_algorithm(resnext) == "gemm"
+    assert numbaconv.select_algorithm(resnext) == "direct"  # the plane kernel
+    first_layer = numbaconv.conv_params("conv2d", 2, (1, 3, 224, 224), (64, 3, 3, 3), padding=1)
+    assert numbaconv.select_algorithm(first_layer) == "direct"
+    wide = numbaconv.conv_params("conv2d", 2, (1, 16, 32, 32), (16, 16, 5, 5), padding=2)
+    assert numbaconv.select_algorithm(wide) == "gemm"  # 400 multiply-adds per output: past the plane kernel
     strided = numbaconv.conv_params("conv2d", 2, (1, 64, 56, 56), (64, 64, 3, 3), padding=1, stride=2)
     assert numbaconv.select_algorithm(strided) == "gemm"
     assert numbaconv.select_algorithm(p, "cuda") == "gemm"
@@ -273,21 +277,26 @@ def test_params_count_flops_and_select_algorithms():
 @pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
 @pytest.mark.parametrize("kernel,dilation,multiplier", [((3, 3), (1, 1), 1), ((3, 3), (2, 3), 1),
                                                         ((5, 3), (1, 2), 2), ((3, 3), (1, 1), 3)])
-def test_stride1_depthwise_plane_kernel(kernel, dilation, multiplier, padding_mode):
-    """The stride-1 depthwise path (padded planes, a one-pass 3x3 with and without dilation, per-tap passes for
-    other kernels) in every padding mode, with a channel multiplier, flip and an activation."""
-    x = rand((2, 3, 9, 8), np.float32, 50)
-    w = rand((3 * multiplier, 1) + kernel, np.float32, 51)
-    b = rand((3 * multiplier,), np.float32, 52)
+@pytest.mark.parametrize("c_group", [1, 3])
+def test_stride1_plane_kernel(kernel, dilation, multiplier, padding_mode, c_group):
+    """The stride-1 plane kernel behind "depthwise" (c_group 1) and "direct" (few channels per group): padded
+    planes in every padding mode, a one-pass 3x3 with and without dilation, per-tap passes for other kernels,
+    several outputs per group, flip and an activation."""
+    groups = 6 // c_group
+    x = rand((2, 6, 9, 8), np.float32, 50)
+    w = rand((groups * multiplier, c_group) + kernel, np.float32, 51)
+    b = rand((groups * multiplier,), np.float32, 52)
     pads = [(d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for k, d in zip(kernel, dilation)]
+    algorithm = "depthwise" if c_group == 1 else "direct"
     for flip in (False, True):
-        got = numbaconv.conv2d(x, w, b, padding=pads, dilation=dilation, groups=3, padding_mode=padding_mode,
-                               flip=flip, activation="relu6", algorithm="depthwise")
-        want = ref.conv(x, w, b, pads=pads, dilation=dilation, groups=3, padding_mode=padding_mode, flip=flip,
+        got = numbaconv.conv2d(x, w, b, padding=pads, dilation=dilation, groups=groups, padding_mode=padding_mode,
+                               flip=flip, activation="relu6", algorithm=algorithm)
+        want = ref.conv(x, w, b, pads=pads, dilation=dilation, groups=groups, padding_mode=padding_mode, flip=flip,
                         act="relu6")
         assert_close(got, want, np.float32)
-    x1, w1 = rand((1, 2, 11), np.float64, 53), rand((2, 1, 3), np.float64, 54)
-    assert_close(numbaconv.conv1d(x1, w1, padding=2, dilation=2, groups=2, padding_mode=padding_mode),
+    x1, w1 = rand((1, 2 * c_group, 11), np.float64, 53), rand((2, c_group, 3), np.float64, 54)
+    assert_close(numbaconv.conv1d(x1, w1, padding=2, dilation=2, groups=2, padding_mode=padding_mode,
+                                  algorithm=algorithm),
                  ref.conv(x1, w1, pads=2, dilation=2, groups=2, padding_mode=padding_mode))
 
 
