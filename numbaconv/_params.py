@@ -235,6 +235,12 @@ class ConvParams(LayerShape):
                                 self.dilation[-1], self.padding[-1][0])
         return RowInterior(lo, hi, self.stride[-1])
 
+    @property
+    def padded_input(self) -> bool:
+        """Whether the index tables read the input itself, zero-padded or remapped at its edges only (kernels that
+        build their own padded copy of the input rely on it; a resize conv reads an upsampled view instead)."""
+        return True
+
     def index_maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Three (out, kernel) input-index tables, padded to 3 spatial dims (see `index_map`)."""
         dims = zip(self.in_spatial, self.out_spatial, self.kernel, self.stride, self.dilation, self.padding)

@@ -247,6 +247,10 @@ class ResizeConvParams(ConvParams):
         maps = super().index_maps()
         return tuple(np.where(m >= 0, m // s, -1) for m, s in zip(maps, pad3(self.scale, 1)))
 
+    @property
+    def padded_input(self) -> bool:
+        return all(s == 1 for s in self.scale)
+
     def row_interior(self) -> RowInterior:
         """Upsampled W indices are not `ow * stride + offset`: every output goes through the W table."""
         return super().row_interior() if self.scale[-1] == 1 else RowInterior(0, 0, 1)
