@@ -22,6 +22,9 @@ GEMM_MIN_OUT_PER_GROUP = 2
 # lost to its weight transform). Measured with python -m numbaconv bench; see docs/performance.md.
 WINOGRAD_MIN_CHANNELS = 8
 WINOGRAD_F4_MIN_SIZE = 8
+# Transformed weights (36 or 16 points x C_out x C_in/groups) live for the whole call: auto keeps them under
+# this, so that a call's extra memory stays within the performance issue's output size + 64 MiB.
+WINOGRAD_MAX_WEIGHT_BYTES = 32 << 20
 # The CPU "direct" and "depthwise" algorithms run the plane kernel (kernels/conv.py conv_plane_cpu) for 1-D and
 # 2-D channels-first stride-1 convs with at most PLANE_MAX_CHANNELS input channels per group: it makes C_in/g
 # passes over an L1 accumulator per kernel row, so auto prefers it only up to PLANE_MAX_REDUCTION multiply-adds
@@ -82,9 +85,10 @@ def select_algorithm(params: ConvParams, backend: str = "cpu") -> str:
         return "direct"
     if (winograd_applies(params) and not params.channels_last and params.in_per_group >= WINOGRAD_MIN_CHANNELS
             and params.out_per_group >= WINOGRAD_MIN_CHANNELS):
-        if min(params.out_spatial) >= WINOGRAD_F4_MIN_SIZE:
+        weights = params.out_channels * params.in_per_group * 4  # bytes per transform point, float32
+        if min(params.out_spatial) >= WINOGRAD_F4_MIN_SIZE and 36 * weights <= WINOGRAD_MAX_WEIGHT_BYTES:
             return "winograd"
-        if min(params.out_spatial) >= WINOGRAD_F2_MIN_SIZE:
+        if min(params.out_spatial) >= WINOGRAD_F2_MIN_SIZE and 16 * weights <= WINOGRAD_MAX_WEIGHT_BYTES:
             return "winograd_f2"
     reduction = params.in_per_group * math.prod(params.kernel)
     if reduction >= GEMM_MIN_REDUCTION and params.out_per_group >= GEMM_MIN_OUT_PER_GROUP:

@@ -247,6 +247,8 @@ def test_params_count_flops_and_select_algorithms():
     assert numbaconv.select_algorithm(p) == "winograd"
     small_image = numbaconv.conv_params("conv2d", 2, (1, 512, 7, 7), (512, 512, 3, 3), padding=1)
     assert numbaconv.select_algorithm(small_image) == "winograd_f2"
+    huge = numbaconv.conv_params("conv2d", 2, (1, 1024, 16, 16), (1024, 1024, 3, 3), padding=1)
+    assert numbaconv.select_algorithm(huge) == "gemm"  # 36 x 1024 x 1024 float32 transformed weights: 144 MiB
     smaller = numbaconv.conv_params("conv2d", 2, (1, 64, 3, 3), (64, 64, 3, 3), padding=1)
     assert numbaconv.select_algorithm(smaller) == "gemm"
     nhwc = numbaconv.conv_params("conv2d", 2, (1, 56, 56, 64), (64, 64, 3, 3), padding=1, layout="NHWC")
