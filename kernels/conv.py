@@ -23,8 +23,6 @@ def _accumulate_row(x, w, md, mh, mw, n, c, o, cw, od, oh, w_lo, w_hi, step, acc
     halved the speed of the whole kernel (measured on MobileNet depthwise shapes).
     """
     k_d, k_h, k_w = w.shape[2], w.shape[3], w.shape[4]
-    o_w = acc.shape[0]
-    first = min(w_lo, o_w - 1)
     for kd in range(k_d):
         iz = md[od, kd]
         if iz < 0:
@@ -35,19 +33,26 @@ def _accumulate_row(x, w, md, mh, mw, n, c, o, cw, od, oh, w_lo, w_hi, step, acc
                 continue
             row = x[n, c, iz, iy]
             for kw in range(k_w):
-                wv = w[o, cw, kd, kh, kw]
-                for ow in range(w_lo):
-                    ix = mw[ow, kw]
-                    if ix >= 0:
-                        acc[ow] += wv * row[ix]
-                src = row[mw[first, kw]::step]
-                dst = acc[w_lo:w_hi]
-                for j in range(w_hi - w_lo):
-                    dst[j] += wv * src[j]
-                for ow in range(w_hi, o_w):
-                    ix = mw[ow, kw]
-                    if ix >= 0:
-                        acc[ow] += wv * row[ix]
+                _tap_row(row, w[o, cw, kd, kh, kw], mw, kw, w_lo, w_hi, step, acc)
+
+
+@inline
+def _tap_row(row, wv, mw, kw, w_lo, w_hi, step, acc):
+    """acc += wv * the input row read by tap kw: table look-ups at the edges, a plain strided stretch (a view
+    that vectorises) for the outputs [w_lo, w_hi) in between."""
+    o_w = acc.shape[0]
+    for ow in range(w_lo):
+        ix = mw[ow, kw]
+        if ix >= 0:
+            acc[ow] += wv * row[ix]
+    src = row[mw[min(w_lo, o_w - 1), kw]::step]
+    dst = acc[w_lo:w_hi]
+    for j in range(w_hi - w_lo):
+        dst[j] += wv * src[j]
+    for ow in range(w_hi, o_w):
+        ix = mw[ow, kw]
+        if ix >= 0:
+            acc[ow] += wv * row[ix]
 
 
 @inline
@@ -111,29 +116,14 @@ def conv_depthwise_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, chunk, act,
 @inline
 def _depthwise_row2d(x, w, mh, mw, n, c, o, oh, w_lo, w_hi, step, acc):
     """acc = one output row of a 2-D depthwise conv (the 4-D twin of _accumulate_row)."""
-    k_h, k_w = w.shape[2], w.shape[3]
-    o_w = acc.shape[0]
-    first = min(w_lo, o_w - 1)
     acc[:] = 0
-    for kh in range(k_h):
+    for kh in range(w.shape[2]):
         iy = mh[oh, kh]
         if iy < 0:
             continue
         row = x[n, c, iy]
-        for kw in range(k_w):
-            wv = w[o, 0, kh, kw]
-            for ow in range(w_lo):
-                ix = mw[ow, kw]
-                if ix >= 0:
-                    acc[ow] += wv * row[ix]
-            src = row[mw[first, kw]::step]
-            dst = acc[w_lo:w_hi]
-            for j in range(w_hi - w_lo):
-                dst[j] += wv * src[j]
-            for ow in range(w_hi, o_w):
-                ix = mw[ow, kw]
-                if ix >= 0:
-                    acc[ow] += wv * row[ix]
+        for kw in range(w.shape[3]):
+            _tap_row(row, w[o, 0, kh, kw], mw, kw, w_lo, w_hi, step, acc)
 
 
 @kernel

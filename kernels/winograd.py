@@ -60,31 +60,44 @@ def _store_col(v, k, i, a0, a1, a2, a3):
     v[k + 3, i] = b3
 
 
+@inline
+def _strip_columns(width, in_w, pad_left):
+    """Columns [j_lo, j_hi) of a zero-padded strip of `width` that hold input columns j - pad_left."""
+    j_lo = min(pad_left, width)
+    return j_lo, max(j_lo, min(width, in_w + pad_left))
+
+
+@inline
+def _fill_strip(x, n, c, iy0, pad_left, j_lo, j_hi, strip):
+    """strip[i] = input row iy0 + i of x[n, c] at columns j_lo..j_hi (shifted by pad_left), zero outside the
+    image; columns outside [j_lo, j_hi) are never written, so they stay the zeros the strip started with."""
+    in_h = x.shape[2]
+    for i in range(strip.shape[0]):
+        iy = iy0 + i
+        if 0 <= iy < in_h:
+            for j in range(j_lo, j_hi):
+                strip[i, j] = x[n, c, iy, j - pad_left]
+        else:
+            strip[i, j_lo:j_hi] = 0
+
+
 # Both transforms are serial on purpose: they run between BLAS calls, whose threads keep spinning for a while
 # after each call, and a parallel transform competing with them ran 3.5x slower than the serial one (measured
 # on a 2-core machine: ResNet 3x3 64ch 56^2 N4, 29 ms against 8.3 ms).
-def _input_body(x, pad_top, pad_left, tiles_h, tiles_w, r0, r1, v):
+@serial_kernel
+def winograd_input_f23(x, pad_top, pad_left, tiles_h, tiles_w, r0, r1, v):
     """v[k, c * tiles + t] = (B^T d B)[k] for the tiles of tile rows r0..r1 of x (N, C, H, W), any strides;
     v is C-contiguous (16, plane), so the stores are unit-stride (a strided 3-D view made them scatters).
 
     Each tile row's four input rows are first copied into a zero-padded strip, so the tile loop reads without
     bounds tests or branches (it vectorises), and every tile value is a scalar: a 4x4 scratch tile cost 8x
     (LLVM kept it in memory, fearing it aliases v)."""
-    chans, in_h, in_w = x.shape[1], x.shape[2], x.shape[3]
     width = 2 * tiles_w + 2
-    j_lo, j_hi = min(pad_left, width), max(min(pad_left, width), min(width, in_w + pad_left))
-    for c in range(chans):
-        strip = np.zeros((4, width), v.dtype)
+    j_lo, j_hi = _strip_columns(width, x.shape[3], pad_left)
+    strip = np.zeros((4, width), v.dtype)
+    for c in range(x.shape[1]):
         for r in range(r0, r1):
-            n = r // tiles_h
-            iy0 = 2 * (r % tiles_h) - pad_top
-            for i in range(4):
-                iy = iy0 + i
-                if 0 <= iy < in_h:
-                    for j in range(j_lo, j_hi):
-                        strip[i, j] = x[n, c, iy, j - pad_left]
-                else:
-                    strip[i, j_lo:j_hi] = 0
+            _fill_strip(x, r // tiles_h, c, 2 * (r % tiles_h) - pad_top, pad_left, j_lo, j_hi, strip)
             t0 = c * (r1 - r0) * tiles_w + (r - r0) * tiles_w
             for tx in range(tiles_w):
                 j = 2 * tx
@@ -99,10 +112,9 @@ def _input_body(x, pad_top, pad_left, tiles_h, tiles_w, r0, r1, v):
                 _store_col(v, 12, t0 + tx, s30, s31, s32, s33)
 
 
-winograd_input_f23 = serial_kernel(_input_body)
 
-
-def _output_body(m, bias, tiles_h, tiles_w, r0, r1, act, consts, out):
+@serial_kernel
+def winograd_output_f23(m, bias, tiles_h, tiles_w, r0, r1, act, consts, out):
     """out[n, o, 2x2 tile] = activation(A^T M A + bias[o]) for the tiles of tile rows r0..r1; m is C-contiguous
     (16, plane) holding M[k, o, t] at m[k, o * tiles + t]. Whole tiles store without tests."""
     o_h, o_w = out.shape[2], out.shape[3]
@@ -132,8 +144,6 @@ def _output_body(m, bias, tiles_h, tiles_w, r0, r1, act, consts, out):
                     if tx < full_w:
                         out[n, o, oy + 1, ox + 1] = activate(y11 + b, act, consts)
 
-
-winograd_output_f23 = serial_kernel(_output_body)
 
 
 # ---- F(4x4, 3x3): 6x6 input tiles at stride 4, 36 transform points, k = 6 * row + column ----
@@ -184,25 +194,16 @@ def winograd_input_f43(x, pad_top, pad_left, tiles_h, tiles_w, r0, r1, v):
     """v[k, c * tiles + t] = (B^T d B)[k] for the 6x6 tiles of tile rows r0..r1 of x (N, C, H, W).
 
     Per tile row: the six input rows into a zero-padded strip, B^T down its columns at once (unit stride), then
-    B^T along each row of every tile (serial, for the reason given above _input_body)."""
-    chans, in_h, in_w = x.shape[1], x.shape[2], x.shape[3]
+    B^T along each row of every tile (serial, for the reason given above winograd_input_f23)."""
     dt = v.dtype.type
     c2, c4 = dt(2), dt(4)
     width = 4 * tiles_w + 2
-    j_lo, j_hi = min(pad_left, width), max(min(pad_left, width), min(width, in_w + pad_left))
+    j_lo, j_hi = _strip_columns(width, x.shape[3], pad_left)
     strip = np.zeros((6, width), v.dtype)
     cols = np.empty((6, width), v.dtype)
-    for c in range(chans):
+    for c in range(x.shape[1]):
         for r in range(r0, r1):
-            n = r // tiles_h
-            iy0 = 4 * (r % tiles_h) - pad_top
-            for i in range(6):
-                iy = iy0 + i
-                if 0 <= iy < in_h:
-                    for j in range(j_lo, j_hi):
-                        strip[i, j] = x[n, c, iy, j - pad_left]
-                else:
-                    strip[i, j_lo:j_hi] = 0
+            _fill_strip(x, r // tiles_h, c, 4 * (r % tiles_h) - pad_top, pad_left, j_lo, j_hi, strip)
             for j in range(width):
                 cols[0, j], cols[1, j], cols[2, j], cols[3, j], cols[4, j], cols[5, j] = _bt6(
                     strip[0, j], strip[1, j], strip[2, j], strip[3, j], strip[4, j], strip[5, j], c2, c4)

@@ -64,11 +64,11 @@ def _conv(op: str, nd: int, x, weight, bias, *, stride, padding, dilation, group
                          groups=groups, padding_mode=padding_mode, flip=flip, activation=activation,
                          alpha=negative_slope, layout=layout)
     bias = _check_bias(params, bias)
-    tune = algorithm == "tune"
-    algorithm = "auto" if tune else resolve_algorithm(params, algorithm, backend)
+    if algorithm != "tune":
+        algorithm = resolve_algorithm(params, algorithm, backend)
     if out is not None:
         check_out(op, out, params.out_shape, storage, {"x": x, "weight": weight, "bias": bias}, backend)
-    if tune:
+    if algorithm == "tune":
         algorithm = _tuned(params, backend, like, x, weight, bias, compute, storage, stream)
     return _run(params, algorithm, backend, like, x, weight, bias, compute, storage, out, user_out, stream)
 

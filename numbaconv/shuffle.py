@@ -304,8 +304,8 @@ def shuffle_conv2d(x, weight, bias=None, *, groups, stride=1, padding=0, dilatio
     bias = _check_bias(params, bias)
     one_group = dataclasses.replace(params, in_channels=params.in_per_group, out_channels=params.out_per_group,
                                     groups=1)
-    tune = algorithm == "tune"
-    algorithm = "auto" if tune else resolve_algorithm(one_group, algorithm, backend)
+    if algorithm != "tune":
+        algorithm = resolve_algorithm(one_group, algorithm, backend)
     if out is not None:
         check_out(op, out, params.out_shape, storage, {"x": x, "weight": weight, "bias": bias}, backend)
     if backend == "cuda":
@@ -317,7 +317,7 @@ def shuffle_conv2d(x, weight, bias=None, *, groups, stride=1, padding=0, dilatio
                                       stream)
             return result
 
-        if tune:
+        if algorithm == "tune":
             algorithm = tuning.tune(params, compute, backend, applicable_algorithms(one_group, backend),
                                     lambda name: launch(name, _cuda.allocate(like, params.out_shape, storage, stream)))
         return launch(algorithm, _cuda.allocate(like, params.out_shape, storage, stream) if user_out is None
@@ -325,7 +325,7 @@ def shuffle_conv2d(x, weight, bias=None, *, groups, stride=1, padding=0, dilatio
     x = as_compute(x, compute)
     weight = as_compute(weight, compute)
     bias = np.zeros(params.out_channels, compute) if bias is None else np.ascontiguousarray(as_compute(bias, compute))
-    if tune:
+    if algorithm == "tune":
         algorithm = tuning.tune(params, compute, backend, applicable_algorithms(one_group, backend),
                                 lambda name: _shuffle_groups(params, one_group, name, x, weight, bias,
                                                              np.empty(params.out_shape, dtype=compute)))
