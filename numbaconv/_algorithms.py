@@ -17,9 +17,8 @@ GEMM_MIN_REDUCTION = 32
 FFT_MIN_TAPS = 225
 FFT_MAX_CHANNEL_PAIRS = 16
 GEMM_MIN_OUT_PER_GROUP = 2
-# Winograd (3x3, stride 1, channels-first) beat im2col + GEMM on every such bench case with >= 8 channels per
-# group: F(4x4) 1.3-2x from 8x8 outputs up, F(2x2) on smaller ones (7x7 at 512 channels: 1.5x, where F(4x4)
-# lost to its weight transform). Measured with python -m numbaconv bench; see docs/performance.md.
+# Winograd (3x3, stride 1, channels-first): F(4x4) from 8x8 outputs up, F(2x2) on smaller ones, measured
+# against gemm and the plane kernel by scripts/algorithm_crossover.py (table in docs/performance.md).
 WINOGRAD_MIN_CHANNELS = 8
 WINOGRAD_F4_MIN_SIZE = 8
 # Transformed weights (36 or 16 points x C_out x C_in/groups) live for the whole call: auto keeps them under
@@ -28,9 +27,8 @@ WINOGRAD_MAX_WEIGHT_BYTES = 32 << 20
 # The CPU "direct" and "depthwise" algorithms run the plane kernel (kernels/conv.py conv_plane_cpu) for 1-D and
 # 2-D channels-first stride-1 convs with at most PLANE_MAX_CHANNELS input channels per group: it makes C_in/g
 # passes over an L1 accumulator per kernel row, so auto prefers it only up to PLANE_MAX_REDUCTION multiply-adds
-# per output. Measured against the best of gemm and winograd (2 threads, float32): ResNeXt g32 3x3 2.6 vs
-# 9.7 ms, 8 -> 64 channels 3x3 at 56^2 3.1 vs 3.6 ms, 3 -> 64 at 224^2 4.2 vs 9.7 ms, 16 -> 16 at 32^2 1.1 vs
-# 1.6 ms, 8 -> 8 5x5 1.1 vs 2.9 ms; 32 -> 32 3x3 lost to winograd (4.7 vs 4.1 ms).
+# per output; it beat gemm and Winograd on the grouped, few-channel and 5x5 rows of
+# scripts/algorithm_crossover.py, and lost to Winograd from 32 channels per group.
 PLANE_MAX_CHANNELS = 16
 PLANE_MAX_REDUCTION = 256
 WINOGRAD_F2_MIN_SIZE = 4
