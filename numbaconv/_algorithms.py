@@ -1,10 +1,14 @@
-"""Which kernel runs a convolution: the table of names per backend and a pure choice function."""
+"""Which kernel runs a convolution, a transpose convolution or a resize-conv: the algorithm names a user may pass
+per backend, the pure `auto` rules, and `select`, which turns (params, algorithm, backend) into the concrete
+kernel that runs (the name the launch tables in numbaconv/_launch_conv.py and _launch_transpose.py key on, and
+the name tuning and the bench report)."""
 
 from __future__ import annotations
 
 import math
 
 from ._params import ConvParams
+from ._params_transpose import ConvTransposeParams, ResizeConvParams
 
 CONV_ALGORITHMS = {"cpu": ("direct", "gemm", "depthwise", "pointwise", "fft", "winograd", "winograd_f2"),
                    "cuda": ("direct", "gemm", "depthwise")}
@@ -108,3 +112,94 @@ def resolve_algorithm(params: ConvParams, algorithm: str, backend: str = "cpu", 
         raise ValueError(f"{params.op}: algorithm={algorithm!r} does not apply to this convolution; valid here: "
                          f"{extra}, {', '.join(map(repr, valid))}")
     return algorithm
+
+
+# ---- concrete kernels ----
+
+# CPU kernels behind each algorithm name (kernels/conv.py, kernels/winograd.py, numbaconv/_launch_conv.py):
+# "plane" (stride-1 channels-first conv through padded planes), "row" (the direct row gather),
+# "depthwise_row" / "depthwise_row3d" (its one-channel twins), "depthwise_nhwc" (channels-last multiplier 1),
+# "pointwise" (BLAS on the input), "gemm" (im2col + BLAS), "fft", "winograd", "winograd_f2". On CUDA:
+# "direct" (one thread per output; depthwise is its groups == C_in case) and "gemm" (implicit GEMM).
+def kernel_for(params: ConvParams, algorithm: str, backend: str = "cpu") -> str:
+    """The kernel that runs `algorithm` (already checked to apply) for these params on `backend`."""
+    if backend == "cuda":
+        return "gemm" if algorithm == "gemm" else "direct"
+    if algorithm in ("direct", "depthwise") and plane_applies(params):
+        return "plane"
+    if algorithm == "direct":
+        return "row"
+    if algorithm == "depthwise":
+        if params.nd <= 2 and params.channels_last and params.out_channels == params.in_channels:
+            return "depthwise_nhwc"
+        return "depthwise_row" if params.nd <= 2 else "depthwise_row3d"
+    return algorithm
+
+
+def select(params: ConvParams, algorithm: str = "auto", backend: str = "cpu") -> str:
+    """The kernel a convolution runs: `algorithm` checked (a ValueError listing the valid names) or the auto
+    choice, turned into its concrete kernel. "tune" passes through (numbaconv.tuning picks among
+    `tuning_candidates`)."""
+    if algorithm == "tune":
+        return "tune"
+    return kernel_for(params, resolve_algorithm(params, algorithm, backend), backend)
+
+
+def tuning_candidates(params: ConvParams, backend: str = "cpu") -> tuple[str, ...]:
+    """The distinct kernels of every applicable algorithm, in the order `applicable_algorithms` lists them."""
+    return tuple(dict.fromkeys(kernel_for(params, name, backend) for name in applicable_algorithms(params, backend)))
+
+
+# ---- transpose convolution and resize-conv ----
+
+# CUDA has one transpose kernel: a gather with one thread per output.
+TRANSPOSE_ALGORITHMS = {"cpu": ("direct", "gemm"), "cuda": ("direct",)}
+# The transpose GEMM path pays a BLAS call and a column buffer per (image, group, channel chunk): worth it once
+# each input pixel meets enough channels and each column has enough rows.
+GEMM_MIN_IN_PER_GROUP = 8
+GEMM_MIN_ROWS = 32
+# resize_conv2d on the CPU has conv's two kernels that read through index tables, so the same two names; on CUDA
+# every conv kernel reads through them, so it takes conv's CUDA names and rule.
+RESIZE_CPU_ALGORITHMS = ("direct", "gemm")
+
+
+def select_transpose_algorithm(params: ConvTransposeParams, backend: str = "cpu") -> str:
+    """The algorithm ``algorithm="auto"`` runs for a transpose convolution: a pure function of the params."""
+    if backend == "cuda":
+        return "direct"
+    rows = params.out_per_group * math.prod(params.kernel)
+    if params.in_per_group >= GEMM_MIN_IN_PER_GROUP and rows >= GEMM_MIN_ROWS:
+        return "gemm"
+    return "direct"
+
+
+def select_resize_algorithm(params: ResizeConvParams) -> str:
+    """conv's rule for its direct and GEMM paths (the only two CPU kernels that read through index tables)."""
+    reduction = params.in_per_group * math.prod(params.kernel)
+    if reduction >= GEMM_MIN_REDUCTION and params.out_per_group >= GEMM_MIN_OUT_PER_GROUP:
+        return "gemm"
+    return "direct"
+
+
+def _named(op: str, algorithm, backend: str, names: tuple[str, ...]) -> str:
+    if algorithm not in names:
+        raise ValueError(f"{op}: algorithm={algorithm!r} is unknown; valid {backend.upper()} algorithms: 'auto', "
+                         f"{', '.join(map(repr, names))}")
+    return algorithm
+
+
+def select_transpose(params: ConvTransposeParams, algorithm: str = "auto", backend: str = "cpu") -> str:
+    """The transpose kernel that runs ("direct": the output gather; "gemm": BLAS into columns, then col2im)."""
+    if algorithm == "auto":
+        return select_transpose_algorithm(params, backend)
+    return _named(params.op, algorithm, backend, TRANSPOSE_ALGORITHMS[backend])
+
+
+def select_resize(params: ResizeConvParams, algorithm: str = "auto", backend: str = "cpu") -> str:
+    """The conv kernel a resize-conv runs: on the CPU "row" or "gemm" (no plane, Winograd or FFT: those read the
+    input itself, not the upsampling tables); on CUDA conv's kernels and rule."""
+    if backend == "cuda":
+        return kernel_for(params, resolve_algorithm(params, algorithm, backend, tunable=False), backend)
+    name = select_resize_algorithm(params) if algorithm == "auto" else _named(params.op, algorithm, backend,
+                                                                               RESIZE_CPU_ALGORITHMS)
+    return kernel_for(params, name, backend)

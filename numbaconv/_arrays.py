@@ -44,6 +44,12 @@ def backend_of(op: str, **arrays) -> str:
     return kinds[names[0]]
 
 
+def host_only(op: str, **arrays) -> None:
+    """For ops with CPU kernels only (analysis.dead_channels): NumPy arrays in, else an error before any work."""
+    if backend_of(op, **arrays) != "cpu":
+        raise NotImplementedError(f"{op}: CUDA arrays are not supported by {op} yet; pass NumPy arrays")
+
+
 def _is_numba_device_array(a) -> bool:
     """Numba's device arrays (the CUDA simulator's have no __cuda_array_interface__), without importing Numba."""
     return type(a).__module__.split(".")[0] in ("numba", "numba_cuda") and hasattr(a, "copy_to_host")

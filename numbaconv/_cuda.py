@@ -28,6 +28,31 @@ def cuda():
     return numba_cuda
 
 
+def device_id() -> int:
+    """The id of the current CUDA device (the key of every cache that holds device memory)."""
+    if is_simulator():
+        return 0
+    return int(cuda().get_current_device().id)
+
+
+def device_cache(maxsize: int = 256):
+    """`functools.lru_cache` for functions that return device memory: keyed by the current device too, so a
+    call on a second GPU never gets memory allocated on the first (as CuPy's memoize(for_each_device=True))."""
+    def wrap(fn):
+        @functools.lru_cache(maxsize=maxsize)
+        def on_device(device: int, *args):
+            return fn(*args)
+
+        @functools.wraps(fn)
+        def cached(*args):
+            return on_device(device_id(), *args)
+
+        cached.cache_clear = on_device.cache_clear  # type: ignore[attr-defined]
+        cached.cache_info = on_device.cache_info  # type: ignore[attr-defined]
+        return cached
+    return wrap
+
+
 def is_simulator() -> bool:
     from numba import config
     return bool(config.ENABLE_CUDASIM)

@@ -24,26 +24,26 @@ CHANNELS_LAST = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
 _SIZE_FORMULA = "out = floor((in + pad_lo + pad_hi - dilation * (kernel - 1) - 1) / stride) + 1"
 
 
-def _is_int(value) -> bool:
+def is_int(value) -> bool:
     return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer))
 
 
-def _show(value):
+def show(value):
     """Value as the user would recognise it in a message (NumPy ints shown as plain ints)."""
     if isinstance(value, (tuple, list)):
-        return type(value)(_show(v) for v in value)
-    return int(value) if _is_int(value) else value
+        return type(value)(show(v) for v in value)
+    return int(value) if is_int(value) else value
 
 
 def int_tuple(op: str, name: str, value, nd: int, minimum: int) -> tuple[int, ...]:
     """An int or a length-`nd` sequence of ints, each at least `minimum`, as a tuple of `nd` ints."""
-    items = [value] * nd if _is_int(value) else value
-    if not isinstance(items, (tuple, list)) or len(items) != nd or not all(_is_int(v) for v in items):
-        raise TypeError(f"{op}: {name}={_show(value)!r} must be an int or a sequence of {nd} ints")
+    items = [value] * nd if is_int(value) else value
+    if not isinstance(items, (tuple, list)) or len(items) != nd or not all(is_int(v) for v in items):
+        raise TypeError(f"{op}: {name}={show(value)!r} must be an int or a sequence of {nd} ints")
     items = tuple(operator.index(v) for v in items)
     if any(v < minimum for v in items):
         rule = "positive" if minimum == 1 else f">= {minimum}"
-        raise ValueError(f"{op}: {name}={_show(value)!r} must be {rule}")
+        raise ValueError(f"{op}: {name}={show(value)!r} must be {rule}")
     return items
 
 
@@ -66,14 +66,14 @@ def padding_pairs(op: str, padding, nd: int, kernel, stride, dilation, in_spatia
             return tuple((d * (k - 1),) * 2 for k, d in zip(kernel, dilation))
         lower = padding == "same_lower"
         return tuple(same_padding(n, k, s, d, lower) for n, k, s, d in zip(in_spatial, kernel, stride, dilation))
-    if _is_int(padding) or (isinstance(padding, (tuple, list)) and all(_is_int(p) for p in padding)):
+    if is_int(padding) or (isinstance(padding, (tuple, list)) and all(is_int(p) for p in padding)):
         per_dim = int_tuple(op, "padding", padding, nd, 0)
         return tuple((p, p) for p in per_dim)
     pairs = padding
     ok = isinstance(pairs, (tuple, list)) and len(pairs) == nd and all(
-        isinstance(p, (tuple, list)) and len(p) == 2 and all(_is_int(v) for v in p) for p in pairs)
+        isinstance(p, (tuple, list)) and len(p) == 2 and all(is_int(v) for v in p) for p in pairs)
     if not ok:
-        raise TypeError(f"{op}: padding={_show(padding)!r} must be an int, {nd} ints, {nd} (lo, hi) pairs, "
+        raise TypeError(f"{op}: padding={show(padding)!r} must be an int, {nd} ints, {nd} (lo, hi) pairs, "
                         f"or one of {', '.join(map(repr, PADDING_STRINGS))}")
     pairs = tuple((int(lo), int(hi)) for lo, hi in pairs)
     if any(v < 0 for p in pairs for v in p):
@@ -106,6 +106,16 @@ def spatial_layout(op: str, layout: str, nd: int) -> bool:
         return True
     raise ValueError(f"{op}: layout={layout!r} must be {CHANNELS_FIRST[nd]!r} or {CHANNELS_LAST[nd]!r} "
                      f"for {nd}-d input")
+
+
+def channels_last_any(op: str, layout, ndim: int) -> bool:
+    """Layout of an (N, C, *spatial) array with any number of spatial dims; None means channels at dim 1."""
+    if layout is None or (ndim == 2 and layout == "NC"):
+        return False
+    if 1 <= ndim - 2 <= 3:
+        return spatial_layout(op, layout, ndim - 2)
+    raise ValueError(f"{op}: layout={layout!r} does not describe a {ndim}-d input; use layout=None (channels at "
+                     f"dim 1){' or ' + repr('NC') if ndim == 2 else ''}")
 
 
 def split_shape(shape: tuple[int, ...], channels_last: bool) -> tuple[int, int, tuple[int, ...]]:
@@ -262,8 +272,8 @@ def conv_params(op: str, nd: int, x_shape: tuple[int, ...], w_shape: tuple[int, 
                          f"shape {w_shape}")
     batch, in_channels, in_spatial = split_shape(tuple(x_shape), channels_last)
     out_channels, in_per_group, kernel = w_shape[0], w_shape[1], tuple(w_shape[2:])
-    if not _is_int(groups) or groups < 1:
-        raise ValueError(f"{op}: groups={_show(groups)!r} must be a positive integer")
+    if not is_int(groups) or groups < 1:
+        raise ValueError(f"{op}: groups={show(groups)!r} must be a positive integer")
     groups = int(groups)
     if in_channels % groups:
         raise ValueError(f"{op}: groups={groups} must divide in_channels={in_channels}")

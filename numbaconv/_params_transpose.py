@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ._params import (ACTIVATIONS, CHANNELS_FIRST, ConvParams, LayerShape, RowInterior, _is_int, _show, conv_params,
+from ._params import (ACTIVATIONS, CHANNELS_FIRST, ConvParams, LayerShape, RowInterior, is_int, show, conv_params,
                       int_tuple, join_shape, pad3, padding_pairs, same_padding, spatial_layout, split_shape)
 
 TRANSPOSE_SIZE_FORMULA = "out = (in - 1) * stride - pad_lo - pad_hi + dilation * (kernel - 1) + output_padding + 1"
@@ -41,7 +41,7 @@ def transpose_padding(op: str, padding, nd: int, kernel, stride, dilation, in_sp
     try:
         return padding_pairs(op, padding, nd, kernel, stride, dilation, in_spatial), None
     except TypeError:
-        raise TypeError(f"{op}: padding={_show(padding)!r} must be an int, {nd} ints, {nd} (lo, hi) pairs, "
+        raise TypeError(f"{op}: padding={show(padding)!r} must be an int, {nd} ints, {nd} (lo, hi) pairs, "
                         f"or 'same'") from None
 
 
@@ -55,9 +55,9 @@ def _check_output_padding(op: str, output_padding, stride, dilation) -> None:
 def _spatial_output_size(op: str, output_size, nd: int, channels_last: bool) -> tuple[int, ...]:
     """Spatial sizes from ``output_size``: ``nd`` ints, or a full shape in the call's layout (as torch)."""
     ok = isinstance(output_size, (tuple, list)) and len(output_size) in (nd, nd + 2) and all(
-        _is_int(v) for v in output_size)
+        is_int(v) for v in output_size)
     if not ok:
-        raise TypeError(f"{op}: output_size={_show(output_size)!r} must be {nd} ints (the spatial size) or a full "
+        raise TypeError(f"{op}: output_size={show(output_size)!r} must be {nd} ints (the spatial size) or a full "
                         f"shape of {nd + 2} ints")
     sizes = tuple(int(v) for v in output_size)
     if len(sizes) == nd + 2:
@@ -65,7 +65,7 @@ def _spatial_output_size(op: str, output_size, nd: int, channels_last: bool) -> 
     return int_tuple(op, "output_size", sizes, nd, 1)
 
 
-def _solve_output_padding(op: str, sizes, in_spatial, kernel, stride, dilation, pads) -> tuple[int, ...]:
+def solve_output_padding(op: str, sizes, in_spatial, kernel, stride, dilation, pads) -> tuple[int, ...]:
     solved = []
     for dim, (want, n, k, s, d, p) in enumerate(zip(sizes, in_spatial, kernel, stride, dilation, pads)):
         low = transpose_base_size(n, k, s, d, p)
@@ -183,8 +183,8 @@ def conv_transpose_params(op: str, nd: int, x_shape, w_shape, *, stride=1, paddi
                          f"shape {w_shape}")
     batch, in_channels, in_spatial = split_shape(x_shape, channels_last)
     kernel = w_shape[2:]
-    if not _is_int(groups) or groups < 1:
-        raise ValueError(f"{op}: groups={_show(groups)!r} must be a positive integer")
+    if not is_int(groups) or groups < 1:
+        raise ValueError(f"{op}: groups={show(groups)!r} must be a positive integer")
     groups = int(groups)
     if in_channels % groups:
         raise ValueError(f"{op}: groups={groups} must divide in_channels={in_channels}")
@@ -211,7 +211,7 @@ def conv_transpose_params(op: str, nd: int, x_shape, w_shape, *, stride=1, paddi
             if sizes != want:
                 raise ValueError(f"{op}: output_size={sizes} must be input * stride = {want} with padding='same'")
         else:
-            output_padding = _solve_output_padding(op, sizes, in_spatial, kernel, stride, dilation, pads)
+            output_padding = solve_output_padding(op, sizes, in_spatial, kernel, stride, dilation, pads)
     if implied is not None:
         output_padding = implied
     else:

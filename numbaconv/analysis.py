@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._params import _is_int, _show, int_tuple, padding_pairs
+from ._params import is_int, show, int_tuple, padding_pairs
 
 __all__ = ["ConvCost", "LayerField", "ReceptiveFields", "TransposeOverlap", "conv_cost", "dead_channels",
            "receptive_field", "transpose_overlap"]
@@ -46,7 +46,7 @@ def _fmt(value) -> str:
 
 def _fmt_padding(pads) -> str:
     """(1,1) for one dim, (1,1)x(0,2) for several."""
-    pairs = (pads,) if _is_int(pads[0]) else pads
+    pairs = (pads,) if is_int(pads[0]) else pads
     return "x".join(f"({lo},{hi})" for lo, hi in pairs)
 
 
@@ -231,8 +231,8 @@ def conv_cost(in_channels, out_channels, kernel_size, out_spatial, *, groups=1, 
     op = "conv_cost"
     for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups),
                         ("batch", batch)):
-        if not _is_int(value) or value < 1:
-            raise ValueError(f"{op}: {name}={_show(value)!r} must be a positive integer")
+        if not is_int(value) or value < 1:
+            raise ValueError(f"{op}: {name}={show(value)!r} must be a positive integer")
     if not isinstance(bias, (bool, np.bool_)):
         raise TypeError(f"{op}: bias={bias!r} must be True or False")
     if in_channels % groups or out_channels % groups:
@@ -332,10 +332,11 @@ def dead_channels(activations, tol=0.0, *, layout=None) -> np.ndarray:
     >>> numbaconv.dead_channels(a, tol=0.5)
     array([0, 2])
     """
-    from .shuffle import _channels_last_any, _host_only
+    from ._arrays import host_only
+    from ._params import channels_last_any
 
     op = "dead_channels"
-    _host_only(op, activations=activations)
+    host_only(op, activations=activations)
     if activations.dtype.kind not in "biuf":
         raise TypeError(f"{op}: activations dtype {activations.dtype} is not supported; use a real dtype")
     if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, (int, float, np.integer, np.floating)) \
@@ -344,7 +345,7 @@ def dead_channels(activations, tol=0.0, *, layout=None) -> np.ndarray:
     if activations.ndim < 2:
         raise ValueError(f"{op}: activations must be at least 2-d (N, C, *spatial), got {activations.ndim}-d "
                          f"shape {activations.shape}")
-    channel_axis = activations.ndim - 1 if _channels_last_any(op, layout, activations.ndim) else 1
+    channel_axis = activations.ndim - 1 if channels_last_any(op, layout, activations.ndim) else 1
     if any(n == 0 for i, n in enumerate(activations.shape) if i != channel_axis):
         raise ValueError(f"{op}: activations shape {activations.shape} has no samples or positions to look at")
     axes = tuple(i for i in range(activations.ndim) if i != channel_axis)

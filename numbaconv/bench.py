@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 import numbaconv as nc
+from numbaconv._algorithms import select
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ def conv_case(name, x_shape, w_shape, *, dtype=np.float32, tags=(), channels_las
     def make():
         x, w = _arr(x_shape, dtype), _arr(w_shape, dtype)
         params = nc.conv_params("conv2d", 2, x_shape, w_shape, **kw)
+        kernel = select(nc.conv_params("conv2d", 2, (x_shape[0], *x_shape[2:], x_shape[1]), w_shape, layout="NHWC",
+                                       **kw) if channels_last else params)
         nbytes = (x.size + w.size + math.prod(params.out_shape)) * x.itemsize
         if channels_last:
             x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
@@ -58,7 +61,7 @@ def conv_case(name, x_shape, w_shape, *, dtype=np.float32, tags=(), channels_las
         return dict(numbaconv=ours,
                     torch=lambda torch: _torch_conv(torch, x, w, **kw),
                     torch_cl=lambda torch: _torch_conv(torch, x, w, channels_last=True, **kw),
-                    flops=params.flops, bytes=nbytes)
+                    flops=params.flops, bytes=nbytes, kernel=kernel)
     family = "depthwise" if w_shape[1] == 1 and kw.get("groups", 1) > 1 else (
         "grouped" if kw.get("groups", 1) > 1 else ("pointwise" if w_shape[2:] == (1, 1) else "dense"))
     return Case(name, family, make, tags)
@@ -252,22 +255,22 @@ def run_bench(compare=("torch", "scipy", "numpy"), only=None, repeat=5, threads=
             for k, fn in fns.items():
                 times[k] = min(times[k], best_time(fn, 1))
         rows.append(dict(case=case.name, family=case.family, tags=case.tags, flops=calls["flops"],
-                         bytes=calls["bytes"], times=times))
+                         bytes=calls["bytes"], times=times, kernel=calls.get("kernel", "")))
     return rows
 
 
 def print_table(rows: list[dict]) -> None:
     others = sorted({k for r in rows for k in r["times"]} - {"numbaconv"})
-    head = f"{'case':<38} {'numbaconv':>10} " + " ".join(f"{'/' + k:>10}" for k in others) + f" {'GFLOP/s':>8} {'GB/s':>6}"
+    head = f"{'case':<38} {'numbaconv':>10} " + " ".join(f"{'/' + k:>10}" for k in others) + f" {'GFLOP/s':>8} {'GB/s':>6}  kernel"
     print(head)
     print("-" * len(head))
     for r in rows:
         t = r["times"]["numbaconv"]
         ratios = " ".join(f"{t / r['times'][k]:>10.2f}" if k in r["times"] else f"{'':>10}" for k in others)
         gflops = f"{r['flops'] / t / 1e9:>8.1f}" if r["flops"] else f"{'':>8}"
-        print(f"{r['case']:<38} {t * 1e3:>8.2f}ms {ratios} {gflops} {r['bytes'] / t / 1e9:>6.1f}")
+        print(f"{r['case']:<38} {t * 1e3:>8.2f}ms {ratios} {gflops} {r['bytes'] / t / 1e9:>6.1f}  {r.get('kernel', '')}")
     print("\nratio columns = numbaconv time / that library's time (below 1 means numbaconv is faster); "
-          "torch_cl = torch with channels_last tensors")
+          "torch_cl = torch with channels_last tensors; kernel = the CPU kernel algorithm='auto' ran (convolutions)")
     for k in others:
         ratios = [r["times"]["numbaconv"] / r["times"][k] for r in rows if k in r["times"]]
         if ratios:

@@ -6,11 +6,10 @@ launch -> return. All checks happen before any kernel runs.
 
 from __future__ import annotations
 
-import numpy as np
-
-from . import _cpu
-from ._algorithms import applicable_algorithms, resolve_algorithm
-from ._arrays import as_compute, backend_of, check_out, check_real, result_dtypes
+from ._algorithms import select, tuning_candidates
+from ._arrays import backend_of
+from ._call import Call
+from ._launch_conv import launch, launch_shuffled
 from ._params import ConvParams, conv_params, shape_nd
 
 _COMMON_DOC = """
@@ -55,83 +54,37 @@ _COMMON_DOC = """
 
 def _conv(op: str, nd: int, x, weight, bias, *, stride, padding, dilation, groups, padding_mode, flip,
           activation, negative_slope, layout, out, algorithm, dtype, stream=None):
-    backend = backend_of(op, x=x, weight=weight, bias=bias, out=out)
-    like, user_out = x, out
-    x, weight, bias, out = on_backend(op, backend, stream, x, weight, bias, out)
-    storage, compute = result_dtypes(op, x, dtype, out)
-    check_real(op, "weight", weight)
-    params = conv_params(op, nd, x.shape, weight.shape, stride=stride, padding=padding, dilation=dilation,
-                         groups=groups, padding_mode=padding_mode, flip=flip, activation=activation,
-                         alpha=negative_slope, layout=layout)
-    bias = _check_bias(params, bias)
-    if algorithm != "tune":
-        algorithm = resolve_algorithm(params, algorithm, backend)
-    if out is not None:
-        check_out(op, out, params.out_shape, storage, {"x": x, "weight": weight, "bias": bias}, backend)
-    if algorithm == "tune":
-        algorithm = _tuned(params, backend, like, x, weight, bias, compute, storage, stream)
-    return _run(params, algorithm, backend, like, x, weight, bias, compute, storage, out, user_out, stream)
+    call = Call(op, {"x": x, "weight": weight, "bias": bias}, outs={"out": out}, stream=stream)
+    call.float_result(dtype).real("weight")
+    params = conv_params(op, nd, call.x.shape, call["weight"].shape, stride=stride, padding=padding,
+                         dilation=dilation, groups=groups, padding_mode=padding_mode, flip=flip,
+                         activation=activation, alpha=negative_slope, layout=layout)
+    return run_conv(call, params, algorithm)
 
 
-def _tuned(params, backend, like, x, weight, bias, compute, storage, stream) -> str:
-    """algorithm="tune": the fastest applicable algorithm for this signature, timed on these arrays the first
-    time (numbaconv.tuning), each candidate writing a scratch result."""
-    from . import tuning
-    return tuning.tune(params, compute, backend, applicable_algorithms(params, backend), lambda name: _run(
-        params, name, backend, like, x, weight, bias, compute, storage, None, None, stream))
+def run_conv(call: Call, params: ConvParams, algorithm: str, one_group: ConvParams | None = None,
+             select_kernel=select):
+    """The shared tail of every convolution: bias, kernel choice, `out=` check, tuning, launch.
 
-
-def _run(params, algorithm, backend, like, x, weight, bias, compute, storage, out, user_out, stream):
-    if backend == "cuda":
-        return _launch_cuda(params, algorithm, like, x, weight, bias, compute, storage, user_out, stream)
-    return _launch(params, algorithm, x, weight, bias, compute, storage, out)
-
-
-def on_backend(op: str, backend: str, stream, *arrays):
-    """The arrays as the kernels of `backend` see them: NumPy as is, CUDA arrays as zero-copy Numba views."""
-    if backend == "cpu":
-        if stream is not None:
-            raise ValueError(f"{op}: stream={stream!r} applies to CUDA arrays only; these are NumPy arrays")
-        return arrays
-    from . import _cuda
-    return tuple(_cuda.to_numba(a) for a in arrays)
-
-
-def _check_bias(params: ConvParams, bias):
-    if bias is None:
-        return None
-    check_real(params.op, "bias", bias)
-    if tuple(bias.shape) != (params.out_channels,):
-        raise ValueError(f"{params.op}: bias.shape={tuple(bias.shape)} must be (out_channels,) = "
-                         f"({params.out_channels},)")
-    return bias
-
-
-def _launch(params: ConvParams, algorithm: str, x, weight, bias, compute, storage, out):
-    """Cast to the compute dtype, run the CPU kernels, and store into `out` (allocated if None)."""
-    x = np.ascontiguousarray(as_compute(x, compute))
-    weight = np.ascontiguousarray(as_compute(weight, compute))
-    bias = np.zeros(params.out_channels, compute) if bias is None else np.ascontiguousarray(as_compute(bias, compute))
-    if out is None:
-        out = np.empty(params.out_shape, dtype=storage)
-    target = out if storage == compute else np.empty(params.out_shape, dtype=compute)
-    _cpu.conv(params, algorithm, x, weight, bias, target)
-    if target is not out:
-        np.copyto(out, target, casting="unsafe")
-    return out
-
-
-def _launch_cuda(params: ConvParams, algorithm: str, like, x, weight, bias, compute, storage, out, stream):
-    """Run the CUDA kernels on the caller's stream; the result is of the caller's array kind.
-
-    The kernels read any storage dtype and accumulate in `compute`, so nothing is converted or copied.
+    With `one_group`, the grouped conv `params` is run one group at a time with its channels shuffled
+    (shuffle_conv2d); the kernel is chosen for one group's convolution.
     """
-    from . import _cuda, _gpu
-    stream = _cuda.stream_for(like, stream)
-    if out is None:
-        out = _cuda.allocate(like, params.out_shape, storage, stream)
-    _gpu.conv(params, algorithm, x, weight, bias, _cuda.to_numba(out), compute, stream)
-    return out
+    bias = call.bias("bias", params.out_channels, params.op)
+    kernel = select_kernel(one_group or params, algorithm, call.backend)
+    call.check_out(params.out_shape)
+    x, weight = call.compute_input("x"), call.compute_input("weight")
+
+    def fill(kernel_name, target):
+        if one_group is None:
+            launch(call, params, kernel_name, x, weight, bias, target)
+        else:
+            launch_shuffled(call, params, one_group, kernel_name, x, weight, bias, target)
+
+    if kernel == "tune":
+        from . import tuning
+        kernel = tuning.tune(params, call.compute, call.backend, tuning_candidates(one_group or params, call.backend),
+                             lambda name: fill(name, call.scratch(params.out_shape)))
+    return call.run(params.out_shape, lambda target: fill(kernel, target))
 
 
 def _make_conv(nd: int):
@@ -220,7 +173,7 @@ def depthwise_conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, p
     (1, 6, 5, 5)
     """
     op = "depthwise_conv2d"
-    backend_of(op, x=x, weight=weight)
+    backend_of(op, x=x, weight=weight, bias=bias, out=out)
     if x.ndim == 4 and weight.ndim == 4 and weight.shape[1] != 1:
         raise ValueError(f"{op}: weight.shape[1]={weight.shape[1]} must be 1 (weight is (C_in * multiplier, 1, "
                          f"kH, kW))")
@@ -253,7 +206,7 @@ def pointwise_conv2d(x, weight, bias=None, *, groups=1, activation=None, negativ
     array([3., 3., 3., 3., 3.], dtype=float32)
     """
     op = "pointwise_conv2d"
-    backend_of(op, x=x, weight=weight)
+    backend_of(op, x=x, weight=weight, bias=bias, out=out)
     return _conv(op, 2, x, _pointwise_weight(op, weight), bias, stride=1, padding=0, dilation=1, groups=groups,
                  padding_mode="zeros", flip=False, activation=activation, negative_slope=negative_slope,
                  layout=layout, out=out, algorithm=algorithm, dtype=dtype, stream=stream)
@@ -279,36 +232,31 @@ def separable_conv2d(x, depthwise_weight, pointwise_weight, bias=None, *, depthw
     (1, 8, 6, 6)
     """
     op = "separable_conv2d"
-    backend = backend_of(op, x=x, depthwise_weight=depthwise_weight, pointwise_weight=pointwise_weight, bias=bias,
-                         depthwise_bias=depthwise_bias, out=out)
-    like, user_out = x, out
-    x, depthwise_weight, pointwise_weight, bias, depthwise_bias, out = on_backend(
-        op, backend, stream, x, depthwise_weight, pointwise_weight, bias, depthwise_bias, out)
-    storage, compute = result_dtypes(op, x, dtype, out)
-    check_real(op, "depthwise_weight", depthwise_weight)
-    check_real(op, "pointwise_weight", pointwise_weight)
+    call = Call(op, {"x": x, "depthwise_weight": depthwise_weight, "pointwise_weight": pointwise_weight, "bias": bias,
+                     "depthwise_bias": depthwise_bias}, outs={"out": out}, stream=stream)
+    call.float_result(dtype).real("depthwise_weight", "pointwise_weight")
+    x, depthwise_weight = call.x, call["depthwise_weight"]
     if x.ndim != 4:
         raise ValueError(f"{op}: input must be 4-d ({layout}), got {x.ndim}-d shape {x.shape}")
     if depthwise_weight.ndim == 4 and depthwise_weight.shape[1] != 1:
         raise ValueError(f"{op}: depthwise_weight.shape[1]={depthwise_weight.shape[1]} must be 1 (it is "
                          f"(C_in * multiplier, 1, kH, kW))")
-    pw = _pointwise_weight(op, pointwise_weight)
+    call.arrays["pointwise_weight"] = _pointwise_weight(op, call["pointwise_weight"])
     channels = x.shape[-1 if layout == "NHWC" else 1]
     dw_params = conv_params(op, 2, x.shape, depthwise_weight.shape, stride=stride, padding=padding,
                             dilation=dilation, groups=channels, padding_mode=padding_mode,
                             activation=depthwise_activation, alpha=negative_slope, layout=layout)
-    pw_params = conv_params(op, 2, dw_params.out_shape, pw.shape, activation=activation, alpha=negative_slope,
-                            layout=layout)
-    depthwise_bias = _check_bias(dw_params, depthwise_bias)
-    bias = _check_bias(pw_params, bias)
-    if out is not None:
-        check_out(op, out, pw_params.out_shape, storage, {"x": x, "depthwise_weight": depthwise_weight,
-                                                          "pointwise_weight": pointwise_weight}, backend)
-    mid = _run(dw_params, "depthwise", backend, like, x, depthwise_weight, depthwise_bias, compute, compute, None,
-               None, stream)
-    pointwise = "pointwise" if backend == "cpu" else "gemm"
-    mid_view = mid if backend == "cpu" else on_backend(op, backend, None, mid)[0]
-    return _run(pw_params, pointwise, backend, like, mid_view, pw, bias, compute, storage, out, user_out, stream)
+    pw_params = conv_params(op, 2, dw_params.out_shape, call["pointwise_weight"].shape, activation=activation,
+                            alpha=negative_slope, layout=layout)
+    depthwise_bias = call.bias("depthwise_bias", dw_params.out_channels)
+    bias = call.bias("bias", pw_params.out_channels)
+    call.check_out(pw_params.out_shape)
+    mid = call.empty(dw_params.out_shape, call.compute)
+    launch(call, dw_params, select(dw_params, "depthwise", call.backend), call.compute_input("x"),
+           call.compute_input("depthwise_weight"), depthwise_bias, mid)
+    pointwise = select(pw_params, "pointwise" if not call.is_cuda else "gemm", call.backend)
+    pw = call.compute_input("pointwise_weight")
+    return call.run(pw_params.out_shape, lambda target: launch(call, pw_params, pointwise, mid, pw, bias, target))
 
 
 def conv_output_shape(input_shape, weight_shape, *, stride=1, padding=0, dilation=1, groups=1, layout=None):
@@ -323,3 +271,4 @@ def conv_output_shape(input_shape, weight_shape, *, stride=1, padding=0, dilatio
     nd = shape_nd("conv_output_shape", input_shape)
     return conv_params(f"conv{nd}d", nd, tuple(input_shape), tuple(weight_shape), stride=stride, padding=padding,
                        dilation=dilation, groups=groups, layout=layout).out_shape
+

@@ -6,147 +6,30 @@ launch -> return. All checks happen before any kernel runs.
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
-from . import _cpu
-from ._algorithms import GEMM_MIN_OUT_PER_GROUP, GEMM_MIN_REDUCTION, resolve_algorithm
-from ._arrays import as_compute, backend_of, check_out, check_real, result_dtypes
-from ._params import _show, int_tuple, pad3, shape_nd
-from ._params_transpose import (ConvTransposeParams, ResizeConvParams, _solve_output_padding, conv_transpose_params,
+from ._algorithms import select_resize, select_transpose
+from ._call import Call
+from ._launch_transpose import launch
+from ._params import show, int_tuple, pad3, shape_nd
+from ._params_transpose import (ConvTransposeParams, ResizeConvParams, solve_output_padding, conv_transpose_params,
                                 resize_conv_params, transpose_padding)
-from .conv import _check_bias, _launch, _launch_cuda, on_backend
+from .conv import run_conv
 
 __all__ = ["ConvTransposeParams", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
            "conv_transpose_output_shape", "conv_transpose_params", "output_padding_for", "resize_conv2d"]
 
-# CUDA has one transpose kernel: a gather with one thread per output.
-TRANSPOSE_ALGORITHMS = {"cpu": ("direct", "gemm"), "cuda": ("direct",)}
-# resize_conv2d on the CPU has conv's two kernels that read through index tables, so the same two names; on CUDA
-# every conv kernel reads through them, so it takes conv's CUDA names and rule (numbaconv._algorithms).
-RESIZE_CPU_ALGORITHMS = ("direct", "gemm")
-# The GEMM path pays a BLAS call and a column buffer per (image, group, channel chunk): worth it once each
-# input pixel meets enough channels and each column has enough rows.
-GEMM_MIN_IN_PER_GROUP = 8
-GEMM_MIN_ROWS = 32
-
-
-def select_transpose_algorithm(params: ConvTransposeParams, backend: str = "cpu") -> str:
-    """The algorithm ``algorithm="auto"`` runs for a transpose convolution: a pure function of the params."""
-    if backend == "cuda":
-        return "direct"
-    rows = params.out_per_group * math.prod(params.kernel)
-    if params.in_per_group >= GEMM_MIN_IN_PER_GROUP and rows >= GEMM_MIN_ROWS:
-        return "gemm"
-    return "direct"
-
-
-def select_resize_algorithm(params: ResizeConvParams) -> str:
-    """conv's rule for its direct and GEMM paths (the only two that read through index tables)."""
-    reduction = params.in_per_group * math.prod(params.kernel)
-    if reduction >= GEMM_MIN_REDUCTION and params.out_per_group >= GEMM_MIN_OUT_PER_GROUP:
-        return "gemm"
-    return "direct"
-
-
-def _resolve(op: str, algorithm, auto: str, backend: str, names: tuple[str, ...]) -> str:
-    if algorithm == "auto":
-        return auto
-    if algorithm not in names:
-        raise ValueError(f"{op}: algorithm={algorithm!r} is unknown; valid {backend.upper()} algorithms: 'auto', "
-                         f"{', '.join(map(repr, names))}")
-    return algorithm
-
-
-def _fill_transpose(params: ConvTransposeParams, algorithm: str, x, weight, bias, out) -> None:
-    """Fill `out` (caller's layout, compute dtype) with the transpose convolution of contiguous x and weight."""
-    from .kernels import conv_transpose as k
-
-    nd, cl = params.nd, params.channels_last
-    out5 = _cpu.to5d(out, nd, cl)
-    md, mh, _ = params.index_maps()
-    runs = params.runs_w()
-    stride_w = params.stride[-1]
-    act, consts = params.activation_code, _cpu.activation_consts(params, out.dtype)
-    if algorithm == "direct":
-        w5 = weight[(slice(None), slice(None)) + (None,) * (3 - nd)]
-        k.conv_transpose_direct_cpu(_cpu.to5d(x, nd, cl), w5, bias, md, mh, runs, stride_w, params.groups, act,
-                                    consts, out5)
-        return
-    # GEMM: cols[n, g, (o, k), pixel] = sum_c weight[c, o, k] * x[n, c, pixel] per group, then a col2im
-    # gather. Blocks of whole images (or of output channels, for a large image) bound the column buffer; one
-    # batched BLAS call per block keeps the cores with BLAS.
-    groups, c_group, o_group = params.groups, params.in_per_group, params.out_per_group
-    taps, pixels = math.prod(params.kernel), math.prod(params.in_spatial)
-    wt = np.ascontiguousarray(weight.reshape(groups, c_group, o_group * taps).transpose(0, 2, 1))
-    if cl:  # (C, pixels) as a strided view: BLAS takes it through its leading dimension, no copy
-        xm = x.reshape(params.batch, pixels, groups, c_group).transpose(0, 2, 3, 1)
-    else:
-        xm = x.reshape(params.batch, groups, c_group, pixels)
-    per_channel = taps * pixels * x.itemsize
-    chunk = max(1, min(o_group, _cpu.WORKSPACE_BYTES // (groups * per_channel)))
-    per_image = params.out_channels * per_channel
-    images = max(1, min(params.batch, _cpu.WORKSPACE_BYTES // per_image)) if chunk == o_group else 1
-    buf = np.empty(images * groups * chunk * taps * pixels, dtype=x.dtype)
-    _, in_h, in_w = pad3(params.in_spatial, 1)
-    k_d, k_h, k_w = pad3(params.kernel, 1)
-    for n0 in range(0, params.batch, images):
-        nb = min(images, params.batch - n0)
-        for oc0 in range(0, o_group, chunk):
-            m = min(chunk, o_group - oc0)
-            res = buf[:nb * groups * m * taps * pixels].reshape(nb, groups, m * taps, pixels)  # C-contiguous
-            np.matmul(wt[None, :, oc0 * taps:(oc0 + m) * taps], xm[n0:n0 + nb], out=res)
-            k.col2im_transpose_cpu(res, bias, n0, oc0, md, mh, runs, stride_w, in_h, in_w, k_d, k_h, k_w, act,
-                                   consts, out5)
-
-
 def _conv_transpose(op: str, nd: int, x, weight, bias, *, stride, padding, output_padding, groups, dilation,
                     output_size, activation, negative_slope, layout, out, algorithm, dtype, stream):
-    backend = backend_of(op, x=x, weight=weight, bias=bias, out=out)
-    like, user_out = x, out
-    x, weight, bias, out = on_backend(op, backend, stream, x, weight, bias, out)
-    storage, compute = result_dtypes(op, x, dtype, out)
-    check_real(op, "weight", weight)
-    params = conv_transpose_params(op, nd, x.shape, weight.shape, stride=stride, padding=padding,
+    call = Call(op, {"x": x, "weight": weight, "bias": bias}, outs={"out": out}, stream=stream)
+    call.float_result(dtype).real("weight")
+    params = conv_transpose_params(op, nd, call.x.shape, call["weight"].shape, stride=stride, padding=padding,
                                    output_padding=output_padding, groups=groups, dilation=dilation,
                                    output_size=output_size, activation=activation, alpha=negative_slope,
                                    layout=layout)
-    bias = _check_bias(params, bias)
-    algorithm = _resolve(op, algorithm, select_transpose_algorithm(params, backend), backend,
-                         TRANSPOSE_ALGORITHMS[backend])
-    if out is not None:
-        check_out(op, out, params.out_shape, storage, {"x": x, "weight": weight, "bias": bias}, backend)
-    if backend == "cuda":
-        return _launch_transpose_cuda(params, like, x, weight, bias, compute, storage, user_out, stream)
-    return _launch_transpose_cpu(params, algorithm, x, weight, bias, compute, storage, out)
-
-
-def _launch_transpose_cpu(params: ConvTransposeParams, algorithm: str, x, weight, bias, compute, storage, out):
-    """Cast to the compute dtype, run the CPU kernels, and store into `out` (allocated if None)."""
-    x = np.ascontiguousarray(as_compute(x, compute))
-    weight = np.ascontiguousarray(as_compute(weight, compute))
-    bias = np.zeros(params.out_channels, compute) if bias is None else np.ascontiguousarray(as_compute(bias, compute))
-    if out is None:
-        out = np.empty(params.out_shape, dtype=storage)
-    target = out if storage == compute else np.empty(params.out_shape, dtype=compute)
-    _fill_transpose(params, algorithm, x, weight, bias, target)
-    if target is not out:
-        np.copyto(out, target, casting="unsafe")
-    return out
-
-
-def _launch_transpose_cuda(params: ConvTransposeParams, like, x, weight, bias, compute, storage, out, stream):
-    """Run the CUDA gather on the caller's stream; the result is of the caller's array kind.
-
-    The kernel reads any storage dtype and accumulates in `compute`, so nothing is converted or copied.
-    """
-    from . import _cuda, _gpu_transpose
-    stream = _cuda.stream_for(like, stream)
-    if out is None:
-        out = _cuda.allocate(like, params.out_shape, storage, stream)
-    _gpu_transpose.conv_transpose_direct(params, x, weight, bias, _cuda.to_numba(out), compute, stream)
-    return out
+    bias = call.bias("bias", params.out_channels)
+    kernel = select_transpose(params, algorithm, call.backend)
+    call.check_out(params.out_shape)
+    x, weight = call.compute_input("x"), call.compute_input("weight")
+    return call.run(params.out_shape, lambda target: launch(call, params, kernel, x, weight, bias, target))
 
 
 def _make_conv_transpose(nd: int):
@@ -301,7 +184,7 @@ def output_padding_for(input_size, output_size, kernel_size, stride=1, padding=0
     lengths = {len(v) for v in args.values() if isinstance(v, (tuple, list))}
     if len(lengths) > 1:
         raise ValueError(f"{op}: per-dim arguments have different lengths: "
-                         f"{', '.join(f'{k}={_show(v)!r}' for k, v in args.items() if isinstance(v, (tuple, list)))}")
+                         f"{', '.join(f'{k}={show(v)!r}' for k, v in args.items() if isinstance(v, (tuple, list)))}")
     nd = lengths.pop() if lengths else 1
     sizes = int_tuple(op, "input_size", input_size, nd, 1)
     want = int_tuple(op, "output_size", output_size, nd, 1)
@@ -314,7 +197,7 @@ def output_padding_for(input_size, output_size, kernel_size, stride=1, padding=0
         if want != same:
             raise ValueError(f"{op}: output_size={want} must be input * stride = {same} with padding='same'")
         return (0,) * nd
-    return _solve_output_padding(op, want, sizes, kernel, stride, dilation, pads)
+    return solve_output_padding(op, want, sizes, kernel, stride, dilation, pads)
 
 
 def resize_conv2d(x, weight, bias=None, *, scale_factor=2, padding="same", padding_mode="zeros", stride=1,
@@ -358,21 +241,9 @@ def resize_conv2d(x, weight, bias=None, *, scale_factor=2, padding="same", paddi
              [3., 3., 4., 4.]]]], dtype=float32)
     """
     op = "resize_conv2d"
-    backend = backend_of(op, x=x, weight=weight, bias=bias, out=out)
-    like, user_out = x, out
-    x, weight, bias, out = on_backend(op, backend, stream, x, weight, bias, out)
-    storage, compute = result_dtypes(op, x, dtype, out)
-    check_real(op, "weight", weight)
-    params = resize_conv_params(op, x.shape, weight.shape, scale_factor=scale_factor, layout=layout, stride=stride,
-                                padding=padding, dilation=dilation, groups=groups, padding_mode=padding_mode,
-                                activation=activation, alpha=negative_slope)
-    bias = _check_bias(params, bias)
-    if backend == "cuda":
-        algorithm = resolve_algorithm(params, algorithm, backend, tunable=False)
-    else:
-        algorithm = _resolve(op, algorithm, select_resize_algorithm(params), backend, RESIZE_CPU_ALGORITHMS)
-    if out is not None:
-        check_out(op, out, params.out_shape, storage, {"x": x, "weight": weight, "bias": bias}, backend)
-    if backend == "cuda":  # conv's launcher: its cached device index tables are the resize tables of `params`
-        return _launch_cuda(params, algorithm, like, x, weight, bias, compute, storage, user_out, stream)
-    return _launch(params, algorithm, x, weight, bias, compute, storage, out)
+    call = Call(op, {"x": x, "weight": weight, "bias": bias}, outs={"out": out}, stream=stream)
+    call.float_result(dtype).real("weight")
+    params = resize_conv_params(op, call.x.shape, call["weight"].shape, scale_factor=scale_factor, layout=layout,
+                                stride=stride, padding=padding, dilation=dilation, groups=groups,
+                                padding_mode=padding_mode, activation=activation, alpha=negative_slope)
+    return run_conv(call, params, algorithm, select_kernel=select_resize)

@@ -15,88 +15,31 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _cpu, tuning
-from ._algorithms import applicable_algorithms, resolve_algorithm
-from ._arrays import as_compute, backend_of, check_out, check_real, result_dtypes
-from ._params import _is_int, _show, conv_params, int_tuple, padding_pairs, spatial_layout
-from .conv import _check_bias, _run, on_backend
+from ._algorithms import select
+from ._arrays import backend_of, check_real
+from ._call import Call
+from ._launch_conv import launch
+from ._launch_shuffle import launch as launch_shuffle
+from ._params import channels_last_any, conv_params, int_tuple, is_int, padding_pairs, show, spatial_layout
+from .conv import run_conv
 
 __all__ = ["Separable", "channel_shuffle", "factorize_separable", "pixel_shuffle", "pixel_unshuffle",
            "shuffle_conv2d", "spatially_separable_conv2d"]
 
 
-def _host_only(op: str, **arrays) -> None:
-    """For ops with CPU kernels only (analysis.dead_channels): NumPy arrays in, else an error before any work."""
-    if backend_of(op, **arrays) != "cpu":
-        raise NotImplementedError(f"{op}: CUDA arrays are not supported by {op} yet; pass NumPy arrays")
-
-
-class _Move(NamedTuple):
-    """A shuffle's input and `out=` as its kernels see them, with what is needed to return the caller's kind."""
-    op: str
-    backend: str
-    x: object
-    out: object
-    like: object
-    user_out: object
-    stream: object
-
-
-def _movable(op: str, x, out, stream) -> _Move:
-    backend = backend_of(op, x=x, out=out)
-    like, user_out = x, out
-    x, out = on_backend(op, backend, stream, x, out)
-    if x.dtype.hasobject or x.dtype.itemsize == 0:
-        raise TypeError(f"{op}: input dtype {x.dtype} is not supported; any fixed-size dtype (numbers, bool, "
+def _movable(op: str, x, out, stream) -> Call:
+    """The call of a shuffle: x (and `out=`) on their backend, any fixed-size dtype (the kernels move bytes)."""
+    call = Call(op, {"x": x}, outs={"out": out}, stream=stream)
+    if call.x.dtype.hasobject or call.x.dtype.itemsize == 0:
+        raise TypeError(f"{op}: input dtype {call.x.dtype} is not supported; any fixed-size dtype (numbers, bool, "
                         f"datetime, structured) works, object arrays do not")
-    return _Move(op, backend, x, out, like, user_out, stream)
+    return call
 
 
-def _words(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """C-contiguous `a` seen as `shape` + (words per element,) unsigned ints holding its bytes.
-
-    Moving bytes instead of typed values gives one compiled kernel per word size for every dtype (float16,
-    complex, structured, non-native byte order included) and copies NaN payloads bit for bit.
-    """
-    size = a.dtype.itemsize
-    word = next(w for w in (8, 4, 2, 1) if size % w == 0)
-    return a.reshape(-1).view(f"u{word}").reshape(*shape, size // word)
-
-
-def _permute_copy(x: np.ndarray, src_shape: tuple[int, ...], axes: tuple[int, ...], out: np.ndarray) -> np.ndarray:
-    """out = x viewed as the 5-d `src_shape`, transposed by `axes`; one parallel gather, no temporary."""
-    from .kernels import shuffle as k
-
-    src = _words(np.ascontiguousarray(x), src_shape).transpose(*axes, 5)
-    dst = _words(out, src.shape[:5])
-    if src.flags.c_contiguous:  # the permutation only moves size-1 axes: a plain copy
-        np.copyto(dst, src)
-    else:
-        k.permute_copy_cpu(src, dst)
-    return out
-
-
-def _shuffled(m: _Move, shape: tuple[int, ...], src_shape: tuple[int, ...], axes: tuple[int, ...]):
+def _shuffled(call: Call, shape: tuple[int, ...], src_shape: tuple[int, ...], axes: tuple[int, ...]):
     """Check or allocate the result (of the caller's array kind), then fill it with the permuted copy of x."""
-    if m.out is not None:
-        check_out(m.op, m.out, shape, m.x.dtype, {"x": m.x}, m.backend)
-    if m.backend == "cpu":
-        return _permute_copy(m.x, src_shape, axes, np.empty(shape, m.x.dtype) if m.out is None else m.out)
-    from . import _cuda, _gpu_shuffle
-    stream = _cuda.stream_for(m.like, m.stream)
-    result = _cuda.allocate(m.like, shape, m.x.dtype, stream) if m.user_out is None else m.user_out
-    _gpu_shuffle.permute_copy(m.op, m.x, src_shape, axes, _cuda.to_numba(result), stream)
-    return result
-
-
-def _channels_last_any(op: str, layout, ndim: int) -> bool:
-    """Layout of an (N, C, *spatial) array with any number of spatial dims; None means channels at dim 1."""
-    if layout is None or (ndim == 2 and layout == "NC"):
-        return False
-    if 1 <= ndim - 2 <= 3:
-        return spatial_layout(op, layout, ndim - 2)
-    raise ValueError(f"{op}: layout={layout!r} does not describe a {ndim}-d input; use layout=None (channels at "
-                     f"dim 1){' or ' + repr('NC') if ndim == 2 else ''}")
+    call.check_out(shape)
+    return call.run(shape, lambda target: launch_shuffle(call, src_shape, axes, target))
 
 
 def channel_shuffle(x, groups, *, layout=None, out=None, stream=None):
@@ -136,9 +79,9 @@ def channel_shuffle(x, groups, *, layout=None, out=None, stream=None):
     shape = tuple(m.x.shape)  # a plain tuple: the CUDA simulator's shapes refuse negative indices
     if len(shape) < 2:
         raise ValueError(f"{op}: input must be at least 2-d (N, C, *spatial), got {len(shape)}-d shape {shape}")
-    channels_last = _channels_last_any(op, layout, len(shape))
-    if not _is_int(groups) or groups < 1:
-        raise ValueError(f"{op}: groups={_show(groups)!r} must be a positive integer")
+    channels_last = channels_last_any(op, layout, len(shape))
+    if not is_int(groups) or groups < 1:
+        raise ValueError(f"{op}: groups={show(groups)!r} must be a positive integer")
     channels = shape[-1] if channels_last else shape[1]
     if channels % groups:
         raise ValueError(f"{op}: groups={int(groups)} must divide the number of channels {channels}")
@@ -293,62 +236,14 @@ def shuffle_conv2d(x, weight, bias=None, *, groups, stride=1, padding=0, dilatio
     array([0., 2., 1., 3.], dtype=float32)
     """
     op = "shuffle_conv2d"
-    backend = backend_of(op, x=x, weight=weight, bias=bias, out=out)
-    like, user_out = x, out
-    x, weight, bias, out = on_backend(op, backend, stream, x, weight, bias, out)
-    storage, compute = result_dtypes(op, x, dtype, out)
-    check_real(op, "weight", weight)
-    params = conv_params(op, 2, x.shape, weight.shape, stride=stride, padding=padding, dilation=dilation,
-                         groups=groups, padding_mode=padding_mode, flip=flip, activation=activation,
-                         alpha=negative_slope, layout=layout)
-    bias = _check_bias(params, bias)
+    call = Call(op, {"x": x, "weight": weight, "bias": bias}, outs={"out": out}, stream=stream)
+    call.float_result(dtype).real("weight")
+    params = conv_params(op, 2, call.x.shape, call["weight"].shape, stride=stride, padding=padding,
+                         dilation=dilation, groups=groups, padding_mode=padding_mode, flip=flip,
+                         activation=activation, alpha=negative_slope, layout=layout)
     one_group = dataclasses.replace(params, in_channels=params.in_per_group, out_channels=params.out_per_group,
                                     groups=1)
-    if algorithm != "tune":
-        algorithm = resolve_algorithm(one_group, algorithm, backend)
-    if out is not None:
-        check_out(op, out, params.out_shape, storage, {"x": x, "weight": weight, "bias": bias}, backend)
-    if backend == "cuda":
-        from . import _cuda, _gpu_shuffle
-        stream = _cuda.stream_for(like, stream)
-
-        def launch(name, result):
-            _gpu_shuffle.shuffle_conv(params, one_group, name, x, weight, bias, _cuda.to_numba(result), compute,
-                                      stream)
-            return result
-
-        if algorithm == "tune":
-            algorithm = tuning.tune(params, compute, backend, applicable_algorithms(one_group, backend),
-                                    lambda name: launch(name, _cuda.allocate(like, params.out_shape, storage, stream)))
-        return launch(algorithm, _cuda.allocate(like, params.out_shape, storage, stream) if user_out is None
-                      else user_out)
-    x = as_compute(x, compute)
-    weight = as_compute(weight, compute)
-    bias = np.zeros(params.out_channels, compute) if bias is None else np.ascontiguousarray(as_compute(bias, compute))
-    if algorithm == "tune":
-        algorithm = tuning.tune(params, compute, backend, applicable_algorithms(one_group, backend),
-                                lambda name: _shuffle_groups(params, one_group, name, x, weight, bias,
-                                                             np.empty(params.out_shape, dtype=compute)))
-    if out is None:
-        out = np.empty(params.out_shape, dtype=storage)
-    target = out if storage == compute else np.empty(params.out_shape, dtype=compute)
-    _shuffle_groups(params, one_group, algorithm, x, weight, bias, target)
-    if target is not out:
-        np.copyto(out, target, casting="unsafe")
-    return out
-
-
-def _shuffle_groups(params, one_group, algorithm, x, weight, bias, target) -> None:
-    """Each group's convolution straight into its shuffled output channels (CPU)."""
-    c_group, o_group, g = params.in_per_group, params.out_per_group, params.groups
-    for gi in range(g):
-        cs, os = slice(gi * c_group, (gi + 1) * c_group), slice(gi * o_group, (gi + 1) * o_group)
-        # Strided channel views: the conv launcher works on any strides, so the shuffle costs nothing.
-        if params.channels_last:
-            x_g, out_g = x[..., cs], target[..., gi::g]
-        else:
-            x_g, out_g = x[:, cs], target[:, gi::g]
-        _cpu.conv(one_group, algorithm, x_g, weight[os], bias[os], out_g)
+    return run_conv(call, params, algorithm, one_group=one_group)
 
 
 def _separable_weight(op: str, name: str, weight, axis: int, shape_text: str):
@@ -411,16 +306,13 @@ def spatially_separable_conv2d(x, column_weight, row_weight, bias=None, *, strid
            [-8., -8.]])
     """
     op = "spatially_separable_conv2d"
-    backend = backend_of(op, x=x, column_weight=column_weight, row_weight=row_weight, bias=bias, out=out)
-    like, user_out = x, out
-    x, column_weight, row_weight, bias, out = on_backend(op, backend, stream, x, column_weight, row_weight, bias, out)
-    storage, compute = result_dtypes(op, x, dtype, out)
-    check_real(op, "column_weight", column_weight)
-    check_real(op, "row_weight", row_weight)
-    col = _separable_weight(op, "column_weight", column_weight, 3,
+    call = Call(op, {"x": x, "column_weight": column_weight, "row_weight": row_weight, "bias": bias},
+                outs={"out": out}, stream=stream)
+    call.float_result(dtype).real("column_weight", "row_weight")
+    col = _separable_weight(op, "column_weight", call["column_weight"], 3,
                             "(C_mid, C_in/groups, kH) or (C_mid, C_in/groups, kH, 1)")
-    row = _separable_weight(op, "row_weight", row_weight, 2, "(C_out, C_mid/groups, kW) or (C_out, C_mid/groups, "
-                                                             "1, kW)")
+    row = _separable_weight(op, "row_weight", call["row_weight"], 2,
+                            "(C_out, C_mid/groups, kW) or (C_out, C_mid/groups, 1, kW)")
     s_h, s_w = int_tuple(op, "stride", stride, 2, 1)
     d_h, d_w = int_tuple(op, "dilation", dilation, 2, 1)
     if isinstance(padding, str):
@@ -429,19 +321,19 @@ def spatially_separable_conv2d(x, column_weight, row_weight, bias=None, *, strid
         p_h, p_w = padding_pairs(op, padding, 2, None, None, None, None)
         col_pad, row_pad = (p_h, (0, 0)), ((0, 0), p_w)
     common = dict(groups=groups, padding_mode=padding_mode, flip=flip, alpha=negative_slope, layout=layout)
-    col_params = conv_params(f"{op} (column pass)", 2, x.shape, col.shape, stride=(s_h, 1), padding=col_pad,
+    col_params = conv_params(f"{op} (column pass)", 2, call.x.shape, col.shape, stride=(s_h, 1), padding=col_pad,
                              dilation=(d_h, 1), **common)
     row_params = conv_params(f"{op} (row pass)", 2, col_params.out_shape, row.shape, stride=(1, s_w),
                              padding=row_pad, dilation=(1, d_w), activation=activation, **common)
-    bias = _check_bias(row_params, bias)
-    if out is not None:
-        check_out(op, out, row_params.out_shape, storage, {"x": x, "column_weight": column_weight,
-                                                           "row_weight": row_weight, "bias": bias}, backend)
-    mid = _run(col_params, resolve_algorithm(col_params, "auto", backend), backend, like, x, col, None, compute,
-               compute, None, None, stream)
-    mid_view = on_backend(op, backend, None, mid)[0]
-    return _run(row_params, resolve_algorithm(row_params, "auto", backend), backend, like, mid_view, row, bias,
-                compute, storage, out, user_out, stream)
+    bias = call.bias("bias", row_params.out_channels, row_params.op)
+    call.check_out(row_params.out_shape)
+    call.arrays.update(column_weight=col, row_weight=row)
+    mid = call.empty(col_params.out_shape, call.compute)
+    launch(call, col_params, select(col_params, "auto", call.backend), call.compute_input("x"),
+           call.compute_input("column_weight"), call.bias(None, col_params.out_channels), mid)
+    row_kernel, row_w = select(row_params, "auto", call.backend), call.compute_input("row_weight")
+    return call.run(row_params.out_shape, lambda target: launch(call, row_params, row_kernel, mid, row_w, bias,
+                                                                target))
 
 
 class Separable(NamedTuple):
@@ -501,8 +393,8 @@ def factorize_separable(weight, rank=1):
     k_h, k_w = weight.shape[-2:]
     if k_h < 1 or k_w < 1:
         raise ValueError(f"{op}: kernel size ({k_h}, {k_w}) (weight.shape[-2:]) must be positive")
-    if not _is_int(rank) or not 1 <= rank <= min(k_h, k_w):
-        raise ValueError(f"{op}: rank={_show(rank)!r} must be an integer from 1 to min(kH, kW) = {min(k_h, k_w)}")
+    if not is_int(rank) or not 1 <= rank <= min(k_h, k_w):
+        raise ValueError(f"{op}: rank={show(rank)!r} must be an integer from 1 to min(kH, kW) = {min(k_h, k_w)}")
     dtype = np.float32 if weight.dtype in (np.float16, np.float32) else np.float64
     u, s, vt = np.linalg.svd(weight.astype(dtype, copy=False), full_matrices=False)
     root = np.sqrt(s[..., :rank])

@@ -2,7 +2,8 @@
 
 ``algorithm="tune"`` on any function of the convolution family (``conv1d/2d/3d``, ``depthwise_conv2d``,
 ``pointwise_conv2d``, ``shuffle_conv2d``) times every algorithm that applies to the
-call, on the call's own arrays, the first time a call signature is seen: the full geometry (shapes, stride,
+call (each as the concrete kernel it runs: "plane", "row", "gemm", "winograd", ...; see
+``numbaconv._algorithms.kernel_for``), on the call's own arrays, the first time a call signature is seen: the full geometry (shapes, stride,
 padding, dilation, groups, padding mode, flip, activation, layout), the compute dtype and the backend. The
 fastest is remembered in memory for the rest of the process and used for every later call with that signature.
 Each candidate runs once to compile and warm up, then ``REPEAT`` timed runs, of which the fastest counts.
@@ -15,7 +16,7 @@ and written back after each new signature is tuned.
 >>> from numbaconv import tuning
 >>> x = np.ones((1, 8, 16, 16), np.float32); w = np.ones((8, 8, 3, 3), np.float32)
 >>> y = numbaconv.conv2d(x, w, padding=1, algorithm="tune")
->>> [entry["algorithm"] in ("direct", "gemm", "winograd", "winograd_f2") for entry in tuning.choices().values()]
+>>> [entry["algorithm"] in ("plane", "gemm", "winograd", "winograd_f2") for entry in tuning.choices().values()]
 [True]
 >>> tuning.clear()
 """

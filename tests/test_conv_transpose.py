@@ -11,7 +11,7 @@ import numbaconv
 import reference as ref
 from helpers import assert_close, rand, to_channels_first, to_channels_last
 from numbaconv import _cpu
-from numbaconv.conv_transpose import select_resize_algorithm, select_transpose_algorithm
+from numbaconv._algorithms import select_resize_algorithm, select_transpose_algorithm
 
 CONV_T = {1: numbaconv.conv_transpose1d, 2: numbaconv.conv_transpose2d, 3: numbaconv.conv_transpose3d}
 LAYOUT_LAST = {1: "NWC", 2: "NHWC", 3: "NDHWC"}

@@ -141,12 +141,13 @@ def test_stream_with_numpy_arrays_is_rejected():
 
 def test_no_kernel_runs_on_bad_input(monkeypatch):
     """Validation comes first: a bad `out` after good geometry must not start the kernel."""
-    from numbaconv import _cpu
+    from numbaconv import _launch_conv
 
     def boom(*args, **kwargs):
         raise AssertionError("kernel launched")
 
-    monkeypatch.setattr(_cpu, "conv", boom)
+    for key in list(_launch_conv.LAUNCHERS):
+        monkeypatch.setitem(_launch_conv.LAUNCHERS, key, boom)
     with pytest.raises(TypeError):
         numbaconv.conv2d(X, W, out=np.zeros((2, 6, 6, 6), np.float64))
     with pytest.raises(ValueError):

@@ -8,8 +8,8 @@ import pytest
 import numbaconv
 import reference as ref
 from helpers import assert_close, rand
-from numbaconv import _cpu, tuning
-from numbaconv._algorithms import applicable_algorithms
+from numbaconv import _launch_conv, tuning
+from numbaconv._algorithms import tuning_candidates
 
 
 @pytest.fixture(autouse=True)
@@ -24,15 +24,13 @@ def fresh_tuner(monkeypatch):
 
 @pytest.fixture
 def launches(monkeypatch):
-    """Counts CPU conv kernel launches (every algorithm goes through numbaconv._cpu.conv)."""
+    """The kernels the conv family launches, in order (every launch goes through numbaconv._launch_conv's table)."""
     calls = []
-    real = _cpu.conv
-
-    def counting(params, algorithm, *args):
-        calls.append(algorithm)
-        return real(params, algorithm, *args)
-
-    monkeypatch.setattr(_cpu, "conv", counting)
+    for key, real in list(_launch_conv.LAUNCHERS.items()):
+        def counting(*args, _real=real, _kernel=key[0]):
+            calls.append(_kernel)
+            return _real(*args)
+        monkeypatch.setitem(_launch_conv.LAUNCHERS, key, counting)
     return calls
 
 
@@ -60,7 +58,8 @@ def test_conv_tune_matches_reference_and_times_only_the_first_call(launches):
     got = numbaconv.conv2d(x, w, b, padding=1, activation="relu", algorithm="tune")
     assert_close(got, want, np.float32)
     params = numbaconv.conv_params("conv2d", 2, x.shape, w.shape, padding=1, activation="relu")
-    candidates = applicable_algorithms(params)
+    candidates = tuning_candidates(params)
+    assert len(candidates) == len(set(candidates)) >= 2
     assert len(launches) == len(candidates) * (1 + tuning.REPEAT) + 1
     (entry,) = tuning.choices().values()
     assert entry["algorithm"] in candidates and set(entry["seconds"]) == set(candidates)

@@ -1,0 +1,290 @@
+"""Launching the pooling and unpooling kernels on both backends: one table of launchers, one `select`.
+
+`select(params, op_kind, backend)` names the kernel, `launch(call, params, kernel, ...)` runs it into the
+target array that `Call.run` / `Call.result` hands out (the compute dtype on the CPU, the caller's memory as a
+Numba view on CUDA). Every check has run by then. The CPU kernels get 5-D views and index tables cached per
+geometry; the CUDA ones get 5-D device views and device tables cached per geometry and device
+(`_cuda.device_cache`). numba-cuda is imported only inside the CUDA launchers, through numbaconv._cuda.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from . import _cuda
+from ._params import interior_range, join_shape, pad3, split_shape
+from ._params_pool import GatherParams, MaxUnpoolParams, PoolParams
+
+OP_KINDS = ("max", "avg", "gather", "max_unpool")
+BACKENDS = ("cpu", "cuda")
+CPU_CACHE_SIZE = 128  # geometries whose CPU tables are kept (a few KiB each)
+DEVICE_CACHE_SIZE = 256
+
+
+def select(params, op_kind: str, backend: str) -> str:
+    """The kernel (a key of LAUNCHERS with `backend`) for `op_kind` on these params.
+
+    On the CPU pooling and gathers have one kernel per layout (a plane per thread channels-first, a channel
+    vector per tap channels-last); the CUDA kernels and max unpooling take either layout.
+    """
+    if op_kind not in OP_KINDS:
+        raise ValueError(f"select: op_kind={op_kind!r} is not one of {', '.join(map(repr, OP_KINDS))}")
+    if backend not in BACKENDS:
+        raise ValueError(f"select: backend={backend!r} is not one of {', '.join(map(repr, BACKENDS))}")
+    if backend == "cuda" or op_kind == "max_unpool":
+        return op_kind
+    return f"{op_kind}_{'cl' if params.channels_last else 'cf'}"
+
+
+def launch(call, params, kernel: str, *args):
+    """Run `kernel` of `call`'s backend on `params`: the launchers' arguments follow (target arrays, options)."""
+    return LAUNCHERS[kernel, call.backend](call, params, *args)
+
+
+# ---- CPU: cached tables ----
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False  # shared by every call of one geometry
+    return a
+
+
+@functools.lru_cache(maxsize=CPU_CACHE_SIZE)
+def cpu_index_maps(params: PoolParams) -> tuple[np.ndarray, ...]:
+    """The (out, kernel) input-index tables of a pooling, once per geometry."""
+    return tuple(_frozen(m) for m in params.index_maps())
+
+
+@functools.lru_cache(maxsize=CPU_CACHE_SIZE)
+def cpu_divisors(params: PoolParams, count_include_pad: bool, divisor_override, compute: str):
+    """Average pooling's per-dim divisor factors, once per geometry and options."""
+    return tuple(_frozen(d) for d in params.divisors(count_include_pad, divisor_override, np.dtype(compute)))
+
+
+@functools.lru_cache(maxsize=CPU_CACHE_SIZE)
+def cpu_tables(tables: tuple[tuple[int, ...], ...]) -> tuple[np.ndarray, ...]:
+    """A gather's per-dim source tables (-1 = zero) as int64 arrays padded to 3 dims, once per set of tables."""
+    return tuple(_frozen(np.array(t, np.int64)) for t in ((0,),) * (3 - len(tables)) + tables)
+
+
+def _as5d(a: np.ndarray, channels_last: bool) -> np.ndarray:
+    """(N, C, D, H, W) or (N, D, H, W, C) reshape of a C-contiguous array: a view, never a copy."""
+    batch, channels, spatial = split_shape(a.shape, channels_last)
+    return a.reshape(join_shape(batch, channels, pad3(spatial, 1), channels_last))
+
+
+def _row_interior(params: PoolParams) -> tuple[int, int, int, int, int]:
+    """(w_lo, w_hi, stride, dilation, pad_lo) along W for the channels-first kernels' check-free stretch."""
+    s, d, lo = params.stride[-1], params.dilation[-1], params.padding[-1][0]
+    w_lo, w_hi = interior_range(params.in_spatial[-1], params.out_spatial[-1], params.kernel[-1], s, d, lo)
+    return w_lo, w_hi, s, d, lo
+
+
+def _lowest(dtype: np.dtype) -> np.ndarray:
+    low = -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+    return np.array([low], dtype=dtype)
+
+
+# ---- CPU launchers ----
+
+def _indices5(indices, channels_last: bool):
+    return _as5d(indices, channels_last) if indices is not None else np.empty((1, 1, 0, 0, 0), dtype=np.int64)
+
+
+def _launch_max_cf(call, params: PoolParams, out: np.ndarray, indices=None) -> None:
+    from .kernels import pool as k
+
+    md, mh, mw = cpu_index_maps(params)
+    k.max_pool_cf(_as5d(call.compute_input("x"), False), md, mh, mw, *_row_interior(params), _lowest(out.dtype),
+                  indices is not None, _as5d(out, False), _indices5(indices, False))
+
+
+def _launch_max_cl(call, params: PoolParams, out: np.ndarray, indices=None) -> None:
+    from .kernels import pool as k
+
+    md, mh, mw = cpu_index_maps(params)
+    k.max_pool_cl(_as5d(call.compute_input("x"), True), md, mh, mw, _lowest(out.dtype), indices is not None,
+                  _as5d(out, True), _indices5(indices, True))
+
+
+def _launch_avg_cf(call, params: PoolParams, out: np.ndarray, count_include_pad: bool, divisor_override) -> None:
+    from .kernels import pool as k
+
+    md, mh, mw = cpu_index_maps(params)
+    divisors = cpu_divisors(params, count_include_pad, divisor_override, out.dtype.name)
+    k.avg_pool_cf(_as5d(call.compute_input("x"), False), md, mh, mw, *_row_interior(params), *divisors,
+                  _as5d(out, False))
+
+
+def _launch_avg_cl(call, params: PoolParams, out: np.ndarray, count_include_pad: bool, divisor_override) -> None:
+    from .kernels import pool as k
+
+    md, mh, mw = cpu_index_maps(params)
+    divisors = cpu_divisors(params, count_include_pad, divisor_override, out.dtype.name)
+    k.avg_pool_cl(_as5d(call.compute_input("x"), True), md, mh, mw, *divisors, _as5d(out, True))
+
+
+def _gather_cf(call, params: GatherParams, out: np.ndarray) -> None:
+    """out[n, c, o...] = x[n, c, table[o]...]: elements moved as unsigned words of their size."""
+    from .kernels import unpool as k
+
+    md, mh, mw = cpu_tables(params.tables)
+    x = call.compute_input("x")
+    bits = np.dtype(f"u{x.dtype.itemsize}")
+    k.gather_cf(_as5d(x, False).view(bits), md, mh, mw, _as5d(out, False).view(bits))
+
+
+def _gather_cl(call, params: GatherParams, out: np.ndarray) -> None:
+    """out[n, o..., :] = x[n, table[o]..., :]: each pixel's channels moved as a vector of bytes."""
+    from .kernels import unpool as k
+
+    md, mh, mw = cpu_tables(params.tables)
+    k.gather_pixels(_as5d(call.compute_input("x"), True).view(np.uint8), md, mh, mw,
+                    _as5d(out, True).view(np.uint8))
+
+
+def _launch_max_unpool(call, params: MaxUnpoolParams, out: np.ndarray) -> None:
+    from .kernels import unpool as k
+
+    x, indices = call.compute_input("x"), np.ascontiguousarray(call["indices"], np.int64)
+    batch, channels, plane = params.batch, params.channels, params.plane
+    # Planes as (B, P, C): channels-last is (N, P, C); channels-first is (N * C, P, 1).
+    shape_in = (batch, -1, channels) if params.channels_last else (batch * channels, -1, 1)
+    shape_out = (batch, plane, channels) if params.channels_last else (batch * channels, plane, 1)
+    block = max(1, 64 // x.itemsize)  # one cache line of channels per thread
+    k.max_unpool_planes(x.reshape(shape_in), indices.reshape(shape_in), block, out.reshape(shape_out))
+
+
+def _first_outside_cpu(call, params: MaxUnpoolParams):
+    """The first position of the indices outside [0, plane), or None."""
+    indices = call["indices"]
+    outside = (indices < 0) | (indices >= params.plane)
+    return tuple(int(i) for i in np.argwhere(outside)[0]) if outside.any() else None
+
+
+# ---- CUDA: device tables, cached per geometry and device ----
+
+def _index_dtype(limit: int) -> np.dtype:
+    return np.dtype(np.int32 if limit < 2 ** 31 else np.int64)
+
+
+@_cuda.device_cache(DEVICE_CACHE_SIZE)
+def device_index_maps(params: PoolParams):
+    """The (out, kernel) index tables of a pooling on the device (copied synchronously)."""
+    return tuple(_cuda.to_device(m.astype(_index_dtype(m.max() + 1 if m.size else 0)), 0)
+                 for m in cpu_index_maps(params))
+
+
+@_cuda.device_cache(DEVICE_CACHE_SIZE)
+def device_divisors(params: PoolParams, count_include_pad: bool, divisor_override, compute: str):
+    """Average pooling's per-dim divisor factors on the device, once per geometry and options."""
+    return tuple(_cuda.to_device(d, 0) for d in cpu_divisors(params, count_include_pad, divisor_override, compute))
+
+
+@_cuda.device_cache(DEVICE_CACHE_SIZE)
+def device_tables(tables: tuple[tuple[int, ...], ...]):
+    """Per-dim source tables (-1 = zero), padded to 3 dims, on the device, once per set of tables."""
+    tables = ((0,),) * (3 - len(tables)) + tables
+    return tuple(_cuda.to_device(np.array(t, _index_dtype(max(t) + 1)), 0) for t in tables)
+
+
+@_cuda.device_cache(8)
+def device_no_indices():
+    """The max kernel's `idx` argument when no indices are wanted (never written)."""
+    return _cuda.to_device(np.zeros((1, 1, 1, 1, 1), np.int64), 0)
+
+
+def _words(a):
+    """`a` as unsigned integers of its itemsize (same shape and strides): the copy kernels move bits."""
+    return _cuda.reinterpret(a, np.dtype(f"u{a.dtype.itemsize}"), tuple(a.shape), tuple(a.strides))
+
+
+# ---- CUDA launchers ----
+
+def _max_cuda(call, params: PoolParams, out, indices=None) -> None:
+    """The max gather; reads x's storage dtype and compares in the compute dtype, so nothing is converted."""
+    from .kernels import pool_cuda as k
+
+    nd, cl = params.nd, params.channels_last
+    idx5 = _cuda.view5(indices, nd, cl) if indices is not None else device_no_indices()
+    md, mh, mw = device_index_maps(params)
+    k.max_pool_cuda(call.compute.name)[_cuda.launch_1d(math.prod(out.shape)) + (call.stream,)](
+        _cuda.view5(call["x"], nd, cl), md, mh, mw, cl, indices is not None, _cuda.view5(out, nd, cl), idx5)
+
+
+def _avg_cuda(call, params: PoolParams, out, count_include_pad: bool, divisor_override) -> None:
+    """The average gather (sums in the compute dtype)."""
+    from .kernels import pool_cuda as k
+
+    nd, cl = params.nd, params.channels_last
+    md, mh, mw = device_index_maps(params)
+    divisors = device_divisors(params, count_include_pad, divisor_override, call.compute.name)
+    k.avg_pool_cuda(call.compute.name)[_cuda.launch_1d(math.prod(out.shape)) + (call.stream,)](
+        _cuda.view5(call["x"], nd, cl), md, mh, mw, *divisors, cl, _cuda.view5(out, nd, cl))
+
+
+def _gather_cuda(call, params: GatherParams, out) -> None:
+    """out[..., o, ...] = x[..., table[o], ...] per spatial dim (-1 = zero), any dtype, either layout."""
+    from .kernels import unpool_cuda as k
+
+    nd, cl = params.nd, params.channels_last
+    md, mh, mw = device_tables(params.tables)
+    k.gather_cuda[_cuda.launch_1d(math.prod(out.shape)) + (call.stream,)](
+        _cuda.view5(_words(call["x"]), nd, cl), md, mh, mw, cl, _cuda.view5(_words(out), nd, cl))
+
+
+def _first_outside_cuda(call, params: MaxUnpoolParams):
+    """The first C-order position of the indices (1 to 5 dims, any strides) outside [0, plane), or None: a
+    device reduction, synchronised, so the caller can raise before any other kernel runs."""
+    from .kernels import unpool_cuda as k
+
+    indices, stream = call["indices"], call.stream
+    total = math.prod(indices.shape)
+    if total == 0:
+        return None
+    pad = 5 - indices.ndim
+    idx5 = _cuda.restride(indices, (1,) * pad + tuple(indices.shape), (0,) * pad + tuple(indices.strides))
+    blocks, threads = _cuda.launch_1d(total)
+    blocks = min(blocks, 1024)  # the partial results come back to the host
+    partial = _cuda.cuda().device_array(blocks, np.int64, stream=stream)
+    k.first_outside_cuda(threads)[blocks, threads, stream](idx5, params.plane, partial)
+    first = int(partial.copy_to_host(stream=stream).min())
+    stream.synchronize()
+    return None if first >= total else tuple(int(i) for i in np.unravel_index(first, tuple(indices.shape)))
+
+
+def _max_unpool_cuda(call, params: MaxUnpoolParams, out) -> None:
+    """out = zeros, then the largest x per index of each (n, c) plane: one thread scans a plane into a table
+    of winners, which a gather then copies (indices already checked)."""
+    from .kernels import unpool_cuda as k
+
+    nd, cl, stream = params.nd, params.channels_last, call.stream
+    total = math.prod(out.shape)
+    x5 = _cuda.view5(call["x"], nd, cl)
+    win = _cuda.cuda().device_array(tuple(out.shape), _index_dtype(math.prod(x5.shape[2:])), stream=stream)
+    win5 = _cuda.view5(win, nd, cl)
+    k.fill_cuda[_cuda.launch_1d(total) + (stream,)](win5, -1)
+    k.max_unpool_scan_cuda(call.compute.name)[_cuda.launch_1d(x5.shape[0] * x5.shape[1]) + (stream,)](
+        x5, _cuda.view5(call["indices"], nd, cl), win5)
+    k.max_unpool_gather_cuda[_cuda.launch_1d(total) + (stream,)](
+        _cuda.view5(_words(call["x"]), nd, cl), win5, cl, _cuda.view5(_words(out), nd, cl))
+
+
+LAUNCHERS = {
+    ("max_cf", "cpu"): _launch_max_cf,
+    ("max_cl", "cpu"): _launch_max_cl,
+    ("max", "cuda"): _max_cuda,
+    ("avg_cf", "cpu"): _launch_avg_cf,
+    ("avg_cl", "cpu"): _launch_avg_cl,
+    ("avg", "cuda"): _avg_cuda,
+    ("gather_cf", "cpu"): _gather_cf,
+    ("gather_cl", "cpu"): _gather_cl,
+    ("gather", "cuda"): _gather_cuda,
+    ("max_unpool", "cpu"): _launch_max_unpool,
+    ("max_unpool", "cuda"): _max_unpool_cuda,
+    # Not selected: max_unpool's index-range check, run (and on CUDA waited for) before anything is written.
+    ("first_outside", "cpu"): _first_outside_cpu,
+    ("first_outside", "cuda"): _first_outside_cuda,
+}

@@ -1,0 +1,349 @@
+"""Shape logic of pooling, unpooling and nearest upsampling: one frozen params object per call.
+
+Pure Python and NumPy, no Numba (as numbaconv/_params.py): every rule of max/avg pooling, max unpooling,
+unpooling and interpolation is checked here, with the message the user sees, before any kernel is chosen.
+The params are hashable, so the launchers cache their index tables, divisors and gather tables per geometry.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._params import (CHANNELS_FIRST, index_map, int_tuple, is_int, join_shape, pad3, padding_pairs, show,
+                      spatial_layout, split_shape)
+
+UNPOOL_MODES = ("nearest", "bed_of_nails")
+INTERPOLATE_MODES = ("nearest", "nearest_exact")
+
+POOL_SIZE_FORMULA = ("out = floor((in + pad_lo + pad_hi - dilation * (kernel - 1) - 1) / stride) + 1 (ceil "
+                     "instead of floor with ceil_mode=True)")
+UNPOOL_SIZE_FORMULA = "(in - 1) * stride - pad_lo - pad_hi + kernel"
+
+
+# ---- pooling ----
+
+@dataclass(frozen=True)
+class PoolParams:
+    """Normalised geometry of one pooling call (channels-first or channels-last)."""
+    op: str
+    batch: int
+    channels: int
+    in_spatial: tuple[int, ...]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]
+    ceil_mode: bool
+    out_spatial: tuple[int, ...]
+    channels_last: bool = False
+
+    @property
+    def nd(self) -> int:
+        return len(self.in_spatial)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return join_shape(self.batch, self.channels, self.out_spatial, self.channels_last)
+
+    def _dims(self):
+        return zip(self.in_spatial, self.out_spatial, self.kernel, self.stride, self.dilation, self.padding)
+
+    def index_maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Three (out, kernel) input-index tables (-1 = padding), padded to 3 spatial dims."""
+        maps = [index_map(n, o, k, s, d, p[0], "zeros") for n, o, k, s, d, p in self._dims()]
+        ones = np.zeros((1, 1), dtype=np.int64)
+        return tuple([ones] * (3 - self.nd) + maps)
+
+    def divisors(self, count_include_pad: bool, divisor_override, dtype) -> tuple[np.ndarray, ...]:
+        """Per-dim divisor factors of average pooling, padded to 3 dims; their product is the divisor.
+
+        A factor counts the window's taps inside the input, or (count_include_pad) inside the input and its
+        padding; a ceil_mode window hanging past the right padding does not count the part beyond it, as torch.
+        """
+        if divisor_override is not None:
+            o_d, o_h, o_w = pad3(self.out_spatial, 1)
+            return np.full(o_d, divisor_override, dtype=dtype), np.ones(o_h, dtype=dtype), np.ones(o_w, dtype=dtype)
+        factors = []
+        for n, o, k, s, d, (lo, hi) in self._dims():
+            pos = np.arange(o)[:, None] * s - lo + np.arange(k)[None, :] * d
+            lower, upper = (-lo, n + hi) if count_include_pad else (0, n)
+            factors.append(((pos >= lower) & (pos < upper)).sum(axis=1).astype(dtype))
+        return tuple([np.ones(1, dtype=dtype)] * (3 - self.nd) + factors)
+
+
+def check_bool(op: str, name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name}={value!r} must be a bool")
+    return bool(value)
+
+
+def _pool_size(op: str, dim: int, size: int, kernel: int, stride: int, dilation: int, pad: tuple[int, int],
+               ceil_mode: bool) -> int:
+    span = size + pad[0] + pad[1] - dilation * (kernel - 1) - 1
+    if span < 0:
+        raise ValueError(f"{op}: output size < 1 along spatial dim {dim}: {POOL_SIZE_FORMULA} with in={size}, "
+                         f"pad=({pad[0]}, {pad[1]}), dilation={dilation}, kernel={kernel}, stride={stride}")
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    # torch's rule: a last ceil_mode window that would start inside the right padding is dropped.
+    if ceil_mode and (out - 1) * stride >= size + pad[0]:
+        out -= 1
+    return out
+
+
+def _check_windows(op: str, dim: int, size: int, out: int, kernel: int, stride: int, dilation: int,
+                   pad_lo: int) -> None:
+    """Every window must read an input element; with dilation > input size a window's taps can straddle it."""
+    taps = index_map(size, out, kernel, stride, dilation, pad_lo, "zeros")
+    empty = np.flatnonzero((taps < 0).all(axis=1))
+    if empty.size:
+        o = int(empty[0])
+        positions = [o * stride - pad_lo + j * dilation for j in range(kernel)]
+        raise ValueError(f"{op}: window {o} along spatial dim {dim} reads no input element: its taps at "
+                         f"{positions} all miss the input [0, {size}) (dilation={dilation} exceeds the input "
+                         f"size); use less padding or a smaller dilation")
+
+
+def pool_params(op: str, nd: int, x_shape: tuple[int, ...], kernel_size, stride=None, padding=0, dilation=1,
+                ceil_mode=False, layout=None) -> PoolParams:
+    """Check every rule of an `nd`-d pooling on this input shape and return its params."""
+    layout = CHANNELS_FIRST[nd] if layout is None else layout
+    channels_last = spatial_layout(op, layout, nd)
+    if len(x_shape) != nd + 2:
+        raise ValueError(f"{op}: input must be {nd + 2}-d ({layout}), got {len(x_shape)}-d shape {tuple(x_shape)}")
+    batch, channels, in_spatial = split_shape(tuple(x_shape), channels_last)
+    if any(n < 1 for n in in_spatial):
+        raise ValueError(f"{op}: input shape {tuple(x_shape)} ({layout}) must have non-empty spatial dims")
+    kernel = int_tuple(op, "kernel_size", kernel_size, nd, 1)
+    stride = kernel if stride is None else int_tuple(op, "stride", stride, nd, 1)
+    dilation = int_tuple(op, "dilation", dilation, nd, 1)
+    ceil_mode = check_bool(op, "ceil_mode", ceil_mode)
+    pads = padding_pairs(op, padding, nd, kernel, stride, dilation, in_spatial)
+    for dim, (k, d, pad) in enumerate(zip(kernel, dilation, pads)):
+        extent = d * (k - 1) + 1
+        if max(pad) >= extent:
+            raise ValueError(f"{op}: padding {pad} along spatial dim {dim} must be smaller than the dilated "
+                             f"kernel extent dilation * (kernel - 1) + 1 = {extent} on each side, so that no "
+                             f"window lies wholly in padding")
+    out_spatial = tuple(_pool_size(op, i, *args, ceil_mode)
+                        for i, args in enumerate(zip(in_spatial, kernel, stride, dilation, pads)))
+    for dim, (n, o, k, s, d, pad) in enumerate(zip(in_spatial, out_spatial, kernel, stride, dilation, pads)):
+        _check_windows(op, dim, n, o, k, s, d, pad[0])
+    return PoolParams(op=op, batch=batch, channels=channels, in_spatial=in_spatial, kernel=kernel, stride=stride,
+                      dilation=dilation, padding=pads, ceil_mode=ceil_mode, out_spatial=out_spatial,
+                      channels_last=channels_last)
+
+
+def avg_options(op: str, count_include_pad, divisor_override) -> tuple[bool, int | None]:
+    """(count_include_pad, divisor_override) of average pooling, checked."""
+    count_include_pad = check_bool(op, "count_include_pad", count_include_pad)
+    if divisor_override is not None and not (is_int(divisor_override) and divisor_override > 0):
+        raise ValueError(f"{op}: divisor_override={show(divisor_override)!r} must be None or a positive int")
+    return count_include_pad, None if divisor_override is None else int(divisor_override)
+
+
+# ---- max unpooling ----
+
+@dataclass(frozen=True)
+class MaxUnpoolParams:
+    """Normalised geometry of one max_unpool call: x (and indices) of `in_spatial`, a result of `out_spatial`."""
+    op: str
+    batch: int
+    channels: int
+    in_spatial: tuple[int, ...]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]
+    out_spatial: tuple[int, ...]
+    channels_last: bool = False
+
+    @property
+    def nd(self) -> int:
+        return len(self.in_spatial)
+
+    @property
+    def plane(self) -> int:
+        """Elements of one (n, c) output plane: the indices must lie in [0, plane)."""
+        return math.prod(self.out_spatial)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return join_shape(self.batch, self.channels, self.out_spatial, self.channels_last)
+
+
+def _unpool_output_size(op, nd, output_size, default, stride, in_spatial, pads, kernel, batch, channels,
+                        layout, channels_last):
+    """The output's spatial size: the default size, or `output_size` checked against torch's rule."""
+    if output_size is None:
+        for dim, size in enumerate(default):
+            if size < 1:
+                raise ValueError(f"{op}: output size {size} < 1 along spatial dim {dim}: {UNPOOL_SIZE_FORMULA} "
+                                 f"with in={in_spatial[dim]}, stride={stride[dim]}, pad={pads[dim]}, "
+                                 f"kernel={kernel[dim]}")
+        return default
+    if isinstance(output_size, (tuple, list)) and len(output_size) == nd + 2:
+        n, c, spatial = split_shape(tuple(output_size), channels_last)
+        if (n, c) != (batch, channels):
+            raise ValueError(f"{op}: output_size={show(output_size)!r} ({layout}) has batch and channels "
+                             f"({show(n)}, {show(c)}) but x has ({batch}, {channels})")
+        output_size = spatial
+    elif not (is_int(output_size) or isinstance(output_size, (tuple, list)) and len(output_size) == nd):
+        raise TypeError(f"{op}: output_size={show(output_size)!r} must be {nd} ints (the spatial size) or "
+                        f"{nd + 2} ints (the full shape in {layout})")
+    sizes = int_tuple(op, "output_size", output_size, nd, 1)
+    for dim, (size, d, s) in enumerate(zip(sizes, default, stride)):
+        if not d - s < size < d + s:
+            raise ValueError(f"{op}: output_size={sizes} cannot come from this input: along spatial dim {dim} "
+                             f"it must lie strictly between default - stride = {d - s} and default + stride = "
+                             f"{d + s}, where default = {UNPOOL_SIZE_FORMULA} = {d} (in={in_spatial[dim]}, "
+                             f"stride={s}, pad={pads[dim]}, kernel={kernel[dim]})")
+    return sizes
+
+
+def max_unpool_params(op: str, nd: int, x_shape: tuple[int, ...], indices_dtype, indices_shape: tuple[int, ...],
+                      kernel_size, stride=None, padding=0, output_size=None, layout=None) -> MaxUnpoolParams:
+    """Check every rule of an `nd`-d max unpooling but the range of the indices (which needs their values)."""
+    layout, channels_last = _layout(op, nd, x_shape, layout)
+    batch, channels, in_spatial = split_shape(tuple(x_shape), channels_last)
+    if any(n < 1 for n in in_spatial):
+        raise ValueError(f"{op}: input shape {tuple(x_shape)} ({layout}) must have non-empty spatial dims")
+    kernel = int_tuple(op, "kernel_size", kernel_size, nd, 1)
+    stride = kernel if stride is None else int_tuple(op, "stride", stride, nd, 1)
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding={padding!r}: a padding string depends on the size of the pooled input, "
+                         f"which max_unpool does not know; pass the padding as numbers (pool_output_shape's "
+                         f"pairs) or give output_size")
+    pads = padding_pairs(op, padding, nd, kernel, stride, (1,) * nd, in_spatial)
+    default = tuple((n - 1) * s - lo - hi + k for n, s, (lo, hi), k in zip(in_spatial, stride, pads, kernel))
+    out_spatial = _unpool_output_size(op, nd, output_size, default, stride, in_spatial, pads, kernel, batch,
+                                      channels, layout, channels_last)
+    if np.dtype(indices_dtype).kind not in "iu":
+        raise TypeError(f"{op}: indices dtype {indices_dtype} must be an integer dtype (max_pool{nd}d with "
+                        f"return_indices=True gives int64)")
+    if tuple(indices_shape) != tuple(x_shape):
+        raise ValueError(f"{op}: indices.shape={tuple(indices_shape)} must equal x.shape={tuple(x_shape)}")
+    return MaxUnpoolParams(op=op, batch=batch, channels=channels, in_spatial=in_spatial, kernel=kernel,
+                           stride=stride, padding=pads, out_spatial=tuple(out_spatial), channels_last=channels_last)
+
+
+# ---- gathers: unpool and interpolate ----
+
+@dataclass(frozen=True)
+class GatherParams:
+    """One nearest gather: out[..., o, ...] = x[..., tables[dim][o], ...] per spatial dim (-1 = a zero).
+
+    unpool and interpolate are both this; the tables are tuples of ints, so the params are hashable and the
+    launchers keep one copy of the tables per geometry.
+    """
+    op: str
+    batch: int
+    channels: int
+    in_spatial: tuple[int, ...]
+    out_spatial: tuple[int, ...]
+    channels_last: bool
+    tables: tuple[tuple[int, ...], ...]
+
+    @property
+    def nd(self) -> int:
+        return len(self.in_spatial)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return join_shape(self.batch, self.channels, self.out_spatial, self.channels_last)
+
+
+def check_copy_dtype(op: str, dtype) -> None:
+    """The gather kernels move bits: any bool, integer or float dtype of 1, 2, 4 or 8 bytes."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "biuf" or dtype.itemsize not in (1, 2, 4, 8):
+        raise TypeError(f"{op}: input dtype {dtype} is not supported; use a bool, integer or float dtype of "
+                        f"1, 2, 4 or 8 bytes")
+
+
+def _layout(op: str, nd: int, x_shape: tuple[int, ...], layout) -> tuple[str, bool]:
+    layout = CHANNELS_FIRST[nd] if layout is None else layout
+    channels_last = spatial_layout(op, layout, nd)
+    if len(x_shape) != nd + 2:
+        raise ValueError(f"{op}: input must be {nd + 2}-d ({layout}), got {len(x_shape)}-d shape {tuple(x_shape)}")
+    return layout, channels_last
+
+
+def _gather_params(op, x_shape, channels_last, out_spatial, tables) -> GatherParams:
+    batch, channels, in_spatial = split_shape(tuple(x_shape), channels_last)
+    return GatherParams(op=op, batch=batch, channels=channels, in_spatial=in_spatial, out_spatial=tuple(out_spatial),
+                        channels_last=channels_last, tables=tuple(tuple(int(i) for i in t) for t in tables))
+
+
+def unpool_params(op: str, nd: int, x_shape: tuple[int, ...], scale_factor=2, mode="nearest",
+                  layout=None) -> GatherParams:
+    """Check an `nd`-d unpooling by integer `scale_factor` and return its gather."""
+    layout, channels_last = _layout(op, nd, x_shape, layout)
+    scale = int_tuple(op, "scale_factor", scale_factor, nd, 1)
+    if mode not in UNPOOL_MODES:
+        raise ValueError(f"{op}: mode={mode!r} is not one of {', '.join(map(repr, UNPOOL_MODES))}")
+    _, _, in_spatial = split_shape(tuple(x_shape), channels_last)
+    out_spatial = tuple(n * s for n, s in zip(in_spatial, scale))
+    tables = []
+    for o, s in zip(out_spatial, scale):
+        dst = np.arange(o)
+        tables.append(dst // s if mode == "nearest" else np.where(dst % s == 0, dst // s, -1))
+    return _gather_params(op, x_shape, channels_last, out_spatial, tables)
+
+
+def _scale_factors(op: str, scale_factor, nd: int) -> tuple[float, ...]:
+    def real(v):
+        return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+    items = [scale_factor] * nd if real(scale_factor) else scale_factor
+    if not isinstance(items, (tuple, list)) or len(items) != nd or not all(real(v) for v in items):
+        raise TypeError(f"{op}: scale_factor={show(scale_factor)!r} must be a number or a sequence of {nd} "
+                        f"numbers")
+    items = tuple(float(v) for v in items)
+    if not all(math.isfinite(v) and v > 0 for v in items):
+        raise ValueError(f"{op}: scale_factor={show(scale_factor)!r} must be positive and finite")
+    return items
+
+
+def _nearest_sources(size: int, out: int, scale: np.float32, exact: bool) -> np.ndarray:
+    """Source index of each output, with torch's float32 arithmetic (see `numbaconv.interpolate`)."""
+    dst = np.arange(out)
+    if exact:
+        src = np.floor(((dst + 0.5) * np.float64(scale)).astype(np.float32))
+    else:
+        src = np.floor(dst.astype(np.float32) * scale)
+    return np.minimum(src.astype(np.int64), size - 1)
+
+
+def interpolate_params(x_shape: tuple[int, ...], size=None, scale_factor=None, mode="nearest",
+                       layout=None) -> GatherParams:
+    """Check a nearest `interpolate` call and return its gather."""
+    op = "interpolate"
+    nd = len(x_shape) - 2
+    if nd not in (1, 2, 3):
+        raise ValueError(f"{op}: input must be 3-, 4- or 5-d (N, C, *spatial), got {len(x_shape)}-d shape "
+                         f"{tuple(x_shape)}")
+    layout, channels_last = _layout(op, nd, x_shape, layout)
+    if mode not in INTERPOLATE_MODES + ("nearest-exact",):
+        raise ValueError(f"{op}: mode={mode!r} is not one of {', '.join(map(repr, INTERPOLATE_MODES))}")
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{op}: pass exactly one of size and scale_factor (got size={show(size)!r}, "
+                         f"scale_factor={show(scale_factor)!r})")
+    _, _, in_spatial = split_shape(tuple(x_shape), channels_last)
+    if any(n < 1 for n in in_spatial):
+        raise ValueError(f"{op}: input shape {tuple(x_shape)} ({layout}) must have non-empty spatial dims")
+    if size is not None:
+        out_spatial = int_tuple(op, "size", size, nd, 1)
+        scales = [np.float32(n) / np.float32(o) for n, o in zip(in_spatial, out_spatial)]
+    else:
+        factors = _scale_factors(op, scale_factor, nd)
+        out_spatial = tuple(math.floor(n * f) for n, f in zip(in_spatial, factors))
+        for dim, (n, f, o) in enumerate(zip(in_spatial, factors, out_spatial)):
+            if o < 1:
+                raise ValueError(f"{op}: scale_factor={show(scale_factor)!r} gives output size floor({n} * {f}) "
+                                 f"= {o} < 1 along spatial dim {dim}")
+        scales = [np.float32(1.0 / f) for f in factors]
+    exact = mode != "nearest"
+    tables = [_nearest_sources(n, o, s, exact) for n, o, s in zip(in_spatial, out_spatial, scales)]
+    return _gather_params(op, x_shape, channels_last, out_spatial, tables)

@@ -1,0 +1,124 @@
+"""The pooling family's launch layer: `select` as a pure function of the params, the launcher table, and the
+table caches (CPU: bounded, per geometry; CUDA: per geometry and per device)."""
+
+import numpy as np
+import pytest
+
+import numbaconv
+from numbaconv import _cuda, _launch_pool
+from numbaconv._launch_pool import BACKENDS, CPU_CACHE_SIZE, LAUNCHERS, OP_KINDS, select
+from numbaconv._params_pool import interpolate_params, max_unpool_params, pool_params, unpool_params
+
+
+def _params(channels_last: bool):
+    """One params object of each kind, in one layout."""
+    layout, shape = ("NHWC", (1, 6, 6, 2)) if channels_last else ("NCHW", (1, 2, 6, 6))
+    pooled = (1, 3, 3, 2) if channels_last else (1, 2, 3, 3)
+    return {
+        "max": pool_params("max_pool2d", 2, shape, 2, layout=layout),
+        "avg": pool_params("avg_pool2d", 2, shape, 3, stride=2, padding=1, layout=layout),
+        "gather": unpool_params("unpool2d", 2, shape, 2, "bed_of_nails", layout),
+        "max_unpool": max_unpool_params("max_unpool2d", 2, pooled, np.dtype(np.int64), pooled, 2, layout=layout),
+    }
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_select_names_a_launcher_of_its_backend(channels_last):
+    suffix = "_cl" if channels_last else "_cf"
+    for op_kind, params in _params(channels_last).items():
+        want = {"cpu": op_kind if op_kind == "max_unpool" else op_kind + suffix, "cuda": op_kind}
+        for backend in BACKENDS:
+            kernel = select(params, op_kind, backend)
+            assert kernel == want[backend]
+            assert (kernel, backend) in LAUNCHERS
+
+
+def test_select_is_pure_and_covers_the_table():
+    """Same params, same answer; every selectable launcher is reachable, and interpolate selects as unpool."""
+    chosen = set()
+    for channels_last in (False, True):
+        for op_kind, params in _params(channels_last).items():
+            for backend in BACKENDS:
+                assert select(params, op_kind, backend) == select(params, op_kind, backend)
+                chosen.add((select(params, op_kind, backend), backend))
+    assert chosen == {key for key in LAUNCHERS if key[0] != "first_outside"}
+    resize = interpolate_params((1, 5, 5, 3), size=(7, 2), layout="NHWC")
+    assert select(resize, "gather", "cpu") == "gather_cl" and select(resize, "gather", "cuda") == "gather"
+
+
+def test_select_rejects_an_unknown_kind_or_backend():
+    params = _params(False)["max"]
+    with pytest.raises(ValueError, match=r"select: op_kind='min' is not one of 'max', 'avg', 'gather', "
+                                         r"'max_unpool'"):
+        select(params, "min", "cpu")
+    with pytest.raises(ValueError, match=r"select: backend='rocm' is not one of 'cpu', 'cuda'"):
+        select(params, "max", "rocm")
+    assert set(OP_KINDS) == {"max", "avg", "gather", "max_unpool"}
+
+
+def test_cpu_tables_are_cached_per_geometry_and_bounded():
+    caches = (_launch_pool.cpu_index_maps, _launch_pool.cpu_divisors, _launch_pool.cpu_tables)
+    for cache in caches:
+        cache.cache_clear()
+        assert cache.cache_info().maxsize == CPU_CACHE_SIZE
+    first = [pool_params("avg_pool1d", 1, (1, 1, n), 2) for n in range(2, CPU_CACHE_SIZE + 7)]
+    for params in first:
+        _launch_pool.cpu_index_maps(params)
+        _launch_pool.cpu_divisors(params, True, None, "float32")
+        _launch_pool.cpu_tables((tuple(range(params.in_spatial[0])),))
+    for cache in caches:
+        assert cache.cache_info().currsize == CPU_CACHE_SIZE
+    maps = _launch_pool.cpu_index_maps(first[-1])
+    assert _launch_pool.cpu_index_maps(first[-1]) is maps  # the same arrays, not rebuilt
+    assert not any(m.flags.writeable for m in maps)  # shared by every call: nobody may write them
+
+
+def test_public_calls_reuse_the_cpu_tables():
+    x = np.arange(2 * 3 * 7 * 5, dtype=np.float32).reshape(2, 3, 7, 5)
+    numbaconv.avg_pool2d(x, 3, stride=2, padding=1)
+    before = _launch_pool.cpu_index_maps.cache_info().hits, _launch_pool.cpu_divisors.cache_info().hits
+    numbaconv.avg_pool2d(x + 1, 3, stride=2, padding=1)
+    after = _launch_pool.cpu_index_maps.cache_info().hits, _launch_pool.cpu_divisors.cache_info().hits
+    assert after == (before[0] + 1, before[1] + 1)
+    numbaconv.unpool2d(x, 2)
+    hits = _launch_pool.cpu_tables.cache_info().hits
+    numbaconv.interpolate(x, scale_factor=2.0)  # the same source tables as nearest unpooling by 2
+    assert _launch_pool.cpu_tables.cache_info().hits == hits + 1
+
+
+@pytest.mark.cuda
+def test_device_caches_are_keyed_by_device(monkeypatch, dev):
+    """A call on a second device gets tables of its own; the first device's stay cached."""
+    device = [0]
+    monkeypatch.setattr(_cuda, "device_id", lambda: device[0])
+    params = pool_params("avg_pool2d", 2, (1, 2, 5, 5), 3, padding=1)
+    tables = ((0, 0, 1, 1), (-1, 0))
+    caches = {
+        "index_maps": lambda: _launch_pool.device_index_maps(params),
+        "divisors": lambda: _launch_pool.device_divisors(params, True, None, "float32"),
+        "tables": lambda: _launch_pool.device_tables(tables),
+        "no_indices": lambda: _launch_pool.device_no_indices(),
+    }
+    for name, get in caches.items():
+        device[0] = 0
+        on_first = get()
+        assert get() is on_first, name
+        device[0] = 1
+        on_second = get()
+        assert on_second is not on_first and get() is on_second, name
+        first_arrays = on_first if isinstance(on_first, tuple) else (on_first,)
+        second_arrays = on_second if isinstance(on_second, tuple) else (on_second,)
+        for a, b in zip(first_arrays, second_arrays):
+            assert isinstance(b, type(a)) and a is not b
+            np.testing.assert_array_equal(a.copy_to_host(), b.copy_to_host())
+        device[0] = 0
+        assert get() is on_first, name
+
+    # Through a public call: a pooling on "device 1" makes its own index tables.
+    x = dev(np.arange(50, dtype=np.float32).reshape(1, 2, 5, 5))
+    device[0] = 0
+    want = numbaconv.max_pool2d(x, 2).copy_to_host()
+    size = _launch_pool.device_index_maps.cache_info().currsize
+    device[0] = 1
+    np.testing.assert_array_equal(numbaconv.max_pool2d(x, 2).copy_to_host(), want)
+    assert _launch_pool.device_index_maps.cache_info().currsize == size + 1
