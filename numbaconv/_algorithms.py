@@ -56,18 +56,18 @@ def plane_applies(params: ConvParams) -> bool:
     """Whether the CPU "direct" and "depthwise" algorithms run the plane kernel: 1-D or 2-D, channels-first,
     stride 1, at most PLANE_MAX_CHANNELS input channels per group, tables that read the input itself."""
     return (params.nd <= 2 and not params.channels_last and all(s == 1 for s in params.stride)
-            and params.in_per_group <= PLANE_MAX_CHANNELS and params.padded_input)
+            and params.in_per_group <= PLANE_MAX_CHANNELS and params.reads_input_itself)
 
 
 def winograd_applies(params: ConvParams) -> bool:
     """Winograd F(2x2, 3x3) covers 2-D 3x3 kernels at stride 1, dilation 1, zero padding (any amount)."""
     return (params.nd == 2 and params.kernel == (3, 3) and params.stride == (1, 1) and params.dilation == (1, 1)
-            and params.padding_mode == "zeros" and params.padded_input)
+            and params.padding_mode == "zeros" and params.reads_input_itself)
 
 
 def fft_applies(params: ConvParams) -> bool:
     """FFT correlation covers stride 1, dilation 1, zero padding of at most kernel - 1 on each side."""
-    return (params.padding_mode == "zeros" and params.padded_input and all(s == 1 for s in params.stride)
+    return (params.padding_mode == "zeros" and params.reads_input_itself and all(s == 1 for s in params.stride)
             and all(d == 1 for d in params.dilation)
             and all(max(p) <= k - 1 for p, k in zip(params.padding, params.kernel)))
 

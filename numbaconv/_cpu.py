@@ -40,7 +40,7 @@ def to5d(a: np.ndarray, nd: int, channels_last: bool) -> np.ndarray:
 
 def activation_consts(params, dtype: np.dtype) -> np.ndarray:
     """(negative_slope, 0, 1, 6) in the compute dtype, as kernels/_epilogue.py expects."""
-    return np.array([params.alpha, 0, 1, 6], dtype=dtype)
+    return np.array([params.negative_slope, 0, 1, 6], dtype=dtype)
 
 
 def row_chunk(rows: int) -> int:

@@ -25,7 +25,7 @@ def epilogue_args(params, bias, compute: np.dtype):
     call makes no host-to-device copy of its own."""
     if bias is None:
         bias = device_zeros(params.out_channels, compute.name)
-    return bias, device_constant((params.alpha, 0, 1, 6), compute.name)
+    return bias, device_constant((params.negative_slope, 0, 1, 6), compute.name)
 
 
 @_cuda.device_cache(maxsize=64)

@@ -216,7 +216,7 @@ class ConvParams(LayerShape):
     channels_last: bool = False
     flip: bool = False
     activation: str | None = None
-    alpha: float = 0.01
+    negative_slope: float = 0.01
 
     @property
     def is_depthwise(self) -> bool:
@@ -246,9 +246,10 @@ class ConvParams(LayerShape):
         return RowInterior(lo, hi, self.stride[-1])
 
     @property
-    def padded_input(self) -> bool:
-        """Whether the index tables read the input itself, zero-padded or remapped at its edges only (kernels that
-        build their own padded copy of the input rely on it; a resize conv reads an upsampled view instead)."""
+    def reads_input_itself(self) -> bool:
+        """Whether the index tables read x's own pixels, zero-padded or remapped at its edges only: the plane,
+        Winograd and FFT kernels, which build their own padded copy of x instead of using the tables, rely on it.
+        False for a resize conv, whose tables read x through the upsampling."""
         return True
 
     def index_maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -260,7 +261,7 @@ class ConvParams(LayerShape):
 
 
 def conv_params(op: str, nd: int, x_shape: tuple[int, ...], w_shape: tuple[int, ...], *, stride=1, padding=0,
-                dilation=1, groups=1, padding_mode="zeros", flip=False, activation=None, alpha=0.01,
+                dilation=1, groups=1, padding_mode="zeros", flip=False, activation=None, negative_slope=0.01,
                 layout=None) -> ConvParams:
     """Check every rule of an `nd`-d convolution on these shapes and return its params."""
     layout = CHANNELS_FIRST[nd] if layout is None else layout
@@ -301,11 +302,11 @@ def conv_params(op: str, nd: int, x_shape: tuple[int, ...], w_shape: tuple[int, 
     if activation not in ACTIVATIONS:
         raise ValueError(f"{op}: activation={activation!r} is not one of "
                          f"{', '.join(map(repr, ACTIVATIONS))}")
-    if not isinstance(alpha, (int, float, np.floating, np.integer)) or isinstance(alpha, bool):
-        raise TypeError(f"{op}: negative_slope={alpha!r} must be a real number")
+    if not isinstance(negative_slope, (int, float, np.floating, np.integer)) or isinstance(negative_slope, bool):
+        raise TypeError(f"{op}: negative_slope={negative_slope!r} must be a real number")
     out_spatial = tuple(output_size(op, i, n, k, s, d, p)
                         for i, (n, k, s, d, p) in enumerate(zip(in_spatial, kernel, stride, dilation, pads)))
     return ConvParams(op=op, batch=batch, in_channels=in_channels, out_channels=out_channels, groups=groups,
                       in_spatial=in_spatial, kernel=kernel, stride=stride, dilation=dilation, padding=pads,
                       padding_mode=padding_mode, out_spatial=out_spatial, channels_last=channels_last,
-                      flip=bool(flip), activation=activation, alpha=float(alpha))
+                      flip=bool(flip), activation=activation, negative_slope=float(negative_slope))

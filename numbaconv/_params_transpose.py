@@ -139,7 +139,7 @@ class ConvTransposeParams(LayerShape):
     out_spatial: tuple[int, ...]
     channels_last: bool = False
     activation: str | None = None
-    alpha: float = 0.01
+    negative_slope: float = 0.01
 
     @property
     def macs(self) -> int:
@@ -170,7 +170,7 @@ class ConvTransposeParams(LayerShape):
 
 
 def conv_transpose_params(op: str, nd: int, x_shape, w_shape, *, stride=1, padding=0, output_padding=0, groups=1,
-                          dilation=1, output_size=None, activation=None, alpha=0.01,
+                          dilation=1, output_size=None, activation=None, negative_slope=0.01,
                           layout=None) -> ConvTransposeParams:
     """Check every rule of an `nd`-d transpose convolution on these shapes and return its params."""
     layout = CHANNELS_FIRST[nd] if layout is None else layout
@@ -226,12 +226,12 @@ def conv_transpose_params(op: str, nd: int, x_shape, w_shape, *, stride=1, paddi
         out_spatial.append(size)
     if activation not in ACTIVATIONS:
         raise ValueError(f"{op}: activation={activation!r} is not one of {', '.join(map(repr, ACTIVATIONS))}")
-    if not isinstance(alpha, (int, float, np.floating, np.integer)) or isinstance(alpha, bool):
-        raise TypeError(f"{op}: negative_slope={alpha!r} must be a real number")
+    if not isinstance(negative_slope, (int, float, np.floating, np.integer)) or isinstance(negative_slope, bool):
+        raise TypeError(f"{op}: negative_slope={negative_slope!r} must be a real number")
     return ConvTransposeParams(op=op, batch=batch, in_channels=in_channels, out_channels=w_shape[1] * groups,
                                groups=groups, in_spatial=in_spatial, kernel=kernel, stride=stride, dilation=dilation,
                                padding=pads, output_padding=output_padding, out_spatial=tuple(out_spatial),
-                               channels_last=channels_last, activation=activation, alpha=float(alpha))
+                               channels_last=channels_last, activation=activation, negative_slope=float(negative_slope))
 
 
 @dataclass(frozen=True)
@@ -248,7 +248,7 @@ class ResizeConvParams(ConvParams):
         return tuple(np.where(m >= 0, m // s, -1) for m, s in zip(maps, pad3(self.scale, 1)))
 
     @property
-    def padded_input(self) -> bool:
+    def reads_input_itself(self) -> bool:
         return all(s == 1 for s in self.scale)
 
     def row_interior(self) -> RowInterior:

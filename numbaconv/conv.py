@@ -58,7 +58,7 @@ def _conv(op: str, nd: int, x, weight, bias, *, stride, padding, dilation, group
     call.float_result(dtype).real("weight")
     params = conv_params(op, nd, call.x.shape, call["weight"].shape, stride=stride, padding=padding,
                          dilation=dilation, groups=groups, padding_mode=padding_mode, flip=flip,
-                         activation=activation, alpha=negative_slope, layout=layout)
+                         activation=activation, negative_slope=negative_slope, layout=layout)
     return run_conv(call, params, algorithm)
 
 
@@ -245,9 +245,9 @@ def separable_conv2d(x, depthwise_weight, pointwise_weight, bias=None, *, depthw
     channels = x.shape[-1 if layout == "NHWC" else 1]
     dw_params = conv_params(op, 2, x.shape, depthwise_weight.shape, stride=stride, padding=padding,
                             dilation=dilation, groups=channels, padding_mode=padding_mode,
-                            activation=depthwise_activation, alpha=negative_slope, layout=layout)
+                            activation=depthwise_activation, negative_slope=negative_slope, layout=layout)
     pw_params = conv_params(op, 2, dw_params.out_shape, call["pointwise_weight"].shape, activation=activation,
-                            alpha=negative_slope, layout=layout)
+                            negative_slope=negative_slope, layout=layout)
     depthwise_bias = call.bias("depthwise_bias", dw_params.out_channels)
     bias = call.bias("bias", pw_params.out_channels)
     call.check_out(pw_params.out_shape)

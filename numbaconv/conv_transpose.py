@@ -23,7 +23,7 @@ def _conv_transpose(op: str, nd: int, x, weight, bias, *, stride, padding, outpu
     call.float_result(dtype).real("weight")
     params = conv_transpose_params(op, nd, call.x.shape, call["weight"].shape, stride=stride, padding=padding,
                                    output_padding=output_padding, groups=groups, dilation=dilation,
-                                   output_size=output_size, activation=activation, alpha=negative_slope,
+                                   output_size=output_size, activation=activation, negative_slope=negative_slope,
                                    layout=layout)
     bias = call.bias("bias", params.out_channels)
     kernel = select_transpose(params, algorithm, call.backend)
@@ -245,5 +245,5 @@ def resize_conv2d(x, weight, bias=None, *, scale_factor=2, padding="same", paddi
     call.float_result(dtype).real("weight")
     params = resize_conv_params(op, call.x.shape, call["weight"].shape, scale_factor=scale_factor, layout=layout,
                                 stride=stride, padding=padding, dilation=dilation, groups=groups,
-                                padding_mode=padding_mode, activation=activation, alpha=negative_slope)
+                                padding_mode=padding_mode, activation=activation, negative_slope=negative_slope)
     return run_conv(call, params, algorithm, select_kernel=select_resize)

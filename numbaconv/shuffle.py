@@ -240,7 +240,7 @@ def shuffle_conv2d(x, weight, bias=None, *, groups, stride=1, padding=0, dilatio
     call.float_result(dtype).real("weight")
     params = conv_params(op, 2, call.x.shape, call["weight"].shape, stride=stride, padding=padding,
                          dilation=dilation, groups=groups, padding_mode=padding_mode, flip=flip,
-                         activation=activation, alpha=negative_slope, layout=layout)
+                         activation=activation, negative_slope=negative_slope, layout=layout)
     one_group = dataclasses.replace(params, in_channels=params.in_per_group, out_channels=params.out_per_group,
                                     groups=1)
     return run_conv(call, params, algorithm, one_group=one_group)
@@ -320,7 +320,7 @@ def spatially_separable_conv2d(x, column_weight, row_weight, bias=None, *, strid
     else:
         p_h, p_w = padding_pairs(op, padding, 2, None, None, None, None)
         col_pad, row_pad = (p_h, (0, 0)), ((0, 0), p_w)
-    common = dict(groups=groups, padding_mode=padding_mode, flip=flip, alpha=negative_slope, layout=layout)
+    common = dict(groups=groups, padding_mode=padding_mode, flip=flip, negative_slope=negative_slope, layout=layout)
     col_params = conv_params(f"{op} (column pass)", 2, call.x.shape, col.shape, stride=(s_h, 1), padding=col_pad,
                              dilation=(d_h, 1), **common)
     row_params = conv_params(f"{op} (row pass)", 2, col_params.out_shape, row.shape, stride=(1, s_w),
