@@ -3,16 +3,16 @@
 Nothing compiles at import, and Numba itself is imported only when the first kernel runs.
 """
 
-from . import analysis, conv_transpose, pool, shuffle, tuning, unpool
+from . import analysis, conv_transpose, pool, shuffle, unpool
+from . import tuning as tuning  # public as numbaconv.tuning after `import numbaconv`
 from ._algorithms import select_algorithm
 from ._params import ConvParams, conv_params
-from .analysis import *  # noqa: F401,F403
-from .conv import (conv1d, conv2d, conv3d, conv_output_shape, depthwise_conv2d, pointwise_conv2d,
-                   separable_conv2d)
-from .conv_transpose import *  # noqa: F401,F403
-from .pool import *  # noqa: F401,F403
-from .shuffle import *  # noqa: F401,F403
-from .unpool import *  # noqa: F401,F403
+from .analysis import *  # noqa: F403
+from .conv import conv1d, conv2d, conv3d, conv_output_shape, depthwise_conv2d, pointwise_conv2d, separable_conv2d
+from .conv_transpose import *  # noqa: F403
+from .pool import *  # noqa: F403
+from .shuffle import *  # noqa: F403
+from .unpool import *  # noqa: F403
 
 __version__ = "0.1.0"
 

@@ -69,7 +69,7 @@ def fft_applies(params: ConvParams) -> bool:
     """FFT correlation covers stride 1, dilation 1, zero padding of at most kernel - 1 on each side."""
     return (params.padding_mode == "zeros" and params.reads_input_itself and all(s == 1 for s in params.stride)
             and all(d == 1 for d in params.dilation)
-            and all(max(p) <= k - 1 for p, k in zip(params.padding, params.kernel)))
+            and all(max(p) <= k - 1 for p, k in zip(params.padding, params.kernel, strict=False)))
 
 
 def select_algorithm(params: ConvParams, backend: str = "cpu") -> str:

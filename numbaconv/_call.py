@@ -106,7 +106,7 @@ class Call:
         """Bias `name` checked against (channels,): on the CPU in the compute dtype (zeros when None, or when
         `name` is None: no bias); on CUDA the view or None (the CUDA launchers use their cached device zeros)."""
         a = None if name is None else self.arrays.get(name)
-        if a is not None:
+        if name is not None and a is not None:
             check_real(self.op, name, a)
             if tuple(a.shape) != (channels,):
                 raise ValueError(f"{params_op or self.op}: {name}.shape={tuple(a.shape)} must be (out_channels,) = "

@@ -9,6 +9,8 @@ the kernels as zero-copy Numba views; results are allocated with the caller's li
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -35,10 +37,10 @@ def device_id() -> int:
     return int(cuda().get_current_device().id)
 
 
-def device_cache(maxsize: int = 256):
+def device_cache(maxsize: int = 256) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """`functools.lru_cache` for functions that return device memory: keyed by the current device too, so a
     call on a second GPU never gets memory allocated on the first (as CuPy's memoize(for_each_device=True))."""
-    def wrap(fn):
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.lru_cache(maxsize=maxsize)
         def on_device(device: int, *args):
             return fn(*args)
@@ -110,7 +112,7 @@ def may_overlap(a, b) -> bool:
 
     def span(v):
         start = v.__cuda_array_interface__["data"][0]
-        extent = sum((n - 1) * abs(s) for n, s in zip(v.shape, v.strides)) + v.dtype.itemsize
+        extent = sum((n - 1) * abs(s) for n, s in zip(v.shape, v.strides, strict=False)) + v.dtype.itemsize
         return start, start + extent
 
     (a0, a1), (b0, b1) = span(a), span(b)

@@ -137,7 +137,7 @@ def _conv_fft(params, x5, w5, bias, act, consts, out5) -> None:
     kernel = w5 if params.flip else w5[spatial]
     # Full correlation index j holds output o at j = o - pad_lo + kernel - 1.
     crop = tuple(slice(kn - 1 - lo, kn - 1 - lo + o) for kn, (lo, _), o in zip(
-        w5.shape[2:], ((0, 0),) * (3 - params.nd) + params.padding, out5.shape[2:]))
+        w5.shape[2:], ((0, 0),) * (3 - params.nd) + params.padding, out5.shape[2:], strict=False))
     c_group, o_group = params.in_per_group, params.out_per_group
     for n in range(params.batch):
         for g in range(params.groups):
@@ -244,6 +244,7 @@ def _conv_gemm(params, pointwise, x5, w5, bias, act, consts, out5) -> None:
                     res = acc[:, :p1 - p0]
                     np.matmul(wg, x5[n, c0:c0 + c_group].reshape(c_group, -1)[:, p0:p1], out=res)
                 else:
+                    assert col is not None  # allocated above whenever the path is not pointwise
                     cols = col[:, :p1 - p0]
                     k.im2col_cpu(x5, n, c0, md, mh, mw, *w5.shape[2:], *interior, row0, cols)
                     res = acc[:, :p1 - p0]

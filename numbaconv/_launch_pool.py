@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -272,7 +273,7 @@ def _max_unpool_cuda(call, params: MaxUnpoolParams, out) -> None:
         _cuda.view5(_words(call["x"]), nd, cl), win5, cl, _cuda.view5(_words(out), nd, cl))
 
 
-LAUNCHERS = {
+LAUNCHERS: dict[tuple[str, str], Callable] = {
     ("max_cf", "cpu"): _launch_max_cf,
     ("max_cl", "cpu"): _launch_max_cl,
     ("max", "cuda"): _max_cuda,

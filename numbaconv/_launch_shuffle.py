@@ -72,8 +72,8 @@ def _contiguous(op: str, x, stream):
     """
     if _cuda.is_c_contiguous(x):
         return x
-    dims = []
-    for n, s in zip(x.shape, x.strides):
+    dims: list[tuple[int, int]] = []  # (size, byte stride)
+    for n, s in zip(x.shape, x.strides, strict=False):
         if n == 1:
             continue
         if dims and dims[-1][1] == n * s:
@@ -87,8 +87,8 @@ def _contiguous(op: str, x, stream):
     dims = [(1, 0)] * (5 - len(dims)) + dims
     shape = tuple(n for n, _ in dims)
     copy = _cuda.cuda().device_array(tuple(x.shape), dtype=x.dtype, stream=stream)
-    _launch_cuda(_device_words(x, shape, tuple(s for _, s in dims)), _device_words(copy, shape, _c_strides(shape, x.dtype.itemsize)),
-            stream)
+    _launch_cuda(_device_words(x, shape, tuple(s for _, s in dims)),
+                 _device_words(copy, shape, _c_strides(shape, x.dtype.itemsize)), stream)
     return copy
 
 

@@ -14,12 +14,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._types import Activation, IntOrTuple, Layout, Padding, PaddingMode
+
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 PADDING_STRINGS = ("valid", "same", "same_lower", "full")
 # Activation name -> the integer code the kernels switch on (see kernels/_epilogue.py).
 ACTIVATIONS = {None: 0, "relu": 1, "relu6": 2, "leaky_relu": 3, "sigmoid": 4, "tanh": 5}
-CHANNELS_FIRST = {1: "NCW", 2: "NCHW", 3: "NCDHW"}
-CHANNELS_LAST = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
+CHANNELS_FIRST: dict[int, Layout] = {1: "NCW", 2: "NCHW", 3: "NCDHW"}
+CHANNELS_LAST: dict[int, Layout] = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
 
 _SIZE_FORMULA = "out = floor((in + pad_lo + pad_hi - dilation * (kernel - 1) - 1) / stride) + 1"
 
@@ -63,9 +65,10 @@ def padding_pairs(op: str, padding, nd: int, kernel, stride, dilation, in_spatia
         if padding == "valid":
             return ((0, 0),) * nd
         if padding == "full":
-            return tuple((d * (k - 1),) * 2 for k, d in zip(kernel, dilation))
+            return tuple((d * (k - 1),) * 2 for k, d in zip(kernel, dilation, strict=False))
         lower = padding == "same_lower"
-        return tuple(same_padding(n, k, s, d, lower) for n, k, s, d in zip(in_spatial, kernel, stride, dilation))
+        return tuple(same_padding(n, k, s, d, lower)
+                     for n, k, s, d in zip(in_spatial, kernel, stride, dilation, strict=False))
     if is_int(padding) or (isinstance(padding, (tuple, list)) and all(is_int(p) for p in padding)):
         per_dim = int_tuple(op, "padding", padding, nd, 0)
         return tuple((p, p) for p in per_dim)
@@ -177,6 +180,17 @@ class LayerShape:
     """Shape properties every layer's params share (fields batch, in/out_channels, groups, spatial sizes,
     channels_last and activation come from the dataclass that mixes this in)."""
 
+    # Declared for type checkers only: annotations without values make no dataclass fields (this class is not a
+    # dataclass), so the fields, their order and their defaults stay those of the dataclass that mixes it in.
+    batch: int
+    in_channels: int
+    out_channels: int
+    groups: int
+    in_spatial: tuple[int, ...]
+    out_spatial: tuple[int, ...]
+    channels_last: bool
+    activation: str | None
+
     @property
     def nd(self) -> int:
         return len(self.in_spatial)
@@ -254,15 +268,17 @@ class ConvParams(LayerShape):
 
     def index_maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Three (out, kernel) input-index tables, padded to 3 spatial dims (see `index_map`)."""
-        dims = zip(self.in_spatial, self.out_spatial, self.kernel, self.stride, self.dilation, self.padding)
+        dims = zip(self.in_spatial, self.out_spatial, self.kernel, self.stride, self.dilation, self.padding,
+                   strict=False)
         maps = [index_map(n, o, k, s, d, p[0], self.padding_mode, self.flip) for n, o, k, s, d, p in dims]
         ones = np.zeros((1, 1), dtype=np.int64)
         return tuple([ones] * (3 - self.nd) + maps)
 
 
-def conv_params(op: str, nd: int, x_shape: tuple[int, ...], w_shape: tuple[int, ...], *, stride=1, padding=0,
-                dilation=1, groups=1, padding_mode="zeros", flip=False, activation=None, negative_slope=0.01,
-                layout=None) -> ConvParams:
+def conv_params(op: str, nd: int, x_shape: tuple[int, ...], w_shape: tuple[int, ...], *, stride: IntOrTuple = 1,
+                padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1, padding_mode: PaddingMode = "zeros",
+                flip: bool = False, activation: Activation = None, negative_slope: float = 0.01,
+                layout: Layout | None = None) -> ConvParams:
     """Check every rule of an `nd`-d convolution on these shapes and return its params."""
     layout = CHANNELS_FIRST[nd] if layout is None else layout
     channels_last = spatial_layout(op, layout, nd)
@@ -295,7 +311,7 @@ def conv_params(op: str, nd: int, x_shape: tuple[int, ...], w_shape: tuple[int, 
         raise ValueError(f"{op}: padding_mode={padding_mode!r} is not one of "
                          f"{', '.join(map(repr, PADDING_MODES))}")
     if padding_mode == "reflect":
-        for dim, (n, (lo, hi)) in enumerate(zip(in_spatial, pads)):
+        for dim, (n, (lo, hi)) in enumerate(zip(in_spatial, pads, strict=False)):
             if max(lo, hi) >= n:
                 raise ValueError(f"{op}: reflect padding ({lo}, {hi}) along spatial dim {dim} must be smaller "
                                  f"than the input size {n}")
@@ -305,7 +321,8 @@ def conv_params(op: str, nd: int, x_shape: tuple[int, ...], w_shape: tuple[int, 
     if not isinstance(negative_slope, (int, float, np.floating, np.integer)) or isinstance(negative_slope, bool):
         raise TypeError(f"{op}: negative_slope={negative_slope!r} must be a real number")
     out_spatial = tuple(output_size(op, i, n, k, s, d, p)
-                        for i, (n, k, s, d, p) in enumerate(zip(in_spatial, kernel, stride, dilation, pads)))
+                        for i, (n, k, s, d, p) in enumerate(zip(in_spatial, kernel, stride, dilation, pads,
+                                                                strict=False)))
     return ConvParams(op=op, batch=batch, in_channels=in_channels, out_channels=out_channels, groups=groups,
                       in_spatial=in_spatial, kernel=kernel, stride=stride, dilation=dilation, padding=pads,
                       padding_mode=padding_mode, out_spatial=out_spatial, channels_last=channels_last,

@@ -12,8 +12,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._params import (CHANNELS_FIRST, index_map, int_tuple, is_int, join_shape, pad3, padding_pairs, show,
-                      spatial_layout, split_shape)
+from ._params import (
+    CHANNELS_FIRST,
+    index_map,
+    int_tuple,
+    is_int,
+    join_shape,
+    pad3,
+    padding_pairs,
+    show,
+    spatial_layout,
+    split_shape,
+)
 
 UNPOOL_MODES = ("nearest", "bed_of_nails")
 INTERPOLATE_MODES = ("nearest", "nearest_exact")
@@ -49,7 +59,8 @@ class PoolParams:
         return join_shape(self.batch, self.channels, self.out_spatial, self.channels_last)
 
     def _dims(self):
-        return zip(self.in_spatial, self.out_spatial, self.kernel, self.stride, self.dilation, self.padding)
+        return zip(self.in_spatial, self.out_spatial, self.kernel, self.stride, self.dilation, self.padding,
+                   strict=False)
 
     def index_maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Three (out, kernel) input-index tables (-1 = padding), padded to 3 spatial dims."""
@@ -121,15 +132,16 @@ def pool_params(op: str, nd: int, x_shape: tuple[int, ...], kernel_size, stride=
     dilation = int_tuple(op, "dilation", dilation, nd, 1)
     ceil_mode = check_bool(op, "ceil_mode", ceil_mode)
     pads = padding_pairs(op, padding, nd, kernel, stride, dilation, in_spatial)
-    for dim, (k, d, pad) in enumerate(zip(kernel, dilation, pads)):
+    for dim, (k, d, pad) in enumerate(zip(kernel, dilation, pads, strict=False)):
         extent = d * (k - 1) + 1
         if max(pad) >= extent:
             raise ValueError(f"{op}: padding {pad} along spatial dim {dim} must be smaller than the dilated "
                              f"kernel extent dilation * (kernel - 1) + 1 = {extent} on each side, so that no "
                              f"window lies wholly in padding")
     out_spatial = tuple(_pool_size(op, i, *args, ceil_mode)
-                        for i, args in enumerate(zip(in_spatial, kernel, stride, dilation, pads)))
-    for dim, (n, o, k, s, d, pad) in enumerate(zip(in_spatial, out_spatial, kernel, stride, dilation, pads)):
+                        for i, args in enumerate(zip(in_spatial, kernel, stride, dilation, pads, strict=False)))
+    dims = zip(in_spatial, out_spatial, kernel, stride, dilation, pads, strict=False)
+    for dim, (n, o, k, s, d, pad) in enumerate(dims):
         _check_windows(op, dim, n, o, k, s, d, pad[0])
     return PoolParams(op=op, batch=batch, channels=channels, in_spatial=in_spatial, kernel=kernel, stride=stride,
                       dilation=dilation, padding=pads, ceil_mode=ceil_mode, out_spatial=out_spatial,
@@ -189,11 +201,11 @@ def _unpool_output_size(op, nd, output_size, default, stride, in_spatial, pads, 
             raise ValueError(f"{op}: output_size={show(output_size)!r} ({layout}) has batch and channels "
                              f"({show(n)}, {show(c)}) but x has ({batch}, {channels})")
         output_size = spatial
-    elif not (is_int(output_size) or isinstance(output_size, (tuple, list)) and len(output_size) == nd):
+    elif not (is_int(output_size) or (isinstance(output_size, (tuple, list)) and len(output_size) == nd)):
         raise TypeError(f"{op}: output_size={show(output_size)!r} must be {nd} ints (the spatial size) or "
                         f"{nd + 2} ints (the full shape in {layout})")
     sizes = int_tuple(op, "output_size", output_size, nd, 1)
-    for dim, (size, d, s) in enumerate(zip(sizes, default, stride)):
+    for dim, (size, d, s) in enumerate(zip(sizes, default, stride, strict=False)):
         if not d - s < size < d + s:
             raise ValueError(f"{op}: output_size={sizes} cannot come from this input: along spatial dim {dim} "
                              f"it must lie strictly between default - stride = {d - s} and default + stride = "
@@ -216,7 +228,8 @@ def max_unpool_params(op: str, nd: int, x_shape: tuple[int, ...], indices_dtype,
                          f"which max_unpool does not know; pass the padding as numbers (pool_output_shape's "
                          f"pairs) or give output_size")
     pads = padding_pairs(op, padding, nd, kernel, stride, (1,) * nd, in_spatial)
-    default = tuple((n - 1) * s - lo - hi + k for n, s, (lo, hi), k in zip(in_spatial, stride, pads, kernel))
+    default = tuple((n - 1) * s - lo - hi + k
+                    for n, s, (lo, hi), k in zip(in_spatial, stride, pads, kernel, strict=False))
     out_spatial = _unpool_output_size(op, nd, output_size, default, stride, in_spatial, pads, kernel, batch,
                                       channels, layout, channels_last)
     if np.dtype(indices_dtype).kind not in "iu":
@@ -284,9 +297,9 @@ def unpool_params(op: str, nd: int, x_shape: tuple[int, ...], scale_factor=2, mo
     if mode not in UNPOOL_MODES:
         raise ValueError(f"{op}: mode={mode!r} is not one of {', '.join(map(repr, UNPOOL_MODES))}")
     _, _, in_spatial = split_shape(tuple(x_shape), channels_last)
-    out_spatial = tuple(n * s for n, s in zip(in_spatial, scale))
+    out_spatial = tuple(n * s for n, s in zip(in_spatial, scale, strict=False))
     tables = []
-    for o, s in zip(out_spatial, scale):
+    for o, s in zip(out_spatial, scale, strict=False):
         dst = np.arange(o)
         tables.append(dst // s if mode == "nearest" else np.where(dst % s == 0, dst // s, -1))
     return _gather_params(op, x_shape, channels_last, out_spatial, tables)
@@ -335,15 +348,15 @@ def interpolate_params(x_shape: tuple[int, ...], size=None, scale_factor=None, m
         raise ValueError(f"{op}: input shape {tuple(x_shape)} ({layout}) must have non-empty spatial dims")
     if size is not None:
         out_spatial = int_tuple(op, "size", size, nd, 1)
-        scales = [np.float32(n) / np.float32(o) for n, o in zip(in_spatial, out_spatial)]
+        scales = [np.float32(n) / np.float32(o) for n, o in zip(in_spatial, out_spatial, strict=False)]
     else:
         factors = _scale_factors(op, scale_factor, nd)
-        out_spatial = tuple(math.floor(n * f) for n, f in zip(in_spatial, factors))
-        for dim, (n, f, o) in enumerate(zip(in_spatial, factors, out_spatial)):
+        out_spatial = tuple(math.floor(n * f) for n, f in zip(in_spatial, factors, strict=False))
+        for dim, (n, f, o) in enumerate(zip(in_spatial, factors, out_spatial, strict=False)):
             if o < 1:
                 raise ValueError(f"{op}: scale_factor={show(scale_factor)!r} gives output size floor({n} * {f}) "
                                  f"= {o} < 1 along spatial dim {dim}")
         scales = [np.float32(1.0 / f) for f in factors]
     exact = mode != "nearest"
-    tables = [_nearest_sources(n, o, s, exact) for n, o, s in zip(in_spatial, out_spatial, scales)]
+    tables = [_nearest_sources(n, o, s, exact) for n, o, s in zip(in_spatial, out_spatial, scales, strict=False)]
     return _gather_params(op, x_shape, channels_last, out_spatial, tables)

@@ -9,12 +9,29 @@ from its end. The kernels run it as a gather: output ``o`` reads the inputs
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ._params import (ACTIVATIONS, CHANNELS_FIRST, ConvParams, LayerShape, RowInterior, is_int, show, conv_params,
-                      int_tuple, join_shape, pad3, padding_pairs, same_padding, spatial_layout, split_shape)
+from ._params import (
+    ACTIVATIONS,
+    CHANNELS_FIRST,
+    ConvParams,
+    LayerShape,
+    RowInterior,
+    conv_params,
+    int_tuple,
+    is_int,
+    join_shape,
+    pad3,
+    padding_pairs,
+    same_padding,
+    show,
+    spatial_layout,
+    split_shape,
+)
+from ._types import Activation, IntOrTuple, Layout, Shape, TransposePadding
 
 TRANSPOSE_SIZE_FORMULA = "out = (in - 1) * stride - pad_lo - pad_hi + dilation * (kernel - 1) + output_padding + 1"
 
@@ -24,7 +41,8 @@ def transpose_base_size(size: int, kernel: int, stride: int, dilation: int, pad:
     return (size - 1) * stride - pad[0] - pad[1] + dilation * (kernel - 1) + 1
 
 
-def transpose_padding(op: str, padding, nd: int, kernel, stride, dilation, in_spatial):
+def transpose_padding(op: str, padding, nd: int, kernel, stride, dilation,
+                      in_spatial) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...] | None]:
     """(per-side crops, output_padding implied by the padding or None) for every transpose padding form.
 
     ``"same"`` is the adjoint of conv's ``"same"`` on an input of ``in * stride``: output = in * stride, the
@@ -34,9 +52,10 @@ def transpose_padding(op: str, padding, nd: int, kernel, stride, dilation, in_sp
     if isinstance(padding, str):
         if padding != "same":
             raise ValueError(f"{op}: padding={padding!r} must be 'same', an int, {nd} ints or {nd} (lo, hi) pairs")
-        pads = tuple(same_padding(n * s, k, s, d, False) for n, k, s, d in zip(in_spatial, kernel, stride, dilation))
+        pads = tuple(same_padding(n * s, k, s, d, False)
+                     for n, k, s, d in zip(in_spatial, kernel, stride, dilation, strict=False))
         implied = tuple(n * s - transpose_base_size(n, k, s, d, p)
-                        for n, k, s, d, p in zip(in_spatial, kernel, stride, dilation, pads))
+                        for n, k, s, d, p in zip(in_spatial, kernel, stride, dilation, pads, strict=False))
         return pads, implied
     try:
         return padding_pairs(op, padding, nd, kernel, stride, dilation, in_spatial), None
@@ -46,7 +65,7 @@ def transpose_padding(op: str, padding, nd: int, kernel, stride, dilation, in_sp
 
 
 def _check_output_padding(op: str, output_padding, stride, dilation) -> None:
-    for dim, (p, s, d) in enumerate(zip(output_padding, stride, dilation)):
+    for dim, (p, s, d) in enumerate(zip(output_padding, stride, dilation, strict=False)):
         if p >= max(s, d):
             raise ValueError(f"{op}: output_padding={output_padding} must be smaller than stride or dilation along "
                              f"spatial dim {dim} (output_padding={p}, stride={s}, dilation={d})")
@@ -67,7 +86,7 @@ def _spatial_output_size(op: str, output_size, nd: int, channels_last: bool) -> 
 
 def solve_output_padding(op: str, sizes, in_spatial, kernel, stride, dilation, pads) -> tuple[int, ...]:
     solved = []
-    for dim, (want, n, k, s, d, p) in enumerate(zip(sizes, in_spatial, kernel, stride, dilation, pads)):
+    for dim, (want, n, k, s, d, p) in enumerate(zip(sizes, in_spatial, kernel, stride, dilation, pads, strict=False)):
         low = transpose_base_size(n, k, s, d, p)
         high = low + max(s, d) - 1
         if not low <= want <= high:
@@ -153,7 +172,7 @@ class ConvTransposeParams(LayerShape):
 
     def _dims(self):
         return zip(self.in_spatial, self.out_spatial, self.kernel, self.stride, self.dilation,
-                   (p[0] for p in self.padding))
+                   (p[0] for p in self.padding), strict=False)
 
     def index_maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Three (out, kernel) gather tables, padded to 3 spatial dims (see `transpose_index_map`)."""
@@ -166,12 +185,15 @@ class ConvTransposeParams(LayerShape):
 
     def tap_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`compact_taps` of the three `index_maps`: what the CUDA kernel walks per output."""
-        return tuple(compact_taps(m) for m in self.index_maps())
+        md, mh, mw = (compact_taps(m) for m in self.index_maps())
+        return md, mh, mw
 
 
-def conv_transpose_params(op: str, nd: int, x_shape, w_shape, *, stride=1, padding=0, output_padding=0, groups=1,
-                          dilation=1, output_size=None, activation=None, negative_slope=0.01,
-                          layout=None) -> ConvTransposeParams:
+def conv_transpose_params(op: str, nd: int, x_shape: Shape, w_shape: Shape, *, stride: IntOrTuple = 1,
+                          padding: TransposePadding = 0, output_padding: IntOrTuple = 0, groups: int = 1,
+                          dilation: IntOrTuple = 1, output_size: Sequence[int] | None = None,
+                          activation: Activation = None, negative_slope: float = 0.01,
+                          layout: Layout | None = None) -> ConvTransposeParams:
     """Check every rule of an `nd`-d transpose convolution on these shapes and return its params."""
     layout = CHANNELS_FIRST[nd] if layout is None else layout
     channels_last = spatial_layout(op, layout, nd)
@@ -207,7 +229,7 @@ def conv_transpose_params(op: str, nd: int, x_shape, w_shape, *, stride=1, paddi
             raise ValueError(f"{op}: pass output_size or output_padding, not both (output_padding={output_padding})")
         sizes = _spatial_output_size(op, output_size, nd, channels_last)
         if implied is not None:
-            want = tuple(n * s for n, s in zip(in_spatial, stride))
+            want = tuple(n * s for n, s in zip(in_spatial, stride, strict=False))
             if sizes != want:
                 raise ValueError(f"{op}: output_size={sizes} must be input * stride = {want} with padding='same'")
         else:
@@ -217,7 +239,8 @@ def conv_transpose_params(op: str, nd: int, x_shape, w_shape, *, stride=1, paddi
     else:
         _check_output_padding(op, output_padding, stride, dilation)
     out_spatial = []
-    for dim, (n, k, s, d, p, q) in enumerate(zip(in_spatial, kernel, stride, dilation, pads, output_padding)):
+    dims = zip(in_spatial, kernel, stride, dilation, pads, output_padding, strict=False)
+    for dim, (n, k, s, d, p, q) in enumerate(dims):
         size = transpose_base_size(n, k, s, d, p) + q
         if size < 1:
             raise ValueError(f"{op}: output size {size} < 1 along spatial dim {dim}: {TRANSPOSE_SIZE_FORMULA} with "
@@ -245,7 +268,8 @@ class ResizeConvParams(ConvParams):
 
     def index_maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         maps = super().index_maps()
-        return tuple(np.where(m >= 0, m // s, -1) for m, s in zip(maps, pad3(self.scale, 1)))
+        md, mh, mw = (np.where(m >= 0, m // s, -1) for m, s in zip(maps, pad3(self.scale, 1), strict=False))
+        return md, mh, mw
 
     @property
     def reads_input_itself(self) -> bool:
@@ -265,6 +289,6 @@ def resize_conv_params(op: str, x_shape, w_shape, *, scale_factor=2, layout="NCH
         raise ValueError(f"{op}: input must be {nd + 2}-d ({layout}), got {len(x_shape)}-d shape {x_shape}")
     scale = int_tuple(op, "scale_factor", scale_factor, nd, 1)
     batch, channels, spatial = split_shape(x_shape, channels_last)
-    up_shape = join_shape(batch, channels, tuple(n * s for n, s in zip(spatial, scale)), channels_last)
+    up_shape = join_shape(batch, channels, tuple(n * s for n, s in zip(spatial, scale, strict=False)), channels_last)
     params = conv_params(op, nd, up_shape, tuple(w_shape), layout=layout, **conv_options)
     return ResizeConvParams(**{f.name: getattr(params, f.name) for f in fields(params)}, scale=scale)

@@ -6,11 +6,13 @@ No kernels and no Numba: shape arithmetic and NumPy reductions that help design 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._params import is_int, show, int_tuple, padding_pairs
+from ._params import int_tuple, is_int, padding_pairs, show
+from ._types import IntOrTuple, Layout
 
 __all__ = ["ConvCost", "LayerField", "ReceptiveFields", "TransposeOverlap", "conv_cost", "dead_channels",
            "receptive_field", "transpose_overlap"]
@@ -50,22 +52,22 @@ def _fmt_padding(pads) -> str:
     return "x".join(f"({lo},{hi})" for lo, hi in pairs)
 
 
-class ReceptiveFields(tuple):
+class ReceptiveFields(tuple[LayerField, ...]):
     """The rows of :func:`receptive_field`, one :class:`LayerField` per layer; prints as a table.
 
     ``size``, ``jump`` and ``start`` are those of the last layer.
     """
 
     @property
-    def size(self):
+    def size(self) -> int | tuple[int, ...]:
         return self[-1].size
 
     @property
-    def jump(self):
+    def jump(self) -> int | tuple[int, ...]:
         return self[-1].jump
 
     @property
-    def start(self):
+    def start(self) -> float | tuple[float, ...]:
         return self[-1].start
 
     def __str__(self) -> str:
@@ -73,7 +75,8 @@ class ReceptiveFields(tuple):
         rows = [head] + [(r.name, _fmt(r.kernel_size), _fmt(r.stride), _fmt(r.dilation), _fmt_padding(r.padding),
                           _fmt(r.size), _fmt(r.jump), _fmt(r.start)) for r in self]
         widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-        lines = ["  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        lines = ["  ".join(cell.rjust(w) if i else cell.ljust(w)
+                           for i, (cell, w) in enumerate(zip(row, widths, strict=False)))
                  for row in rows]
         return "\n".join(lines[:1] + ["-" * len(lines[0])] + lines[1:])
 
@@ -89,7 +92,7 @@ def _layer_args(op: str, index: int, layer) -> dict:
             raise ValueError(f"{op}: layers[{index}] must give kernel_size")
         args = dict(layer)
     elif isinstance(layer, (tuple, list)) and 1 <= len(layer) <= 4:
-        args = dict(zip(("kernel_size", "stride", "padding", "dilation"), layer))
+        args = dict(zip(("kernel_size", "stride", "padding", "dilation"), layer, strict=False))
     else:
         raise TypeError(f"{op}: layers[{index}]={layer!r} must be a dict with kernel_size, stride, padding, "
                         f"dilation, kind, name, or a tuple (kernel_size, stride=1, padding=0, dilation=1)")
@@ -108,7 +111,7 @@ def _ndim(args: list[dict]) -> int:
                 if isinstance(a.get(key), (tuple, list))), default=1)
 
 
-def receptive_field(layers) -> ReceptiveFields:
+def receptive_field(layers: Iterable[dict[str, Any] | Sequence[Any]]) -> ReceptiveFields:
     """Receptive field size, jump and start of every layer of a stack of convolutions and poolings.
 
     The standard recurrences, per spatial dim, from ``size = jump = 1`` and ``start = 0`` on the input::
@@ -191,7 +194,8 @@ class ConvCost(NamedTuple):
     """separable_macs / macs (``1 / C_out + 1 / prod(kernel)`` for a dense layer): below 1 is a saving."""
 
 
-def conv_cost(in_channels, out_channels, kernel_size, out_spatial, *, groups=1, bias=True, batch=1) -> ConvCost:
+def conv_cost(in_channels: int, out_channels: int, kernel_size: IntOrTuple, out_spatial: IntOrTuple, *,
+              groups: int = 1, bias: bool = True, batch: int = 1) -> ConvCost:
     """Parameters and multiply-adds of a convolution, and of the depthwise-separable layer that replaces it.
 
     The convolution has ``C_out * C_in / groups * prod(kernel)`` weights and does that many multiply-adds per
@@ -259,7 +263,7 @@ class TransposeOverlap(NamedTuple):
     """Every kernel size is divisible by its stride: the usual rule of thumb (uniform when dilation is 1)."""
 
 
-def transpose_overlap(kernel_size, stride, dilation=1) -> TransposeOverlap:
+def transpose_overlap(kernel_size: IntOrTuple, stride: IntOrTuple, dilation: IntOrTuple = 1) -> TransposeOverlap:
     """How many kernel taps of a transposed convolution land on each output pixel, over one stride period.
 
     A transposed convolution scatters input ``i`` through tap ``t`` to output ``i * stride + t * dilation``,
@@ -292,15 +296,15 @@ def transpose_overlap(kernel_size, stride, dilation=1) -> TransposeOverlap:
     stride = int_tuple(op, "stride", stride, nd, 1)
     dilation = int_tuple(op, "dilation", dilation, nd, 1)
     counts = np.ones((), dtype=np.int64)
-    for k, s, d in zip(kernel, stride, dilation):
+    for k, s, d in zip(kernel, stride, dilation, strict=False):
         per_dim = np.bincount((np.arange(k) * d) % s, minlength=s).astype(np.int64)
         counts = np.multiply.outer(counts, per_dim)
     uniform = bool(np.all(counts == counts.flat[0]))
-    divisible = all(k % s == 0 for k, s in zip(kernel, stride))
+    divisible = all(k % s == 0 for k, s in zip(kernel, stride, strict=False))
     return TransposeOverlap(counts, uniform, divisible)
 
 
-def dead_channels(activations, tol=0.0, *, layout=None) -> np.ndarray:
+def dead_channels(activations: np.ndarray, tol: float = 0.0, *, layout: Layout | None = None) -> np.ndarray:
     """Indices of the channels whose activation map has ``max |a| <= tol`` over every sample and position.
 
     A channel that a ReLU keeps at zero for a whole batch is "dead": it passes no gradient and can be pruned.

@@ -7,10 +7,12 @@ machine absolute times drift, ratios hold.
 
 from __future__ import annotations
 
+import importlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
@@ -55,9 +57,9 @@ def conv_case(name, x_shape, w_shape, *, dtype=np.float32, tags=(), channels_las
         nbytes = (x.size + w.size + math.prod(params.out_shape)) * x.itemsize
         if channels_last:
             x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-            ours = lambda: nc.conv2d(x_nhwc, w, layout="NHWC", **kw)  # noqa: E731
+            ours = lambda: nc.conv2d(x_nhwc, w, layout="NHWC", **kw)
         else:
-            ours = lambda: nc.conv2d(x, w, **kw)  # noqa: E731
+            ours = lambda: nc.conv2d(x, w, **kw)
         return dict(numbaconv=ours,
                     torch=lambda torch: _torch_conv(torch, x, w, **kw),
                     torch_cl=lambda torch: _torch_conv(torch, x, w, channels_last=True, **kw),
@@ -223,10 +225,10 @@ def run_bench(compare=("torch", "scipy", "numpy"), only=None, repeat=5, threads=
     """Time every case (or those whose name contains `only`), interleaving numbaconv and the baselines."""
     import numba
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    torch = None
+    torch: Any = None  # the torch module when it takes part
     if "torch" in compare:
         try:
-            import torch
+            torch = importlib.import_module("torch")
             torch.set_num_threads(threads)
         except ImportError:
             print("torch is not installed: no torch comparison (pip install torch)")
@@ -261,14 +263,16 @@ def run_bench(compare=("torch", "scipy", "numpy"), only=None, repeat=5, threads=
 
 def print_table(rows: list[dict]) -> None:
     others = sorted({k for r in rows for k in r["times"]} - {"numbaconv"})
-    head = f"{'case':<38} {'numbaconv':>10} " + " ".join(f"{'/' + k:>10}" for k in others) + f" {'GFLOP/s':>8} {'GB/s':>6}  kernel"
+    head = (f"{'case':<38} {'numbaconv':>10} " + " ".join(f"{'/' + k:>10}" for k in others)
+            + f" {'GFLOP/s':>8} {'GB/s':>6}  kernel")
     print(head)
     print("-" * len(head))
     for r in rows:
         t = r["times"]["numbaconv"]
-        ratios = " ".join(f"{t / r['times'][k]:>10.2f}" if k in r["times"] else f"{'':>10}" for k in others)
+        cells = " ".join(f"{t / r['times'][k]:>10.2f}" if k in r["times"] else f"{'':>10}" for k in others)
         gflops = f"{r['flops'] / t / 1e9:>8.1f}" if r["flops"] else f"{'':>8}"
-        print(f"{r['case']:<38} {t * 1e3:>8.2f}ms {ratios} {gflops} {r['bytes'] / t / 1e9:>6.1f}  {r.get('kernel', '')}")
+        print(f"{r['case']:<38} {t * 1e3:>8.2f}ms {cells} {gflops} {r['bytes'] / t / 1e9:>6.1f}  "
+              f"{r.get('kernel', '')}")
     print("\nratio columns = numbaconv time / that library's time (below 1 means numbaconv is faster); "
           "torch_cl = torch with channels_last tensors; kernel = the CPU kernel algorithm='auto' ran (convolutions)")
     for k in others:

@@ -1,16 +1,32 @@
 """The convolution family: conv1d/2d/3d, depthwise, pointwise, depthwise-separable, and the shape helper.
 
-Each public function: resolve backend -> build params -> pick algorithm -> allocate (or check `out`) ->
-launch -> return. All checks happen before any kernel runs.
+Each public function reads call -> params -> select -> run: a `Call` (numbaconv/_call.py) finds the backend,
+views and dtypes, the params object checks every rule, numbaconv/_algorithms.py names the kernel and
+numbaconv/_launch_conv.py runs it. All checks happen before any kernel runs.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 from ._algorithms import select, tuning_candidates
 from ._arrays import backend_of
 from ._call import Call
 from ._launch_conv import launch, launch_shuffled
 from ._params import ConvParams, conv_params, shape_nd
+from ._types import (
+    Activation,
+    Array,
+    ConvAlgorithm,
+    DTypeLike,
+    IntOrTuple,
+    Layout,
+    Layout2d,
+    Padding,
+    PaddingMode,
+    Shape,
+    Stream,
+)
 
 _COMMON_DOC = """
     bias : ndarray, optional
@@ -87,12 +103,24 @@ def run_conv(call: Call, params: ConvParams, algorithm: str, one_group: ConvPara
     return call.run(params.out_shape, lambda target: fill(kernel, target))
 
 
-def _make_conv(nd: int):
+class _ConvNd(Protocol):
+    """The signature of conv1d, conv2d and conv3d (made by `_make_conv`)."""
+
+    def __call__(self, x: Array, weight: Array, bias: Array | None = None, *, stride: IntOrTuple = 1,
+                 padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1, padding_mode: PaddingMode = "zeros",
+                 flip: bool = False, activation: Activation = None, negative_slope: float = 0.01,
+                 layout: Layout | None = None, out: Array | None = None, algorithm: ConvAlgorithm = "auto",
+                 dtype: DTypeLike | None = None, stream: Stream = None) -> Array: ...
+
+
+def _make_conv(nd: int) -> _ConvNd:
     op = f"conv{nd}d"
 
-    def conv_nd(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, padding_mode="zeros",
-                flip=False, activation=None, negative_slope=0.01, layout=None, out=None, algorithm="auto",
-                dtype=None, stream=None):
+    def conv_nd(x: Array, weight: Array, bias: Array | None = None, *, stride: IntOrTuple = 1, padding: Padding = 0,
+                dilation: IntOrTuple = 1, groups: int = 1, padding_mode: PaddingMode = "zeros", flip: bool = False,
+                activation: Activation = None, negative_slope: float = 0.01, layout: Layout | None = None,
+                out: Array | None = None, algorithm: ConvAlgorithm = "auto", dtype: DTypeLike | None = None,
+                stream: Stream = None) -> Array:
         return _conv(op, nd, x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups,
                      padding_mode=padding_mode, flip=flip, activation=activation, negative_slope=negative_slope,
                      layout=layout, out=out, algorithm=algorithm, dtype=dtype, stream=stream)
@@ -105,14 +133,17 @@ conv1d = _make_conv(1)
 conv2d = _make_conv(2)
 conv3d = _make_conv(3)
 
-conv1d.__doc__ = """1-D convolution (cross-correlation) of ``x (N, C_in, W)`` with ``weight (C_out, C_in/groups, kW)``.
+conv1d.__doc__ = (
+    """1-D convolution (cross-correlation) of ``x (N, C_in, W)`` with ``weight (C_out, C_in/groups, kW)``.
 
     Parameters
     ----------
     x : ndarray
         ``(N, C_in, W)``, or ``(N, W, C_in)`` with ``layout="NWC"``.
     weight : ndarray
-        ``(C_out, C_in / groups, kW)``.""" + _COMMON_DOC + """
+        ``(C_out, C_in / groups, kW)``."""
+    + _COMMON_DOC
+    + """
     Examples
     --------
     >>> import numpy as np, numbaconv
@@ -120,15 +151,19 @@ conv1d.__doc__ = """1-D convolution (cross-correlation) of ``x (N, C_in, W)`` wi
     >>> numbaconv.conv1d(x, np.array([[[1, 0, -1]]], np.float32), padding="same")
     array([[[-1., -2., -2., -2.,  3.]]], dtype=float32)
 """
+)
 
-conv2d.__doc__ = """2-D convolution (cross-correlation) of ``x (N, C_in, H, W)`` with ``weight (C_out, C_in/groups, kH, kW)``.
+conv2d.__doc__ = (
+    """2-D convolution (cross-correlation) of ``x (N, C_in, H, W)`` with ``weight (C_out, C_in/groups, kH, kW)``.
 
     Parameters
     ----------
     x : ndarray
         ``(N, C_in, H, W)``, or ``(N, H, W, C_in)`` with ``layout="NHWC"``.
     weight : ndarray
-        ``(C_out, C_in / groups, kH, kW)``.""" + _COMMON_DOC + """
+        ``(C_out, C_in / groups, kH, kW)``."""
+    + _COMMON_DOC
+    + """
     Examples
     --------
     >>> import numpy as np, numbaconv
@@ -139,15 +174,19 @@ conv2d.__doc__ = """2-D convolution (cross-correlation) of ``x (N, C_in, H, W)``
     >>> float(numbaconv.conv2d(x, w)[0, 0, 0, 0])
     27.0
 """
+)
 
-conv3d.__doc__ = """3-D convolution (cross-correlation) of ``x (N, C_in, D, H, W)`` with ``weight (C_out, C_in/groups, kD, kH, kW)``.
+conv3d.__doc__ = (
+    """3-D convolution (cross-correlation) of ``x (N, C_in, D, H, W)`` with ``weight (C_out, C_in/groups, kD, kH, kW)``.
 
     Parameters
     ----------
     x : ndarray
         ``(N, C_in, D, H, W)``, or ``(N, D, H, W, C_in)`` with ``layout="NDHWC"``.
     weight : ndarray
-        ``(C_out, C_in / groups, kD, kH, kW)``.""" + _COMMON_DOC + """
+        ``(C_out, C_in / groups, kD, kH, kW)``."""
+    + _COMMON_DOC
+    + """
     Examples
     --------
     >>> import numpy as np, numbaconv
@@ -155,11 +194,14 @@ conv3d.__doc__ = """3-D convolution (cross-correlation) of ``x (N, C_in, D, H, W
     >>> numbaconv.conv3d(x, np.ones((2, 1, 3, 3, 3)), padding=1).shape
     (1, 2, 4, 4, 4)
 """
+)
 
 
-def depthwise_conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, padding_mode="zeros", flip=False,
-                     activation=None, negative_slope=0.01, layout="NCHW", out=None, algorithm="auto", dtype=None,
-                     stream=None):
+def depthwise_conv2d(x: Array, weight: Array, bias: Array | None = None, *, stride: IntOrTuple = 1,
+                     padding: Padding = 0, dilation: IntOrTuple = 1, padding_mode: PaddingMode = "zeros",
+                     flip: bool = False, activation: Activation = None, negative_slope: float = 0.01,
+                     layout: Layout2d = "NCHW", out: Array | None = None, algorithm: ConvAlgorithm = "auto",
+                     dtype: DTypeLike | None = None, stream: Stream = None) -> Array:
     """Depthwise 2-D convolution: each input channel convolved with its own ``multiplier`` filters.
 
     ``weight`` is ``(C_in * multiplier, 1, kH, kW)``; output channel ``o`` reads input channel
@@ -191,8 +233,10 @@ def _pointwise_weight(op: str, weight):
     raise ValueError(f"{op}: weight.shape={tuple(weight.shape)} must be (C_out, C_in) or (C_out, C_in, 1, 1)")
 
 
-def pointwise_conv2d(x, weight, bias=None, *, groups=1, activation=None, negative_slope=0.01, layout="NCHW",
-                     out=None, algorithm="auto", dtype=None, stream=None):
+def pointwise_conv2d(x: Array, weight: Array, bias: Array | None = None, *, groups: int = 1,
+                     activation: Activation = None, negative_slope: float = 0.01, layout: Layout2d = "NCHW",
+                     out: Array | None = None, algorithm: ConvAlgorithm = "auto", dtype: DTypeLike | None = None,
+                     stream: Stream = None) -> Array:
     """1x1 convolution: a per-pixel matrix product over channels, run as BLAS GEMM.
 
     ``weight`` is ``(C_out, C_in / groups)`` or ``(C_out, C_in / groups, 1, 1)``. Other arguments as
@@ -212,9 +256,12 @@ def pointwise_conv2d(x, weight, bias=None, *, groups=1, activation=None, negativ
                  layout=layout, out=out, algorithm=algorithm, dtype=dtype, stream=stream)
 
 
-def separable_conv2d(x, depthwise_weight, pointwise_weight, bias=None, *, depthwise_bias=None, stride=1, padding=0,
-                     dilation=1, padding_mode="zeros", depthwise_activation=None, activation=None,
-                     negative_slope=0.01, layout="NCHW", out=None, dtype=None, stream=None):
+def separable_conv2d(x: Array, depthwise_weight: Array, pointwise_weight: Array, bias: Array | None = None, *,
+                     depthwise_bias: Array | None = None, stride: IntOrTuple = 1, padding: Padding = 0,
+                     dilation: IntOrTuple = 1, padding_mode: PaddingMode = "zeros",
+                     depthwise_activation: Activation = None, activation: Activation = None,
+                     negative_slope: float = 0.01, layout: Layout2d = "NCHW", out: Array | None = None,
+                     dtype: DTypeLike | None = None, stream: Stream = None) -> Array:
     """Depthwise-separable 2-D convolution: :func:`depthwise_conv2d` then :func:`pointwise_conv2d`.
 
     ``depthwise_weight`` is ``(C_in * multiplier, 1, kH, kW)``; ``pointwise_weight`` is
@@ -259,7 +306,8 @@ def separable_conv2d(x, depthwise_weight, pointwise_weight, bias=None, *, depthw
     return call.run(pw_params.out_shape, lambda target: launch(call, pw_params, pointwise, mid, pw, bias, target))
 
 
-def conv_output_shape(input_shape, weight_shape, *, stride=1, padding=0, dilation=1, groups=1, layout=None):
+def conv_output_shape(input_shape: Shape, weight_shape: Shape, *, stride: IntOrTuple = 1, padding: Padding = 0,
+                      dilation: IntOrTuple = 1, groups: int = 1, layout: Layout | None = None) -> tuple[int, ...]:
     """Shape of ``conv{1,2,3}d(x, weight, ...)`` for these shapes, with every rule of the op checked.
 
     Examples

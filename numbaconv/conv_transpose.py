@@ -1,17 +1,42 @@
 """Transpose convolution (conv_transpose1d/2d/3d), resize_conv2d and their shape helpers.
 
-Each public function: resolve backend -> build params -> pick algorithm -> allocate (or check `out`) ->
-launch -> return. All checks happen before any kernel runs.
+Each public function reads call -> params -> select -> run: a `Call` (numbaconv/_call.py) finds the backend,
+views and dtypes, the params object checks every rule, numbaconv/_algorithms.py names the kernel and
+numbaconv/_launch_transpose.py (resize-conv: numbaconv/_launch_conv.py) runs it. All checks happen before any
+kernel runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from ._algorithms import select_resize, select_transpose
 from ._call import Call
 from ._launch_transpose import launch
-from ._params import show, int_tuple, pad3, shape_nd
-from ._params_transpose import (ConvTransposeParams, ResizeConvParams, solve_output_padding, conv_transpose_params,
-                                resize_conv_params, transpose_padding)
+from ._params import int_tuple, shape_nd, show
+from ._params_transpose import (
+    ConvTransposeParams,
+    conv_transpose_params,
+    resize_conv_params,
+    solve_output_padding,
+    transpose_padding,
+)
+from ._types import (
+    Activation,
+    Array,
+    DTypeLike,
+    IntOrTuple,
+    Layout,
+    Layout2d,
+    Padding,
+    PaddingMode,
+    ResizeAlgorithm,
+    Shape,
+    Stream,
+    TransposeAlgorithm,
+    TransposePadding,
+)
 from .conv import run_conv
 
 __all__ = ["ConvTransposeParams", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
@@ -32,12 +57,26 @@ def _conv_transpose(op: str, nd: int, x, weight, bias, *, stride, padding, outpu
     return call.run(params.out_shape, lambda target: launch(call, params, kernel, x, weight, bias, target))
 
 
-def _make_conv_transpose(nd: int):
+class _ConvTransposeNd(Protocol):
+    """The signature of conv_transpose1d, conv_transpose2d and conv_transpose3d (made by `_make_conv_transpose`)."""
+
+    def __call__(self, x: Array, weight: Array, bias: Array | None = None, *, stride: IntOrTuple = 1,
+                 padding: TransposePadding = 0, output_padding: IntOrTuple = 0, groups: int = 1,
+                 dilation: IntOrTuple = 1, output_size: Sequence[int] | None = None, activation: Activation = None,
+                 negative_slope: float = 0.01, layout: Layout | None = None, out: Array | None = None,
+                 algorithm: TransposeAlgorithm = "auto", dtype: DTypeLike | None = None,
+                 stream: Stream = None) -> Array: ...
+
+
+def _make_conv_transpose(nd: int) -> _ConvTransposeNd:
     op = f"conv_transpose{nd}d"
 
-    def conv_transpose_nd(x, weight, bias=None, *, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
-                          output_size=None, activation=None, negative_slope=0.01, layout=None, out=None,
-                          algorithm="auto", dtype=None, stream=None):
+    def conv_transpose_nd(x: Array, weight: Array, bias: Array | None = None, *, stride: IntOrTuple = 1,
+                          padding: TransposePadding = 0, output_padding: IntOrTuple = 0, groups: int = 1,
+                          dilation: IntOrTuple = 1, output_size: Sequence[int] | None = None,
+                          activation: Activation = None, negative_slope: float = 0.01, layout: Layout | None = None,
+                          out: Array | None = None, algorithm: TransposeAlgorithm = "auto",
+                          dtype: DTypeLike | None = None, stream: Stream = None) -> Array:
         return _conv_transpose(op, nd, x, weight, bias, stride=stride, padding=padding,
                                output_padding=output_padding, groups=groups, dilation=dilation,
                                output_size=output_size, activation=activation, negative_slope=negative_slope,
@@ -149,8 +188,10 @@ conv_transpose3d.__doc__ = """3-D transpose convolution (fractionally strided co
 """
 
 
-def conv_transpose_output_shape(input_shape, weight_shape, *, stride=1, padding=0, output_padding=0, dilation=1,
-                                groups=1, layout=None):
+def conv_transpose_output_shape(input_shape: Shape, weight_shape: Shape, *, stride: IntOrTuple = 1,
+                                padding: TransposePadding = 0, output_padding: IntOrTuple = 0,
+                                dilation: IntOrTuple = 1, groups: int = 1,
+                                layout: Layout | None = None) -> tuple[int, ...]:
     """Shape of ``conv_transpose{1,2,3}d(x, weight, ...)`` for these shapes, with every rule of the op checked.
 
     Examples
@@ -165,7 +206,9 @@ def conv_transpose_output_shape(input_shape, weight_shape, *, stride=1, padding=
                                  layout=layout).out_shape
 
 
-def output_padding_for(input_size, output_size, kernel_size, stride=1, padding=0, dilation=1):
+def output_padding_for(input_size: IntOrTuple, output_size: IntOrTuple, kernel_size: IntOrTuple,
+                       stride: IntOrTuple = 1, padding: TransposePadding = 0,
+                       dilation: IntOrTuple = 1) -> tuple[int, ...]:
     """The ``output_padding`` that makes a transpose convolution produce ``output_size``.
 
     Every argument is an int or a per-dim tuple (``padding`` also per-side pairs or ``"same"``); the number of
@@ -193,16 +236,18 @@ def output_padding_for(input_size, output_size, kernel_size, stride=1, padding=0
     dilation = int_tuple(op, "dilation", dilation, nd, 1)
     pads, implied = transpose_padding(op, padding, nd, kernel, stride, dilation, sizes)
     if implied is not None:
-        same = tuple(n * s for n, s in zip(sizes, stride))
+        same = tuple(n * s for n, s in zip(sizes, stride, strict=False))
         if want != same:
             raise ValueError(f"{op}: output_size={want} must be input * stride = {same} with padding='same'")
         return (0,) * nd
     return solve_output_padding(op, want, sizes, kernel, stride, dilation, pads)
 
 
-def resize_conv2d(x, weight, bias=None, *, scale_factor=2, padding="same", padding_mode="zeros", stride=1,
-                  dilation=1, groups=1, activation=None, negative_slope=0.01, layout="NCHW", out=None,
-                  algorithm="auto", dtype=None, stream=None):
+def resize_conv2d(x: Array, weight: Array, bias: Array | None = None, *, scale_factor: IntOrTuple = 2,
+                  padding: Padding = "same", padding_mode: PaddingMode = "zeros", stride: IntOrTuple = 1,
+                  dilation: IntOrTuple = 1, groups: int = 1, activation: Activation = None,
+                  negative_slope: float = 0.01, layout: Layout2d = "NCHW", out: Array | None = None,
+                  algorithm: ResizeAlgorithm = "auto", dtype: DTypeLike | None = None, stream: Stream = None) -> Array:
     """Nearest upsampling by an integer ``scale_factor`` fused with a 2-D convolution, in one pass.
 
     Equal to ``conv2d(nearest_upsample(x, scale_factor), weight, ...)``, the checkerboard-free alternative to a

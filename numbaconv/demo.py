@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,8 +82,8 @@ def numpy_max_unpool(values, indices, shape):
 @dataclass
 class Step:
     name: str
-    run: callable
-    baseline: callable
+    run: Callable[[], np.ndarray]
+    baseline: Callable[[], np.ndarray]
     flops: int
     result: np.ndarray | None = None
     times: dict = field(default_factory=dict)
@@ -234,6 +235,7 @@ def run_demo(outdir: str = "numbaconv_demo_output", repeat: int = 5) -> int:
     print(f"\n{'op':<30} {'max |err|':>10} {'numbaconv':>11} {'NumPy way':>11} {'speed-up':>9} {'GFLOP/s':>8}")
     for step in steps.values():
         want = step.baseline()
+        assert step.result is not None  # set by the first (compiling) run above
         err = float(np.max(np.abs(step.result - want)))
         ok = err <= 1e-4 * max(1.0, float(np.max(np.abs(want))))
         failures += not ok
@@ -243,6 +245,7 @@ def run_demo(outdir: str = "numbaconv_demo_output", repeat: int = 5) -> int:
     print("\n(best of repeated runs in one process after warm-up; the NumPy way = padded copy + sliding "
           "windows + einsum)")
     sep = steps["sobel cross-correlation"].result, steps["sobel true convolution (flip)"].result
+    assert sep[0] is not None and sep[1] is not None  # set by the first (compiling) run above
     print(f"\nSobel: true convolution == -cross-correlation for this antisymmetric kernel: "
           f"{bool(np.allclose(sep[1], -sep[0], atol=1e-5))}")
     maps = receptive_field_demo()
@@ -297,7 +300,7 @@ def draw_gallery(img, steps, maps, outdir, ups) -> str | None:
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.4 * rows))
     for ax in axes.ravel():
         ax.axis("off")
-    for ax, (title, data, cmap) in zip(axes.ravel(), panels):
+    for ax, (title, data, cmap) in zip(axes.ravel(), panels, strict=False):
         lim = float(np.max(np.abs(data))) or 1.0
         kw = dict(vmin=-lim, vmax=lim) if cmap == "RdBu" else (dict(vmin=0, vmax=lim) if title.startswith("taps")
                                                                 else {})

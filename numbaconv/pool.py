@@ -9,6 +9,7 @@ same params and index tables), and the result is of the caller's array kind.
 from __future__ import annotations
 
 import math
+from typing import Literal, Protocol, overload
 
 import numpy as np
 
@@ -16,11 +17,14 @@ from ._call import Call
 from ._launch_pool import launch, select
 from ._params import shape_nd
 from ._params_pool import avg_options, check_bool, pool_params
+from ._types import Array, DTypeLike, IntOrTuple, Layout, Padding, Shape, Stream
 
 __all__ = ["avg_pool1d", "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool2d", "max_pool3d", "pool_output_shape"]
 
 
-def pool_output_shape(input_shape, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, layout=None):
+def pool_output_shape(input_shape: Shape, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+                      padding: Padding = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
+                      layout: Layout | None = None) -> tuple[int, ...]:
     """Shape of ``max_pool{1,2,3}d`` / ``avg_pool{1,2,3}d`` on this input, with every rule checked.
 
     Examples
@@ -88,11 +92,49 @@ _STREAM_DOC = """
         by default CuPy's / torch's current stream."""
 
 
-def _make_max_pool(nd: int):
+class _MaxPoolNd(Protocol):
+    """The signature of max_pool1d, max_pool2d and max_pool3d (made by `_make_max_pool`): the values, or with
+    ``return_indices=True`` a (values, indices) pair."""
+
+    @overload
+    def __call__(self, x: Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: Padding = 0,
+                 dilation: IntOrTuple = 1, ceil_mode: bool = False, return_indices: Literal[False] = False, *,
+                 layout: Layout | None = None, out: Array | None = None, stream: Stream = None) -> Array: ...
+
+    @overload
+    def __call__(self, x: Array, kernel_size: IntOrTuple, stride: IntOrTuple | None, padding: Padding,
+                 dilation: IntOrTuple, ceil_mode: bool, return_indices: Literal[True], *, layout: Layout | None = None,
+                 out: tuple[Array, Array] | None = None, stream: Stream = None) -> tuple[Array, Array]: ...
+
+    @overload
+    def __call__(self, x: Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: Padding = 0,
+                 dilation: IntOrTuple = 1, ceil_mode: bool = False, *, return_indices: Literal[True],
+                 layout: Layout | None = None, out: tuple[Array, Array] | None = None,
+                 stream: Stream = None) -> tuple[Array, Array]: ...
+
+    @overload
+    def __call__(self, x: Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: Padding = 0,
+                 dilation: IntOrTuple = 1, ceil_mode: bool = False, return_indices: bool = False, *,
+                 layout: Layout | None = None, out: Array | tuple[Array, Array] | None = None,
+                 stream: Stream = None) -> Array | tuple[Array, Array]: ...
+
+
+class _AvgPoolNd(Protocol):
+    """The signature of avg_pool1d, avg_pool2d and avg_pool3d (made by `_make_avg_pool`)."""
+
+    def __call__(self, x: Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: Padding = 0,
+                 ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None,
+                 dilation: IntOrTuple = 1, *, layout: Layout | None = None, out: Array | None = None,
+                 dtype: DTypeLike | None = None, stream: Stream = None) -> Array: ...
+
+
+def _make_max_pool(nd: int) -> _MaxPoolNd:
     op = f"max_pool{nd}d"
 
-    def max_pool_nd(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False, *,
-                    layout=None, out=None, stream=None):
+    def max_pool_nd(x: Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: Padding = 0,
+                    dilation: IntOrTuple = 1, ceil_mode: bool = False, return_indices: bool = False, *,
+                    layout: Layout | None = None, out: Array | tuple[Array, Array] | None = None,
+                    stream: Stream = None) -> Array | tuple[Array, Array]:
         return _max_pool(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout, out,
                          stream)
 
@@ -100,11 +142,13 @@ def _make_max_pool(nd: int):
     return max_pool_nd
 
 
-def _make_avg_pool(nd: int):
+def _make_avg_pool(nd: int) -> _AvgPoolNd:
     op = f"avg_pool{nd}d"
 
-    def avg_pool_nd(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                    divisor_override=None, dilation=1, *, layout=None, out=None, dtype=None, stream=None):
+    def avg_pool_nd(x: Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: Padding = 0,
+                    ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None,
+                    dilation: IntOrTuple = 1, *, layout: Layout | None = None, out: Array | None = None,
+                    dtype: DTypeLike | None = None, stream: Stream = None) -> Array:
         return _avg_pool(op, nd, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
                          dilation, layout, out, dtype, stream)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -21,6 +21,18 @@ from ._call import Call
 from ._launch_conv import launch
 from ._launch_shuffle import launch as launch_shuffle
 from ._params import channels_last_any, conv_params, int_tuple, is_int, padding_pairs, show, spatial_layout
+from ._types import (
+    Activation,
+    Array,
+    ConvAlgorithm,
+    DTypeLike,
+    IntOrTuple,
+    Layout,
+    Layout2d,
+    Padding,
+    PaddingMode,
+    Stream,
+)
 from .conv import run_conv
 
 __all__ = ["Separable", "channel_shuffle", "factorize_separable", "pixel_shuffle", "pixel_unshuffle",
@@ -42,7 +54,8 @@ def _shuffled(call: Call, shape: tuple[int, ...], src_shape: tuple[int, ...], ax
     return call.run(shape, lambda target: launch_shuffle(call, src_shape, axes, target))
 
 
-def channel_shuffle(x, groups, *, layout=None, out=None, stream=None):
+def channel_shuffle(x: Array, groups: int, *, layout: Layout | Literal["NC"] | None = None, out: Array | None = None,
+                    stream: Stream = None) -> Array:
     """Shuffle channels across ``groups``, as ShuffleNet does between grouped convolutions.
 
     Channel ``gi * (C / groups) + k`` moves to ``k * groups + gi``: the reshape ``(N, groups, C / groups,
@@ -110,7 +123,8 @@ def _pixel_args(op: str, x, factor, name: str, layout, out, stream):
     return m, channels_last, rh, rw, lead, channels, height, width
 
 
-def pixel_shuffle(x, upscale_factor, *, layout="NCHW", out=None, stream=None):
+def pixel_shuffle(x: Array, upscale_factor: int | tuple[int, int], *, layout: Layout2d = "NCHW",
+                  out: Array | None = None, stream: Stream = None) -> Array:
     """Rearrange ``(*, C * r**2, H, W)`` into ``(*, C, H * r, W * r)`` (sub-pixel convolution upsampling).
 
     ``out[..., c, h * r + i, w * r + j] = x[..., c * r * r + i * r + j, h, w]``, as
@@ -155,7 +169,8 @@ def pixel_shuffle(x, upscale_factor, *, layout="NCHW", out=None, stream=None):
     return _shuffled(m, shape, src, (0, 3, 1, 4, 2))
 
 
-def pixel_unshuffle(x, downscale_factor, *, layout="NCHW", out=None, stream=None):
+def pixel_unshuffle(x: Array, downscale_factor: int | tuple[int, int], *, layout: Layout2d = "NCHW",
+                    out: Array | None = None, stream: Stream = None) -> Array:
     """Rearrange ``(*, C, H * r, W * r)`` into ``(*, C * r**2, H, W)``: the inverse of :func:`pixel_shuffle`.
 
     ``out[..., c * r * r + i * r + j, h, w] = x[..., c, h * r + i, w * r + j]``, as
@@ -198,9 +213,11 @@ def pixel_unshuffle(x, downscale_factor, *, layout="NCHW", out=None, stream=None
     return _shuffled(m, shape, src, (0, 2, 4, 1, 3))
 
 
-def shuffle_conv2d(x, weight, bias=None, *, groups, stride=1, padding=0, dilation=1, padding_mode="zeros",
-                   flip=False, activation=None, negative_slope=0.01, layout="NCHW", out=None, algorithm="auto",
-                   dtype=None, stream=None):
+def shuffle_conv2d(x: Array, weight: Array, bias: Array | None = None, *, groups: int, stride: IntOrTuple = 1,
+                   padding: Padding = 0, dilation: IntOrTuple = 1, padding_mode: PaddingMode = "zeros",
+                   flip: bool = False, activation: Activation = None, negative_slope: float = 0.01,
+                   layout: Layout2d = "NCHW", out: Array | None = None, algorithm: ConvAlgorithm = "auto",
+                   dtype: DTypeLike | None = None, stream: Stream = None) -> Array:
     """Grouped 2-D convolution whose output is written already channel-shuffled, in one pass.
 
     Equals ``channel_shuffle(conv2d(x, weight, bias, groups=groups, ...), groups)`` (activation applied
@@ -261,9 +278,12 @@ def _separable_weight(op: str, name: str, weight, axis: int, shape_text: str):
     raise ValueError(f"{op}: {name}.shape={tuple(weight.shape)} must be {shape_text}")
 
 
-def spatially_separable_conv2d(x, column_weight, row_weight, bias=None, *, stride=1, padding=0, dilation=1,
-                               groups=1, padding_mode="zeros", flip=False, activation=None, negative_slope=0.01,
-                               layout="NCHW", out=None, dtype=None, stream=None):
+def spatially_separable_conv2d(x: Array, column_weight: Array, row_weight: Array, bias: Array | None = None, *,
+                               stride: IntOrTuple = 1, padding: Padding = 0, dilation: IntOrTuple = 1,
+                               groups: int = 1, padding_mode: PaddingMode = "zeros", flip: bool = False,
+                               activation: Activation = None, negative_slope: float = 0.01, layout: Layout2d = "NCHW",
+                               out: Array | None = None, dtype: DTypeLike | None = None,
+                               stream: Stream = None) -> Array:
     """A ``kH x 1`` convolution down the columns, then a ``1 x kW`` convolution along the rows.
 
     Exactly ``conv2d(conv2d(x, column_weight, stride=(sH, 1), padding=((pH_lo, pH_hi), (0, 0)),
@@ -315,12 +335,15 @@ def spatially_separable_conv2d(x, column_weight, row_weight, bias=None, *, strid
                             "(C_out, C_mid/groups, kW) or (C_out, C_mid/groups, 1, kW)")
     s_h, s_w = int_tuple(op, "stride", stride, 2, 1)
     d_h, d_w = int_tuple(op, "dilation", dilation, 2, 1)
+    col_pad: Padding
+    row_pad: Padding
     if isinstance(padding, str):
         col_pad = row_pad = padding  # a kernel of size 1 gets no padding from any padding string
     else:
         p_h, p_w = padding_pairs(op, padding, 2, None, None, None, None)
         col_pad, row_pad = (p_h, (0, 0)), ((0, 0), p_w)
-    common = dict(groups=groups, padding_mode=padding_mode, flip=flip, negative_slope=negative_slope, layout=layout)
+    common: dict[str, Any] = dict(groups=groups, padding_mode=padding_mode, flip=flip, negative_slope=negative_slope,
+                                  layout=layout)
     col_params = conv_params(f"{op} (column pass)", 2, call.x.shape, col.shape, stride=(s_h, 1), padding=col_pad,
                              dilation=(d_h, 1), **common)
     row_params = conv_params(f"{op} (row pass)", 2, col_params.out_shape, row.shape, stride=(1, s_w),
@@ -346,7 +369,7 @@ class Separable(NamedTuple):
     """``(...)`` relative Frobenius error of each kernel's rank-``rank`` reconstruction."""
 
 
-def factorize_separable(weight, rank=1):
+def factorize_separable(weight: np.ndarray, rank: int = 1) -> Separable:
     """Split each 2-d kernel into ``rank`` column and row filters by SVD (the best rank-r approximation).
 
     ``kernel ~= sum_r outer(column[..., r, :], row[..., r, :])``. The singular values are shared evenly

@@ -1,9 +1,9 @@
 """Opt-in autotuning of the convolution algorithm.
 
 ``algorithm="tune"`` on any function of the convolution family (``conv1d/2d/3d``, ``depthwise_conv2d``,
-``pointwise_conv2d``, ``shuffle_conv2d``) times every algorithm that applies to the
-call (each as the concrete kernel it runs: "plane", "row", "gemm", "winograd", ...; see
-``numbaconv._algorithms.kernel_for``), on the call's own arrays, the first time a call signature is seen: the full geometry (shapes, stride,
+``pointwise_conv2d``, ``shuffle_conv2d``) times every algorithm that applies to the call (each as the
+concrete kernel it runs: "plane", "row", "gemm", "winograd", ...; see ``numbaconv._algorithms.kernel_for``), on
+the call's own arrays, the first time a call signature is seen: the full geometry (shapes, stride,
 padding, dilation, groups, padding mode, flip, activation, layout), the compute dtype and the backend. The
 fastest is remembered in memory for the rest of the process and used for every later call with that signature.
 Each candidate runs once to compile and warm up, then ``REPEAT`` timed runs, of which the fastest counts.
@@ -78,7 +78,7 @@ def choose(key: str, candidates: Sequence[str], run: Callable[[str], object], sy
             sync()
             best = min(best, timer() - start)
         seconds[name] = best
-    winner = min(seconds, key=seconds.get)
+    winner = min(seconds, key=seconds.__getitem__)
     with _lock:
         _choices[key] = {"algorithm": winner, "seconds": seconds}
     path = os.environ.get(ENV_FILE)

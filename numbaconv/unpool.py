@@ -9,11 +9,15 @@ the same source tables, and the result is of the caller's array kind.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from ._call import Call
 from ._launch_pool import launch, select
 from ._params import CHANNELS_FIRST, show
+from ._params_pool import INTERPOLATE_MODES as INTERPOLATE_MODES  # the modes: public here as before
+from ._params_pool import UNPOOL_MODES as UNPOOL_MODES
 from ._params_pool import GatherParams, check_copy_dtype, interpolate_params, max_unpool_params, unpool_params
-from ._params_pool import INTERPOLATE_MODES, UNPOOL_MODES  # noqa: F401  (the modes, public here as before)
+from ._types import Array, FloatOrTuple, InterpolateMode, IntOrTuple, Layout, PaddingNumbers, Stream, UnpoolMode
 
 __all__ = ["interpolate", "max_unpool1d", "max_unpool2d", "max_unpool3d", "unpool1d", "unpool2d", "unpool3d"]
 
@@ -41,11 +45,20 @@ def _max_unpool(op, nd, x, indices, kernel_size, stride, padding, output_size, l
     return call.run(params.out_shape, lambda target: launch(call, params, kernel, target))
 
 
-def _make_max_unpool(nd: int):
+class _MaxUnpoolNd(Protocol):
+    """The signature of max_unpool1d, max_unpool2d and max_unpool3d (made by `_make_max_unpool`)."""
+
+    def __call__(self, x: Array, indices: Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+                 padding: PaddingNumbers = 0, output_size: IntOrTuple | None = None, *,
+                 layout: Layout | None = None, out: Array | None = None, stream: Stream = None) -> Array: ...
+
+
+def _make_max_unpool(nd: int) -> _MaxUnpoolNd:
     op = f"max_unpool{nd}d"
 
-    def max_unpool_nd(x, indices, kernel_size, stride=None, padding=0, output_size=None, *, layout=None,
-                      out=None, stream=None):
+    def max_unpool_nd(x: Array, indices: Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+                      padding: PaddingNumbers = 0, output_size: IntOrTuple | None = None, *,
+                      layout: Layout | None = None, out: Array | None = None, stream: Stream = None) -> Array:
         return _max_unpool(op, nd, x, indices, kernel_size, stride, padding, output_size, layout, out, stream)
 
     max_unpool_nd.__name__ = max_unpool_nd.__qualname__ = op
@@ -60,10 +73,18 @@ def _unpool(op, nd, x, scale_factor, mode, layout, out, stream):
     return _gather(call, unpool_params(op, nd, call.x.shape, scale_factor, mode, layout))
 
 
-def _make_unpool(nd: int):
+class _UnpoolNd(Protocol):
+    """The signature of unpool1d, unpool2d and unpool3d (made by `_make_unpool`)."""
+
+    def __call__(self, x: Array, scale_factor: IntOrTuple = 2, mode: UnpoolMode = "nearest", *,
+                 layout: Layout | None = None, out: Array | None = None, stream: Stream = None) -> Array: ...
+
+
+def _make_unpool(nd: int) -> _UnpoolNd:
     op = f"unpool{nd}d"
 
-    def unpool_nd(x, scale_factor=2, mode="nearest", *, layout=None, out=None, stream=None):
+    def unpool_nd(x: Array, scale_factor: IntOrTuple = 2, mode: UnpoolMode = "nearest", *,
+                  layout: Layout | None = None, out: Array | None = None, stream: Stream = None) -> Array:
         return _unpool(op, nd, x, scale_factor, mode, layout, out, stream)
 
     unpool_nd.__name__ = unpool_nd.__qualname__ = op
@@ -72,7 +93,9 @@ def _make_unpool(nd: int):
 
 # ---- interpolate ----
 
-def interpolate(x, size=None, scale_factor=None, mode="nearest", *, layout=None, out=None, stream=None):
+def interpolate(x: Array, size: IntOrTuple | None = None, scale_factor: FloatOrTuple | None = None,
+                mode: InterpolateMode = "nearest", *, layout: Layout | None = None, out: Array | None = None,
+                stream: Stream = None) -> Array:
     """Nearest-neighbour resize of the spatial dims of ``x`` (torch.nn.functional.interpolate semantics).
 
     Output index ``dst`` reads input index ``floor(dst * scale)`` (``"nearest"``: torch's legacy rule, which

@@ -16,6 +16,7 @@ class Conv3x3Algorithms:
 
     def setup(self, algorithm):
         import numpy as np
+
         import numbaconv
         rng = np.random.default_rng(0)
         x = rng.standard_normal((4, 64, 56, 56), dtype=np.float32)

@@ -1,0 +1,71 @@
+"""Type aliases of numbaconv's public signatures: what each kind of argument may be, for type checkers and readers.
+
+They describe, they do not check: every rule is checked at run time by the op (numbaconv/_params.py and friends),
+with a message that names the op, the argument and the value.
+
+``Array``
+    A NumPy ``ndarray``, or any CUDA array: a CuPy array, a Numba device array, a torch CUDA tensor, or anything
+    else with ``__cuda_array_interface__`` or a CUDA DLPack device. These libraries share no static type, so it
+    is ``Any``; a result is of the input's kind (NumPy in, NumPy out; CuPy in, CuPy out; ...).
+``Stream``
+    A CUDA stream for CUDA arrays: a Numba stream, a CuPy or torch stream, or a raw ``int`` handle (``Any``).
+``Shape``
+    An array shape: a sequence of ints.
+``IntOrTuple``
+    One int for every spatial dim, or one per dim (``stride``, ``dilation``, ``kernel_size``, ...).
+``FloatOrTuple``
+    One number for every spatial dim, or one per dim (``interpolate``'s ``scale_factor``).
+``PaddingNumbers``
+    An int, one int per spatial dim, or one ``(lo, hi)`` pair per spatial dim.
+``PaddingString``, ``Padding``, ``TransposePadding``
+    The padding strings; convolution and pooling padding (numbers or a string); transpose-convolution padding
+    (numbers or ``"same"``).
+``PaddingMode``, ``Activation``
+    torch's padding modes; the fused activations (None: none).
+``Layout``, ``Layout2d``
+    Channels-first or channels-last layout names for 1 to 3 spatial dims; the two 2-d ones.
+``ConvAlgorithm``, ``TransposeAlgorithm``, ``ResizeAlgorithm``
+    The ``algorithm=`` names of the convolution family (which apply depends on the call and the backend), of
+    the transpose convolutions and of ``resize_conv2d``.
+``UnpoolMode``, ``InterpolateMode``
+    ``unpool{1,2,3}d``'s and ``interpolate``'s ``mode`` names.
+``DTypeLike``
+    NumPy's: anything ``np.dtype()`` takes (a dtype, a scalar type, a name such as ``"float32"``, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, TypeAlias
+
+from numpy.typing import DTypeLike
+
+__all__ = ["Activation", "Array", "ConvAlgorithm", "DTypeLike", "FloatOrTuple", "IntOrTuple", "InterpolateMode",
+           "Layout", "Layout2d", "Padding", "PaddingMode", "PaddingNumbers", "PaddingString", "ResizeAlgorithm",
+           "Shape", "Stream", "TransposeAlgorithm", "TransposePadding", "UnpoolMode"]
+
+Array: TypeAlias = Any
+Stream: TypeAlias = Any
+Shape: TypeAlias = Sequence[int]
+
+IntOrTuple: TypeAlias = int | Sequence[int]
+FloatOrTuple: TypeAlias = float | Sequence[float]
+
+PaddingNumbers: TypeAlias = int | Sequence[int] | Sequence[tuple[int, int]]
+PaddingString: TypeAlias = Literal["valid", "same", "same_lower", "full"]
+Padding: TypeAlias = PaddingNumbers | PaddingString
+TransposePadding: TypeAlias = PaddingNumbers | Literal["same"]
+PaddingMode: TypeAlias = Literal["zeros", "reflect", "replicate", "circular"]
+
+Activation: TypeAlias = Literal["relu", "relu6", "leaky_relu", "sigmoid", "tanh"] | None
+
+Layout: TypeAlias = Literal["NCW", "NCHW", "NCDHW", "NWC", "NHWC", "NDHWC"]
+Layout2d: TypeAlias = Literal["NCHW", "NHWC"]
+
+ConvAlgorithm: TypeAlias = Literal["auto", "tune", "direct", "gemm", "depthwise", "pointwise", "fft", "winograd",
+                                   "winograd_f2"]
+TransposeAlgorithm: TypeAlias = Literal["auto", "direct", "gemm"]
+ResizeAlgorithm: TypeAlias = Literal["auto", "direct", "gemm", "depthwise"]
+
+UnpoolMode: TypeAlias = Literal["nearest", "bed_of_nails"]
+InterpolateMode: TypeAlias = Literal["nearest", "nearest_exact", "nearest-exact"]
