@@ -10,7 +10,6 @@ arrays' backend; factorize_separable is a host function. All checks run before a
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -20,7 +19,8 @@ from ._arrays import backend_of, check_real
 from ._call import Call
 from ._launch_conv import launch
 from ._launch_shuffle import launch as launch_shuffle
-from ._params import channels_last_any, conv_params, int_tuple, is_int, padding_pairs, show, spatial_layout
+from ._params import conv_params, int_tuple, is_int, padding_pairs, show
+from ._params_shuffle import PermuteParams, channel_shuffle_params, pixel_shuffle_params, pixel_unshuffle_params
 from ._types import (
     Activation,
     Array,
@@ -48,10 +48,10 @@ def _movable(op: str, x, out, stream) -> Call:
     return call
 
 
-def _shuffled(call: Call, shape: tuple[int, ...], src_shape: tuple[int, ...], axes: tuple[int, ...]):
+def _shuffled(call: Call, params: PermuteParams) -> Array:
     """Check or allocate the result (of the caller's array kind), then fill it with the permuted copy of x."""
-    call.check_out(shape)
-    return call.run(shape, lambda target: launch_shuffle(call, src_shape, axes, target))
+    call.check_out(params.out_shape)
+    return call.run(params.out_shape, lambda target: launch_shuffle(call, params.src_shape, params.axes, target))
 
 
 def channel_shuffle(x: Array, groups: int, *, layout: Layout | Literal["NC"] | None = None, out: Array | None = None,
@@ -87,40 +87,8 @@ def channel_shuffle(x: Array, groups: int, *, layout: Layout | Literal["NC"] | N
     >>> numbaconv.channel_shuffle(np.arange(6).reshape(1, 6, 1), 2)[0, :, 0]
     array([0, 3, 1, 4, 2, 5])
     """
-    op = "channel_shuffle"
-    m = _movable(op, x, out, stream)
-    shape = tuple(m.x.shape)  # a plain tuple: the CUDA simulator's shapes refuse negative indices
-    if len(shape) < 2:
-        raise ValueError(f"{op}: input must be at least 2-d (N, C, *spatial), got {len(shape)}-d shape {shape}")
-    channels_last = channels_last_any(op, layout, len(shape))
-    if not is_int(groups) or groups < 1:
-        raise ValueError(f"{op}: groups={show(groups)!r} must be a positive integer")
-    channels = shape[-1] if channels_last else shape[1]
-    if channels % groups:
-        raise ValueError(f"{op}: groups={int(groups)} must divide the number of channels {channels}")
-    g, per_group = int(groups), channels // int(groups)
-    # Lay the work out for the CPU kernel (parallel over the first two axes, sequential writes inside):
-    # channels-first (N, C/g, 1, g, spatial) parallel over images x channels; channels-last
-    # (1, pixels, 1, C/g, g) parallel over pixels. The CUDA kernel runs one thread per element of either.
-    if channels_last:
-        return _shuffled(m, shape, (1, math.prod(shape[:-1]), 1, g, per_group), (0, 1, 2, 4, 3))
-    return _shuffled(m, shape, (shape[0], g, 1, per_group, math.prod(shape[2:])), (0, 3, 2, 1, 4))
-
-
-def _pixel_args(op: str, x, factor, name: str, layout, out, stream):
-    m = _movable(op, x, out, stream)
-    x = m.x
-    channels_last = spatial_layout(op, layout, 2)
-    if x.ndim < 3:
-        want = "(*, H, W, C)" if channels_last else "(*, C, H, W)"
-        raise ValueError(f"{op}: input must be at least 3-d {want}, got {x.ndim}-d shape {x.shape}")
-    rh, rw = int_tuple(op, name, factor, 2, 1)
-    lead = math.prod(x.shape[:-3])
-    if channels_last:
-        height, width, channels = x.shape[-3:]
-    else:
-        channels, height, width = x.shape[-3:]
-    return m, channels_last, rh, rw, lead, channels, height, width
+    call = _movable("channel_shuffle", x, out, stream)
+    return _shuffled(call, channel_shuffle_params("channel_shuffle", tuple(call.x.shape), groups, layout))
 
 
 def pixel_shuffle(x: Array, upscale_factor: int | tuple[int, int], *, layout: Layout2d = "NCHW",
@@ -155,18 +123,8 @@ def pixel_shuffle(x: Array, upscale_factor: int | tuple[int, int], *, layout: La
     array([[0, 1],
            [2, 3]])
     """
-    op = "pixel_shuffle"
-    m, cl, rh, rw, lead, channels, height, width = _pixel_args(op, x, upscale_factor, "upscale_factor", layout,
-                                                               out, stream)
-    if channels % (rh * rw):
-        raise ValueError(f"{op}: input channels {channels} must be divisible by upscale_factor**2 = "
-                         f"{rh} * {rw} = {rh * rw}")
-    c = channels // (rh * rw)
-    shape = tuple(m.x.shape[:-3]) + ((height * rh, width * rw, c) if cl else (c, height * rh, width * rw))
-    # Channels-first: (B*C, rH, rW, H, W) -> (B*C, H, rH, W, rW); channels-last: (B*H, W, C, rH, rW) ->
-    # (B*H, rH, W, rW, C). The same axis order does both.
-    src = (lead * height, width, c, rh, rw) if cl else (lead * c, rh, rw, height, width)
-    return _shuffled(m, shape, src, (0, 3, 1, 4, 2))
+    call = _movable("pixel_shuffle", x, out, stream)
+    return _shuffled(call, pixel_shuffle_params("pixel_shuffle", tuple(call.x.shape), upscale_factor, layout))
 
 
 def pixel_unshuffle(x: Array, downscale_factor: int | tuple[int, int], *, layout: Layout2d = "NCHW",
@@ -200,17 +158,9 @@ def pixel_unshuffle(x: Array, downscale_factor: int | tuple[int, int], *, layout
     >>> numbaconv.pixel_unshuffle(np.arange(4).reshape(1, 1, 2, 2), 2)[0, :, 0, 0]
     array([0, 1, 2, 3])
     """
-    op = "pixel_unshuffle"
-    m, cl, rh, rw, lead, channels, height, width = _pixel_args(op, x, downscale_factor, "downscale_factor",
-                                                               layout, out, stream)
-    for name, size, r in (("height", height, rh), ("width", width, rw)):
-        if size % r:
-            raise ValueError(f"{op}: input {name} {size} must be divisible by downscale_factor {r}")
-    h, w, c = height // rh, width // rw, channels * rh * rw
-    shape = tuple(m.x.shape[:-3]) + ((h, w, c) if cl else (c, h, w))
-    # The inverse permutation of pixel_shuffle's, on the same 5-d views.
-    src = (lead * h, rh, w, rw, channels) if cl else (lead * channels, h, rh, w, rw)
-    return _shuffled(m, shape, src, (0, 2, 4, 1, 3))
+    call = _movable("pixel_unshuffle", x, out, stream)
+    return _shuffled(call, pixel_unshuffle_params("pixel_unshuffle", tuple(call.x.shape), downscale_factor,
+                                                  layout))
 
 
 def shuffle_conv2d(x: Array, weight: Array, bias: Array | None = None, *, groups: int, stride: IntOrTuple = 1,
