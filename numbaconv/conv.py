@@ -219,7 +219,7 @@ def depthwise_conv2d(x: Array, weight: Array, bias: Array | None = None, *, stri
     if x.ndim == 4 and weight.ndim == 4 and weight.shape[1] != 1:
         raise ValueError(f"{op}: weight.shape[1]={weight.shape[1]} must be 1 (weight is (C_in * multiplier, 1, "
                          f"kH, kW))")
-    channels = x.shape[-1 if layout == "NHWC" else 1] if x.ndim == 4 else 1
+    channels = tuple(x.shape)[-1 if layout == "NHWC" else 1] if x.ndim == 4 else 1
     return _conv(op, 2, x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=channels,
                  padding_mode=padding_mode, flip=flip, activation=activation, negative_slope=negative_slope,
                  layout=layout, out=out, algorithm=algorithm, dtype=dtype, stream=stream)
@@ -289,7 +289,7 @@ def separable_conv2d(x: Array, depthwise_weight: Array, pointwise_weight: Array,
         raise ValueError(f"{op}: depthwise_weight.shape[1]={depthwise_weight.shape[1]} must be 1 (it is "
                          f"(C_in * multiplier, 1, kH, kW))")
     call.arrays["pointwise_weight"] = _pointwise_weight(op, call["pointwise_weight"])
-    channels = x.shape[-1 if layout == "NHWC" else 1]
+    channels = tuple(x.shape)[-1 if layout == "NHWC" else 1]
     dw_params = conv_params(op, 2, x.shape, depthwise_weight.shape, stride=stride, padding=padding,
                             dilation=dilation, groups=channels, padding_mode=padding_mode,
                             activation=depthwise_activation, negative_slope=negative_slope, layout=layout)

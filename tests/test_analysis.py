@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import numbaconv
@@ -160,7 +160,6 @@ def scatter_counts_1d(kernel, stride, dilation):
     return y[first:first + stride]
 
 
-@settings(deadline=None, max_examples=25)
 @given(st.integers(1, 7), st.integers(1, 5), st.integers(1, 3))
 def test_transpose_overlap_matches_a_brute_force_scatter(kernel, stride, dilation):
     got = numbaconv.transpose_overlap(kernel, stride, dilation)

@@ -1,6 +1,5 @@
-"""The convolution family against tests/reference.py, over named shape cases x options x dtypes x layouts."""
-
-from dataclasses import dataclass, field
+"""The convolution family against tests/reference.py, over named shape cases x options x dtypes x layouts, on the
+CPU and CUDA backends (CUDA: batch-1 cases, small blocks)."""
 
 import numpy as np
 import pytest
@@ -9,25 +8,12 @@ import scipy.signal
 
 import numbaconv
 import reference as ref
-from helpers import assert_close, rand, to_channels_first, to_channels_last
+from helpers import (LAYOUT_LAST, LAYOUTS, Case, assert_close, full, ids, over_backends, rand, reference_pads, run,
+                     to_backend, to_channels_first, to_channels_last, to_host)
 from numbaconv._algorithms import applicable_algorithms
 
 CONV = {1: numbaconv.conv1d, 2: numbaconv.conv2d, 3: numbaconv.conv3d}
-LAYOUT_LAST = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
-DTYPES = [np.float16, np.float32, np.float64]
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    x: tuple
-    w: tuple
-    kw: dict = field(default_factory=dict)
-
-    @property
-    def nd(self):
-        return len(self.x) - 2
-
+ACTIVATIONS = [None, "relu", "relu6", "leaky_relu", "sigmoid", "tanh"]
 
 CASES = [
     Case("1d_basic", (2, 3, 11), (4, 3, 3), dict(padding=1)),
@@ -48,84 +34,97 @@ CASES = [
                                                                          padding="same")),
     Case("2d_winograd_ragged", (2, 8, 9, 7), (8, 8, 3, 3), dict(padding=((2, 0), (0, 1)))),
 ]
-IDS = [c.name for c in CASES]
+IDS = ids(CASES)
 
 
-def reference_pads(case, kw=None):
-    """Per-side pads of a case, with padding strings resolved by the reference's own definition."""
+def pads_of(case, kw=None):
+    """The case's per-side pads, padding strings resolved by the reference's definitions."""
     kw = case.kw if kw is None else kw
-    padding, nd = kw.get("padding", 0), case.nd
-    kernel = case.w[2:]
-    stride = np.broadcast_to(kw.get("stride", 1), (nd,))
-    dilation = np.broadcast_to(kw.get("dilation", 1), (nd,))
-    if padding in ("same", "same_lower"):
-        return [ref.same_pads(n, k, s, d, padding == "same_lower")
-                for n, k, s, d in zip(case.x[2:], kernel, stride, dilation)]
-    if padding == "full":
-        return [(d * (k - 1),) * 2 for k, d in zip(kernel, dilation)]
-    if padding == "valid":
-        return 0
-    if np.isscalar(padding):
-        return padding
-    return [p if isinstance(p, tuple) else (p, p) for p in padding]
+    return reference_pads(case.x[2:], case.w[2:], kw.get("padding", 0), kw.get("stride", 1), kw.get("dilation", 1))
 
 
 def expected(case, x, w, b=None, **options):
     kw = {**case.kw, **options}
-    return ref.conv(x, w, b, stride=kw.get("stride", 1), pads=reference_pads(case, kw),
+    return ref.conv(x, w, b, stride=kw.get("stride", 1), pads=pads_of(case, kw),
                     dilation=kw.get("dilation", 1), groups=kw.get("groups", 1),
                     padding_mode=kw.get("padding_mode", "zeros"), flip=kw.get("flip", False),
                     act=kw.get("activation"), negative_slope=kw.get("negative_slope", 0.01))
 
 
-def algorithm_cases():
-    for case in CASES:
-        names = applicable_algorithms(numbaconv.conv_params("t", case.nd, case.x, case.w, **case.kw))
-        for name in ("auto",) + names:
-            yield pytest.param(case, name, id=f"{case.name}-{name}")
+def algorithms(case, backend="cpu", **options):
+    return applicable_algorithms(numbaconv.conv_params("t", case.nd, case.x, case.w, **case.kw, **options), backend)
 
 
-@pytest.mark.parametrize("layout", ["first", "last"])
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case,algorithm", list(algorithm_cases()))
-def test_conv_matches_reference(case, algorithm, dtype, layout):
+# CPU: every case x every applicable algorithm (and auto) x float32/float64 x both layouts. CUDA: every case x
+# every CUDA algorithm in float32, and auto in float64 on three cases. float16: test_conv_float16 below.
+CPU_MATRIX = [(case, name, dtype, layout) for case in CASES for name in ("auto",) + algorithms(case)
+              for dtype in (np.float32, np.float64) for layout in LAYOUTS]
+CUDA_MATRIX = ([(case, name, np.float32, "first") for case in CASES for name in algorithms(case, "cuda")]
+               + [(CASES[i], "auto", np.float64, "first") for i in (0, 2, 8)])
+
+
+@over_backends("case,algorithm,dtype,layout", CPU_MATRIX, CUDA_MATRIX)
+def test_conv_matches_reference(backend, case, algorithm, dtype, layout):
+    case = case.on(backend)
     x, w, b = rand(case.x, dtype, 1), rand(case.w, dtype, 2), rand(case.w[:1], dtype, 3)
-    want = expected(case, x, w, b)
-    if layout == "last":
-        got = to_channels_first(CONV[case.nd](to_channels_last(x), w, b, layout=LAYOUT_LAST[case.nd],
-                                              algorithm=algorithm, **case.kw))
-    else:
-        got = CONV[case.nd](x, w, b, algorithm=algorithm, **case.kw)
+    got = run(backend, CONV[case.nd], x, w, b, layout=layout, algorithm=algorithm, **case.kw)
     assert got.dtype == dtype
-    assert_close(got, want, dtype)
+    assert_close(got, expected(case, x, w, b), dtype)
 
 
-@pytest.mark.parametrize("flip", [False, True])
-@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_conv_padding_modes_and_flip(case, padding_mode, flip):
-    pads = reference_pads(case)
-    pads_list = [(pads, pads)] * case.nd if np.isscalar(pads) else pads
-    x, w = rand(case.x, np.float64, 4), rand(case.w, np.float64, 5)
-    if padding_mode == "reflect" and any(max(p) >= n for p, n in zip(pads_list, case.x[2:])):
+def test_conv_float16_accumulates_in_float32(backend):
+    """float16 once per algorithm of the backend (each on the first case it applies to, layouts alternating),
+    and into an `out=` array: computed in float32, rounded once."""
+    names = ("auto",) + tuple(dict.fromkeys(n for c in CASES for n in algorithms(c, backend)))
+    for i, name in enumerate(names):
+        case = CASES[2] if name == "auto" else next(c for c in CASES if name in algorithms(c, backend))
+        case = case.on(backend)
+        x, w, b = rand(case.x, np.float16, 7), rand(case.w, np.float16, 8), rand(case.w[:1], np.float16, 9)
+        got = run(backend, CONV[case.nd], x, w, b, layout=LAYOUTS[i % 2], algorithm=name, **case.kw)
+        assert got.dtype == np.float16, name
+        assert_close(got, expected(case, x, w, b), np.float16)
+    case = CASES[2].on(backend)
+    x, w = rand(case.x, np.float16, 24), rand(case.w, np.float16, 25)
+    out = full(backend, numbaconv.conv_output_shape(case.x, case.w, padding=1), np.nan, np.float16)
+    assert numbaconv.conv2d(to_backend(backend, x), to_backend(backend, w), padding=1, out=out) is out
+    assert_close(to_host(backend, out), expected(case, x, w), np.float16)
+
+
+# CUDA: three cases, channels-last, each with three (padding mode, flip, activation) combinations.
+PADDING_CPU = [(case, mode, flip, None, "first") for case in CASES
+               for mode in ("zeros", "reflect", "replicate", "circular") for flip in (False, True)]
+PADDING_CUDA = [(CASES[i], mode, flip, act, "last") for i in (3, 6, 12)
+                for mode, flip, act in [("circular", True, "relu"), ("replicate", False, "tanh"),
+                                        ("zeros", True, "leaky_relu")]]
+
+
+@over_backends("case,padding_mode,flip,activation,layout", PADDING_CPU, PADDING_CUDA)
+def test_conv_padding_modes_flip_and_activation(backend, case, padding_mode, flip, activation, layout):
+    """Every applicable algorithm on the CPU; auto on CUDA."""
+    case = case.on(backend)
+    x, w, b = rand(case.x, np.float64, 4), rand(case.w, np.float64, 5), rand(case.w[:1], np.float64, 6)
+    options = dict(padding_mode=padding_mode, flip=flip, activation=activation)
+    if padding_mode == "reflect" and any(max(p) >= n for p, n in zip(pads_of(case), case.x[2:])):
         with pytest.raises(ValueError, match="reflect padding .* must be smaller than the input size"):
-            CONV[case.nd](x, w, padding_mode=padding_mode, **case.kw)
+            run(backend, CONV[case.nd], x, w, b, layout=layout, **options, **case.kw)
         return
-    names = applicable_algorithms(numbaconv.conv_params("t", case.nd, case.x, case.w, padding_mode=padding_mode,
-                                                        **case.kw))
-    want = expected(case, x, w, padding_mode=padding_mode, flip=flip)
-    for name in names:
-        got = CONV[case.nd](x, w, padding_mode=padding_mode, flip=flip, algorithm=name, **case.kw)
+    want = expected(case, x, w, b, **options)
+    for name in algorithms(case, padding_mode=padding_mode) if backend == "cpu" else ("auto",):
+        got = run(backend, CONV[case.nd], x, w, b, layout=layout, algorithm=name, **options, **case.kw)
         assert_close(got, want)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("activation", [None, "relu", "relu6", "leaky_relu", "sigmoid", "tanh"])
-@pytest.mark.parametrize("algorithm", ["direct", "gemm", "depthwise", "pointwise", "winograd", "winograd_f2"])
-def test_conv_fused_activation(activation, algorithm, dtype):
-    case = {"depthwise": CASES[6], "pointwise": CASES[8]}.get(algorithm, CASES[2])
+FUSED_CPU = [(name, act, dtype) for name in ("direct", "gemm", "depthwise", "pointwise", "winograd", "winograd_f2")
+             for act in ACTIVATIONS for dtype in (np.float32, np.float64)]
+FUSED_CUDA = [(("direct", "depthwise", "gemm")[i % 3], act, np.float32) for i, act in enumerate(ACTIVATIONS)]
+
+
+@over_backends("algorithm,activation,dtype", FUSED_CPU, FUSED_CUDA)
+def test_conv_fused_activation(backend, activation, algorithm, dtype):
+    case = {"depthwise": CASES[6], "pointwise": CASES[8]}.get(algorithm, CASES[2]).on(backend)
     x, w, b = 3 * rand(case.x, dtype, 6), rand(case.w, dtype, 7), rand(case.w[:1], dtype, 8)
-    got = numbaconv.conv2d(x, w, b, activation=activation, negative_slope=0.2, algorithm=algorithm, **case.kw)
+    got = run(backend, numbaconv.conv2d, x, w, b, activation=activation, negative_slope=0.2, algorithm=algorithm,
+              **case.kw)
     assert_close(got, expected(case, x, w, b, activation=activation, negative_slope=0.2), dtype)
 
 
@@ -176,42 +175,47 @@ def test_conv2d_matches_scipy_signal(mode):
                  np.float32)
 
 
-def test_depthwise_conv2d_and_pointwise_conv2d():
+def test_depthwise_pointwise_and_separable_conv2d(backend):
     x = rand((2, 3, 7, 8), np.float32, 15)
     dw, pw = rand((6, 1, 3, 3), np.float32, 16), rand((5, 6), np.float32, 17)
-    got = numbaconv.depthwise_conv2d(x, dw, stride=2, padding="same")
+    got = run(backend, numbaconv.depthwise_conv2d, x, dw, stride=2, padding="same")
     assert_close(got, ref.conv(x, dw, stride=2, pads=[ref.same_pads(7, 3, 2, 1), ref.same_pads(8, 3, 2, 1)],
-                                   groups=3), np.float32)
+                               groups=3), np.float32)
     y = rand((2, 6, 4, 5), np.float32, 18)
-    assert_close(numbaconv.pointwise_conv2d(y, pw), ref.conv(y, pw[:, :, None, None]), np.float32)
-    assert_close(numbaconv.pointwise_conv2d(y, pw[:, :, None, None]), ref.conv(y, pw[:, :, None, None]),
+    assert_close(run(backend, numbaconv.pointwise_conv2d, y, pw), ref.conv(y, pw[:, :, None, None]), np.float32)
+    assert_close(run(backend, numbaconv.pointwise_conv2d, y, pw[:, :, None, None]), ref.conv(y, pw[:, :, None, None]),
                  np.float32)
-    xl = to_channels_last(x)
-    assert_close(to_channels_first(numbaconv.depthwise_conv2d(xl, dw, padding=1, layout="NHWC")),
+    want = ref.conv(ref.conv(x, dw, pads=1, groups=3), pw[:, :, None, None])
+    assert_close(run(backend, numbaconv.separable_conv2d, x, dw, pw, padding=1), want, np.float32)
+    # The depthwise result stays on the backend and feeds the pointwise conv, which fills `out`.
+    mid = numbaconv.depthwise_conv2d(to_backend(backend, x), to_backend(backend, dw), padding=1)
+    out = full(backend, (2, 5, 7, 8), np.nan, np.float32)
+    assert numbaconv.pointwise_conv2d(mid, to_backend(backend, pw), out=out) is out
+    assert_close(to_host(backend, out), want, np.float32)
+    assert_close(run(backend, numbaconv.depthwise_conv2d, x, dw, padding=1, layout="last"),
                  ref.conv(x, dw, pads=1, groups=3), np.float32)
 
 
-@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
-def test_separable_conv2d_equals_two_steps(layout):
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_separable_conv2d_equals_two_steps(backend, layout):
     x = rand((2, 4, 9, 9), np.float64, 19)
     dw, dwb = rand((8, 1, 3, 3), np.float64, 20), rand((8,), np.float64, 21)
     pw, pwb = rand((6, 8), np.float64, 22), rand((6,), np.float64, 23)
     mid = ref.conv(x, dw, dwb, stride=2, pads=1, groups=4, act="relu")
     want = ref.conv(mid, pw[:, :, None, None], pwb, act="tanh")
-    xin = to_channels_last(x) if layout == "NHWC" else x
-    got = numbaconv.separable_conv2d(xin, dw, pw, pwb, depthwise_bias=dwb, stride=2, padding=1,
-                                     depthwise_activation="relu", activation="tanh", layout=layout)
-    assert_close(to_channels_first(got) if layout == "NHWC" else got, want)
+    got = run(backend, numbaconv.separable_conv2d, x, dw, pw, pwb, depthwise_bias=dwb, stride=2, padding=1,
+              depthwise_activation="relu", activation="tanh", layout=layout)
+    assert_close(got, want)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
-def test_out_argument_is_filled_and_returned(dtype):
-    case = CASES[2]
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_out_argument_is_filled_and_returned(backend, dtype):
+    case = CASES[2].on(backend)
     x, w = rand(case.x, dtype, 24), rand(case.w, dtype, 25)
-    out = np.full(numbaconv.conv_output_shape(case.x, case.w, padding=1), np.nan, dtype)
-    result = numbaconv.conv2d(x, w, padding=1, out=out)
+    out = full(backend, numbaconv.conv_output_shape(case.x, case.w, padding=1), np.nan, dtype)
+    result = numbaconv.conv2d(to_backend(backend, x), to_backend(backend, w), padding=1, out=out)
     assert result is out
-    assert_close(out, expected(case, x, w), dtype)
+    assert_close(to_host(backend, out), expected(case, x, w), dtype)
 
 
 @pytest.mark.parametrize("int_dtype", [np.int16, np.uint8, np.int64])
@@ -361,3 +365,34 @@ def test_depthwise_channels_last_kernel(nd, x_shape, w_shape, kw, padding_mode, 
                    activation=activation, algorithm="depthwise", **case.kw)
     want = expected(case, x, w, b, padding_mode=padding_mode, flip=True, activation=activation)
     assert_close(to_channels_first(got), want, np.float32)
+
+
+# ---- CUDA only ----
+
+@pytest.mark.cuda
+def test_cuda_errors_and_mixing(dev):
+    x, w = rand((1, 2, 5, 5), np.float32), rand((2, 2, 3, 3), np.float32)
+    with pytest.raises(TypeError, match=r"conv2d: weight is a host \(NumPy\) array but x is a CUDA array"):
+        numbaconv.conv2d(dev(x), w)
+    with pytest.raises(ValueError, match=r"conv2d: algorithm='pointwise' is unknown; valid CUDA algorithms"):
+        numbaconv.conv2d(dev(x), dev(w), algorithm="pointwise")
+    with pytest.raises(ValueError, match=r"conv2d: out overlaps x"):
+        d = dev(np.zeros((1, 2, 5, 5), np.float32))
+        numbaconv.conv2d(d, dev(np.ones((2, 2, 1, 1), np.float32)), out=d)
+    from numba import cuda
+    with pytest.raises(ValueError, match=r"conv2d: out.shape=\(1, 2, 4, 4\) must equal the result shape"):
+        numbaconv.conv2d(dev(x), dev(w), out=cuda.device_array((1, 2, 4, 4), np.float32))
+
+
+@pytest.mark.cuda
+@pytest.mark.usefixtures("small_blocks")
+def test_cuda_tune_times_the_cuda_algorithms_once(dev):
+    from numbaconv import tuning
+    tuning.clear()
+    case = CASES[2].on("cuda")
+    x, w = rand(case.x, np.float32, 21), rand(case.w, np.float32, 22)
+    got = numbaconv.conv2d(dev(x), dev(w), algorithm="tune", **case.kw)
+    assert_close(got.copy_to_host(), expected(case, x, w), np.float32)
+    (key, entry), = tuning.choices().items()
+    assert key.startswith("cuda|float32|") and set(entry["seconds"]) == {"direct", "gemm"}
+    tuning.clear()

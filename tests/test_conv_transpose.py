@@ -1,34 +1,20 @@
-"""Transpose convolution and resize-conv against tests/reference.py, adjointness with conv, and every error."""
-
-from dataclasses import dataclass, field
+"""Transpose convolution and resize-conv against tests/reference.py, adjointness with conv, and every error, on the
+CPU and CUDA backends (CUDA: batch-1 cases, small blocks)."""
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import numbaconv
 import reference as ref
-from helpers import assert_close, rand, to_channels_first, to_channels_last
+from helpers import (BACKEND_SETTINGS, LAYOUTS, Case, assert_close, full, ids, over_backends, rand, reference_pads,
+                     run, to_backend, to_channels_last, to_host)
 from numbaconv import _cpu
-from numbaconv._algorithms import select_resize_algorithm, select_transpose_algorithm
 
 CONV_T = {1: numbaconv.conv_transpose1d, 2: numbaconv.conv_transpose2d, 3: numbaconv.conv_transpose3d}
-LAYOUT_LAST = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
-DTYPES = [np.float16, np.float32, np.float64]
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    x: tuple
-    w: tuple
-    kw: dict = field(default_factory=dict)
-
-    @property
-    def nd(self):
-        return len(self.x) - 2
-
+ACTIVATIONS = [None, "relu", "relu6", "leaky_relu", "sigmoid", "tanh"]
+ALGORITHMS = {"cpu": ("auto", "direct", "gemm"), "cuda": ("auto", "direct")}
 
 CASES = [
     Case("1d_basic", (2, 3, 7), (3, 4, 3)),
@@ -48,26 +34,21 @@ CASES = [
     Case("3d_basic", (1, 2, 3, 4, 3), (2, 3, 2, 3, 2), dict(stride=(1, 2, 2), padding=(0, 1, 0))),
     Case("3d_groups_same", (2, 4, 3, 3, 4), (4, 1, 3, 2, 3), dict(stride=2, groups=2, padding="same")),
 ]
-IDS = [c.name for c in CASES]
+IDS = ids(CASES)
 
 
 def reference_geometry(case, kw=None):
     """(pads, output_padding) of a case, with "same" resolved from its definition: output = in * stride."""
     kw = case.kw if kw is None else kw
-    nd = case.nd
-    stride = tuple(np.broadcast_to(kw.get("stride", 1), (nd,)))
-    dilation = tuple(np.broadcast_to(kw.get("dilation", 1), (nd,)))
-    padding = kw.get("padding", 0)
+    stride, dilation, padding = kw.get("stride", 1), kw.get("dilation", 1), kw.get("padding", 0)
     if padding == "same":
         pads, extra = [], []
-        for n, k, s, d in zip(case.x[2:], case.w[2:], stride, dilation):
+        for n, k, s, d in zip(case.x[2:], case.w[2:], *(np.broadcast_to(v, (case.nd,)) for v in (stride, dilation))):
             lo, hi = ref.same_pads(n * s, k, s, d)
             pads.append((lo, hi))
             extra.append(n * s - ((n - 1) * s + d * (k - 1) + 1 - lo - hi))
         return pads, tuple(extra)
-    if not np.isscalar(padding):
-        padding = [p if isinstance(p, tuple) else (p, p) for p in padding]
-    return padding, kw.get("output_padding", 0)
+    return reference_pads(case.x[2:], case.w[2:], padding), kw.get("output_padding", 0)
 
 
 def expected(case, x, w, b=None, **options):
@@ -78,42 +59,72 @@ def expected(case, x, w, b=None, **options):
                               negative_slope=kw.get("negative_slope", 0.01))
 
 
+def bias_for(case, dtype, seed=3):
+    return rand((case.w[1] * case.kw.get("groups", 1),), dtype, seed)
+
+
 _EXPECTED = {}
 
 
 def inputs_and_expected(case, dtype):
-    """Inputs in `dtype` and the float64 reference, computed once per (case, dtype) (the reference is slow)."""
-    x, w, b = rand(case.x, dtype, 1), rand(case.w, dtype, 2), rand((case.w[1] * case.kw.get("groups", 1),), dtype, 3)
-    key = (case.name, np.dtype(dtype).name)
+    """Inputs in `dtype` and the float64 reference, computed once per (case, shape, dtype) (the reference is
+    slow)."""
+    x, w, b = rand(case.x, dtype, 1), rand(case.w, dtype, 2), bias_for(case, dtype)
+    key = (case.name, case.x, np.dtype(dtype).name)
     if key not in _EXPECTED:
         _EXPECTED[key] = expected(case, x, w, b)
     return x, w, b, _EXPECTED[key]
 
 
-@pytest.mark.parametrize("layout", ["first", "last"])
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("algorithm", ["auto", "direct", "gemm"])
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_conv_transpose_matches_reference(case, algorithm, dtype, layout):
+# CPU: every case x algorithm x float32/float64 x layout; CUDA: every case x CUDA algorithm in float32.
+@over_backends("case,algorithm,dtype,layout",
+               [(c, a, d, lay) for c in CASES for a in ALGORITHMS["cpu"] for d in (np.float32, np.float64)
+                for lay in LAYOUTS],
+               [(c, a, np.float32, "first") for c in CASES for a in ALGORITHMS["cuda"]])
+def test_conv_transpose_matches_reference(backend, case, algorithm, dtype, layout):
+    case = case.on(backend)
     x, w, b, want = inputs_and_expected(case, dtype)
-    fn = CONV_T[case.nd]
-    if layout == "last":
-        got = to_channels_first(fn(to_channels_last(x), w, b, layout=LAYOUT_LAST[case.nd], algorithm=algorithm,
-                                   **case.kw))
-    else:
-        got = fn(x, w, b, algorithm=algorithm, **case.kw)
+    got = run(backend, CONV_T[case.nd], x, w, b, layout=layout, algorithm=algorithm, **case.kw)
     assert got.dtype == dtype
     assert_close(got, want, dtype)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("activation", [None, "relu", "relu6", "leaky_relu", "sigmoid", "tanh"])
-@pytest.mark.parametrize("algorithm", ["direct", "gemm"])
-def test_conv_transpose_fused_activation(activation, algorithm, dtype):
-    case = CASES[3]
-    x, w, b = 3 * rand(case.x, dtype, 4), rand(case.w, dtype, 5), rand((3,), dtype, 6)
-    got = numbaconv.conv_transpose2d(x, w, b, activation=activation, negative_slope=0.2, algorithm=algorithm,
-                                     **case.kw)
+def test_conv_transpose_float16_accumulates_in_float32(backend):
+    """float16 on three cases in both layouts, the backend's algorithms in turn, and into an `out=` array."""
+    runs = [(CASES[2], "first"), (CASES[3], "last"), (CASES[12], "first"), (CASES[2], "last"),
+            (CASES[3], "first"), (CASES[12], "last")]
+    for i, (case, layout) in enumerate(runs):
+        case = case.on(backend)
+        algorithm = ALGORITHMS[backend][i % len(ALGORITHMS[backend])]
+        x, w, b = rand(case.x, np.float16, 7), rand(case.w, np.float16, 8), bias_for(case, np.float16, 9)
+        got = run(backend, CONV_T[case.nd], x, w, b, layout=layout, algorithm=algorithm, **case.kw)
+        assert got.dtype == np.float16
+        assert_close(got, expected(case, x, w, b), np.float16)
+    case = CASES[3].on(backend)
+    x, w = rand(case.x, np.float16, 17), rand(case.w, np.float16, 18)
+    out = full(backend, numbaconv.conv_transpose_output_shape(case.x, case.w, **case.kw), np.nan, np.float16)
+    assert numbaconv.conv_transpose2d(to_backend(backend, x), to_backend(backend, w), out=out, **case.kw) is out
+    assert_close(to_host(backend, out), expected(case, x, w), np.float16)
+    # float16 input, float32 weight, float16 out.
+    x, w = rand((1, 2, 4, 5), np.float16, 10), rand((2, 3, 3, 3), np.float32, 11)
+    half = full(backend, (1, 3, 8, 9), np.nan, np.float16)
+    assert numbaconv.conv_transpose2d(to_backend(backend, x), to_backend(backend, w), stride=2, padding=1,
+                                      output_padding=(1, 0), out=half) is half
+    assert_close(to_host(backend, half), ref.conv_transpose(x, w, stride=2, pads=1, output_padding=(1, 0)),
+                 np.float16)
+
+
+# CPU: one case, every activation x algorithm x float32/float64. CUDA: every case channels-last in float64, the
+# activations in turn.
+@over_backends("case,activation,algorithm,dtype,layout",
+               [(CASES[3], act, a, d, "first") for act in ACTIVATIONS for a in ("direct", "gemm")
+                for d in (np.float32, np.float64)],
+               [(c, ACTIVATIONS[(i + 1) % len(ACTIVATIONS)], "auto", np.float64, "last") for i, c in enumerate(CASES)])
+def test_conv_transpose_fused_activation(backend, case, activation, algorithm, dtype, layout):
+    case = case.on(backend)
+    x, w, b = 3 * rand(case.x, dtype, 4), rand(case.w, dtype, 5), bias_for(case, dtype, 6)
+    got = run(backend, CONV_T[case.nd], x, w, b, layout=layout, activation=activation, negative_slope=0.2,
+              algorithm=algorithm, **case.kw)
     assert_close(got, expected(case, x, w, b, activation=activation, negative_slope=0.2), dtype)
 
 
@@ -144,7 +155,6 @@ def test_same_crops_the_odd_pixel_at_the_end():
     assert got[0, 0].tolist() == [2, 3, 4, 0, 0, 0]
 
 
-@settings(deadline=None, max_examples=25)
 @given(data=st.data(), stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
        dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)), groups=st.sampled_from([1, 2]),
        kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)), algorithm=st.sampled_from(["direct", "gemm"]))
@@ -166,31 +176,35 @@ def test_adjoint_of_conv(data, stride, dilation, groups, kernel, algorithm):
     assert np.vdot(fwd, y) == pytest.approx(np.vdot(x, back), rel=1e-9, abs=1e-9)
 
 
-@settings(deadline=None, max_examples=25)
+
+@BACKEND_SETTINGS
 @given(size=st.integers(1, 6), kernel=st.integers(1, 4), stride=st.integers(1, 5), dilation=st.integers(1, 3),
-       pads=st.tuples(st.integers(0, 4), st.integers(0, 4)), data=st.data(),
-       algorithm=st.sampled_from(["direct", "gemm"]))
-def test_random_1d_geometry_matches_reference(size, kernel, stride, dilation, pads, data, algorithm):
-    """Strides beyond the kernel, crops beyond the output's edge, output_padding up to max(stride, dilation) - 1."""
+       pads=st.tuples(st.integers(0, 4), st.integers(0, 4)), groups=st.sampled_from([1, 2]), data=st.data())
+def test_random_1d_geometry_matches_reference(backend, size, kernel, stride, dilation, pads, groups, data):
+    """Strides beyond the kernel (outputs no tap reaches), crops beyond the output's edge, output_padding up to
+    max(stride, dilation) - 1, groups, each algorithm of the backend."""
     output_padding = data.draw(st.integers(0, max(stride, dilation) - 1))
+    algorithm = data.draw(st.sampled_from(ALGORITHMS[backend][1:]))
     assume((size - 1) * stride - sum(pads) + dilation * (kernel - 1) + output_padding + 1 >= 1)
-    x, w, b = rand((2, 3, size), np.float64, 40), rand((3, 2, kernel), np.float64, 41), rand((2,), np.float64, 42)
-    got = numbaconv.conv_transpose1d(x, w, b, stride=stride, dilation=dilation, padding=(pads,),
-                                     output_padding=output_padding, algorithm=algorithm)
+    n = 2 if backend == "cpu" else 1
+    x, w, b = rand((n, 2, size), np.float64, 40), rand((2, 2, kernel), np.float64, 41), rand((2 * groups,),
+                                                                                             np.float64, 42)
+    got = run(backend, numbaconv.conv_transpose1d, x, w, b, stride=stride, dilation=dilation, padding=(pads,),
+              output_padding=output_padding, groups=groups, algorithm=algorithm)
     assert_close(got, ref.conv_transpose(x, w, b, stride=stride, pads=[pads], output_padding=output_padding,
-                                         dilation=dilation))
+                                         dilation=dilation, groups=groups))
 
 
-@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
-def test_output_size_solves_output_padding(layout):
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_output_size_solves_output_padding(backend, layout):
     x, w = rand((1, 2, 4, 5), np.float64, 15), rand((2, 3, 3, 3), np.float64, 16)
-    xin = to_channels_last(x) if layout == "NHWC" else x
     for size, pad in [((7, 9), (0, 0)), ((8, 10), (1, 1)), ((8, 9), (1, 0))]:
         want = ref.conv_transpose(x, w, stride=2, pads=1, output_padding=pad)
-        full = (1, *size, 3) if layout == "NHWC" else (1, 3, *size)
-        for output_size in (size, list(size), full):
-            got = numbaconv.conv_transpose2d(xin, w, stride=2, padding=1, output_size=output_size, layout=layout)
-            assert_close(to_channels_first(got) if layout == "NHWC" else got, want)
+        full_shape = (1, *size, 3) if layout == "last" else (1, 3, *size)
+        for output_size in (size, list(size), full_shape):
+            got = run(backend, numbaconv.conv_transpose2d, x, w, stride=2, padding=1, output_size=output_size,
+                      layout=layout)
+            assert_close(got, want)
 
 
 @pytest.mark.parametrize("input_size,output_size,kw,want", [
@@ -224,13 +238,14 @@ def test_conv_transpose_output_shape(shape, kw, want):
     assert numbaconv.conv_transpose_output_shape(shape, **kw) == want
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
-def test_out_argument_is_filled_and_returned(dtype):
-    case = CASES[3]
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_out_argument_is_filled_and_returned(backend, dtype):
+    case = CASES[3].on(backend)
     x, w = rand(case.x, dtype, 17), rand(case.w, dtype, 18)
-    out = np.full(numbaconv.conv_transpose_output_shape(case.x, case.w, **case.kw), np.nan, dtype)
-    assert numbaconv.conv_transpose2d(x, w, out=out, **case.kw) is out
-    assert_close(out, expected(case, x, w), dtype)
+    out = full(backend, numbaconv.conv_transpose_output_shape(case.x, case.w, **case.kw), np.nan, dtype)
+    assert numbaconv.conv_transpose2d(to_backend(backend, x), to_backend(backend, w), out=out, **case.kw) is out
+    assert_close(to_host(backend, out), expected(case, x, w), dtype)
 
 
 def test_integer_input_with_explicit_dtype_and_non_contiguous_input():
@@ -271,6 +286,7 @@ def test_matches_torch():
 
 
 def test_params_flops_and_algorithm_choice():
+    from numbaconv._algorithms import select_resize_algorithm, select_transpose_algorithm
     p = numbaconv.conv_transpose_params("t", 2, (1, 64, 28, 28), (64, 32, 4, 4), stride=2, padding=1)
     assert isinstance(p, numbaconv.ConvTransposeParams)
     assert p.out_shape == (1, 32, 56, 56)
@@ -281,6 +297,10 @@ def test_params_flops_and_algorithm_choice():
     small = numbaconv.conv_transpose_params("t", 1, (1, 4, 28), (4, 4, 3))
     assert select_transpose_algorithm(small) == "direct"
     assert select_transpose_algorithm(p, "cuda") == "direct"
+    from numbaconv._params_transpose import resize_conv_params
+    assert select_resize_algorithm(resize_conv_params("t", (1, 8, 4, 4), (16, 8, 3, 3), padding=1)) == "gemm"
+    assert select_resize_algorithm(resize_conv_params("t", (1, 8, 4, 4), (8, 1, 3, 3), padding=1,
+                                                      groups=8)) == "direct"
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -299,15 +319,15 @@ def test_tap_tables_pack_the_index_maps(case):
 # ---- resize_conv2d ----
 
 RESIZE_CASES = [
-    ("default_same", (2, 3, 4, 5), (4, 3, 3, 3), dict()),
-    ("scale_per_dim_pairs", (1, 2, 3, 4), (3, 2, 3, 2), dict(scale_factor=(3, 2), padding=((1, 0), (2, 1)))),
-    ("stride_dilation_groups", (1, 4, 5, 4), (6, 2, 3, 3), dict(stride=2, dilation=2, groups=2, padding=2)),
-    ("reflect", (2, 2, 3, 3), (2, 2, 3, 3), dict(padding_mode="reflect", scale_factor=2)),
-    ("replicate_valid", (1, 3, 4, 4), (2, 3, 5, 2), dict(padding="valid", padding_mode="replicate",
-                                                         scale_factor=3)),
-    ("circular_full", (1, 2, 2, 3), (2, 2, 3, 3), dict(padding="full", padding_mode="circular")),
-    ("gemm_sized", (1, 8, 4, 4), (16, 8, 3, 3), dict(stride=(1, 2))),
-    ("scale_one_is_conv", (1, 2, 5, 5), (3, 2, 3, 3), dict(scale_factor=1, padding=1)),
+    Case("default_same", (2, 3, 4, 5), (4, 3, 3, 3)),
+    Case("scale_per_dim_pairs", (1, 2, 3, 4), (3, 2, 3, 2), dict(scale_factor=(3, 2), padding=((1, 0), (2, 1)))),
+    Case("stride_dilation_groups", (1, 4, 5, 4), (6, 2, 3, 3), dict(stride=2, dilation=2, groups=2, padding=2)),
+    Case("reflect", (2, 2, 3, 3), (2, 2, 3, 3), dict(padding_mode="reflect", scale_factor=2)),
+    Case("replicate_valid", (1, 3, 4, 4), (2, 3, 5, 2), dict(padding="valid", padding_mode="replicate",
+                                                             scale_factor=3)),
+    Case("circular_full", (1, 2, 2, 3), (2, 2, 3, 3), dict(padding="full", padding_mode="circular")),
+    Case("gemm_sized", (1, 8, 4, 4), (16, 8, 3, 3), dict(stride=(1, 2))),
+    Case("scale_one_is_conv", (1, 2, 5, 5), (3, 2, 3, 3), dict(scale_factor=1, padding=1)),
 ]
 
 
@@ -315,49 +335,66 @@ def resize_expected(x, w, b, kw):
     kw = dict(kw)
     scale = kw.pop("scale_factor", 2)
     scale = (scale, scale) if np.isscalar(scale) else scale
-    padding = kw.pop("padding", "same")
     size = [n * s for n, s in zip(x.shape[2:], scale)]
-    stride = np.broadcast_to(kw.get("stride", 1), (2,))
-    dilation = np.broadcast_to(kw.get("dilation", 1), (2,))
-    if padding == "same":
-        pads = [ref.same_pads(n, k, s, d) for n, k, s, d in zip(size, w.shape[2:], stride, dilation)]
-    elif padding == "full":
-        pads = [(d * (k - 1),) * 2 for k, d in zip(w.shape[2:], dilation)]
-    else:
-        pads = 0 if padding == "valid" else padding
+    pads = reference_pads(size, w.shape[2:], kw.pop("padding", "same"), kw.get("stride", 1), kw.get("dilation", 1))
     return ref.resize_conv(x, w, b, scale=scale, stride=kw.get("stride", 1), pads=pads,
                            dilation=kw.get("dilation", 1), groups=kw.get("groups", 1),
                            padding_mode=kw.get("padding_mode", "zeros"), act=kw.get("activation"),
                            negative_slope=kw.get("negative_slope", 0.01))
 
 
-@pytest.mark.parametrize("algorithm", ["auto", "direct", "gemm"])
-@pytest.mark.parametrize("name,xs,ws,kw", RESIZE_CASES, ids=[c[0] for c in RESIZE_CASES])
-def test_resize_conv2d_matches_reference(name, xs, ws, kw, algorithm):
-    x, w, b = rand(xs, np.float64, 30), rand(ws, np.float64, 31), rand(ws[:1], np.float64, 32)
-    assert_close(numbaconv.resize_conv2d(x, w, b, algorithm=algorithm, **kw), resize_expected(x, w, b, kw))
+@over_backends("case,algorithm", [(c, a) for c in RESIZE_CASES for a in ("auto", "direct", "gemm")],
+               [(c, "direct") for c in RESIZE_CASES])
+def test_resize_conv2d_matches_reference(backend, case, algorithm):
+    case = case.on(backend)
+    x, w, b = rand(case.x, np.float64, 30), rand(case.w, np.float64, 31), rand(case.w[:1], np.float64, 32)
+    assert_close(run(backend, numbaconv.resize_conv2d, x, w, b, algorithm=algorithm, **case.kw),
+                 resize_expected(x, w, b, case.kw))
 
 
-@pytest.mark.parametrize("algorithm", ["direct", "gemm"])
-def test_resize_conv2d_nhwc_float32_activation_and_out(algorithm):
-    x, w, b = rand((2, 3, 4, 3), np.float32, 33), rand((4, 3, 3, 3), np.float32, 34), rand((4,), np.float32, 35)
+RESIZE_ALGORITHM_CASES = {
+    "gemm": Case("gemm", (1, 2, 2, 3), (3, 2, 3, 2), dict(scale_factor=(2, 1), padding=((1, 0), (0, 1)))),
+    "depthwise": Case("depthwise", (1, 2, 3, 2), (4, 1, 3, 3), dict(groups=2, padding_mode="reflect", stride=(1, 2))),
+    "auto": Case("auto", (1, 2, 3, 2), (2, 2, 3, 3), dict(padding_mode="circular")),
+}
+
+
+@over_backends("algorithm", ["gemm", "auto"], ["gemm", "depthwise", "auto"])
+def test_resize_conv2d_algorithms(backend, algorithm):
+    """Every resize algorithm of the backend (CUDA takes conv's names, depthwise included) in float32."""
+    case = RESIZE_ALGORITHM_CASES[algorithm]
+    x, w, b = rand(case.x, np.float32, 33), rand(case.w, np.float32, 34), rand(case.w[:1], np.float32, 35)
+    got = run(backend, numbaconv.resize_conv2d, x, w, b, algorithm=algorithm, **case.kw)
+    assert_close(got, resize_expected(x, w, b, case.kw), np.float32)
+
+
+@over_backends("algorithm", ["direct", "gemm"], ["direct"])
+def test_resize_conv2d_nhwc_float32_activation_and_out(backend, algorithm):
+    xs = (2, 3, 4, 3) if backend == "cpu" else (1, 3, 4, 3)
+    x, w, b = rand(xs, np.float32, 33), rand((4, 3, 3, 3), np.float32, 34), rand((4,), np.float32, 35)
     kw = dict(scale_factor=(2, 3), activation="leaky_relu", negative_slope=0.3, stride=(2, 1))
     want = resize_expected(x, w, b, kw)
-    out = np.empty(to_channels_last(want).shape, np.float32)
-    got = numbaconv.resize_conv2d(to_channels_last(x), w, b, layout="NHWC", out=out, algorithm=algorithm, **kw)
+    out = full(backend, to_channels_last(want).shape, np.nan, np.float32)
+    got = numbaconv.resize_conv2d(to_backend(backend, x, channels_last=True), to_backend(backend, w),
+                                  to_backend(backend, b), layout="NHWC", out=out, algorithm=algorithm, **kw)
     assert got is out
-    assert_close(to_channels_first(got), want, np.float32)
+    assert_close(to_host(backend, got, channels_last=True), want, np.float32)
 
 
-def test_resize_conv2d_float16_and_algorithm_choice():
+def test_resize_conv2d_float16(backend):
+    """float16 channels-last: auto, then with an activation into an `out=` array."""
     x, w = rand((1, 2, 3, 3), np.float16, 36), rand((3, 2, 3, 3), np.float16, 37)
-    got = numbaconv.resize_conv2d(to_channels_last(x), w, layout="NHWC")
-    assert got.dtype == np.float16 and got.shape == (1, 6, 6, 3)
-    assert_close(to_channels_first(got), resize_expected(x, w, None, {}), np.float16)
-    from numbaconv._params_transpose import resize_conv_params
-    assert select_resize_algorithm(resize_conv_params("t", (1, 8, 4, 4), (16, 8, 3, 3), padding=1)) == "gemm"
-    assert select_resize_algorithm(resize_conv_params("t", (1, 8, 4, 4), (8, 1, 3, 3), padding=1,
-                                                      groups=8)) == "direct"
+    got = run(backend, numbaconv.resize_conv2d, x, w, layout="last")
+    assert got.dtype == np.float16 and got.shape == (1, 3, 6, 6)
+    assert_close(got, resize_expected(x, w, None, {}), np.float16)
+    x, w, b = rand((1, 3, 3, 2), np.float16, 36), rand((4, 3, 3, 3), np.float16, 37), rand((4,), np.float16, 38)
+    kw = dict(scale_factor=(2, 3), activation="leaky_relu", negative_slope=0.3, stride=(2, 1))
+    want = resize_expected(x, w, b, kw)
+    out = full(backend, to_channels_last(want).shape, np.nan, np.float16)
+    got = numbaconv.resize_conv2d(to_backend(backend, x, channels_last=True), to_backend(backend, w),
+                                  to_backend(backend, b), layout="NHWC", out=out, algorithm="direct", **kw)
+    assert got is out
+    assert_close(to_host(backend, out, channels_last=True), want, np.float16)
 
 
 def test_resize_conv_reads_each_input_pixel_for_its_whole_cell():
@@ -513,3 +550,42 @@ def test_out_overlapping_input_is_rejected():
     out = buf[:2 * 49].reshape(1, 2, 7, 7)
     with pytest.raises(ValueError, match=r"conv_transpose2d: out overlaps x"):
         numbaconv.conv_transpose2d(x, W2, out=out)
+
+
+# ---- CUDA only ----
+
+@pytest.mark.cuda
+@pytest.mark.usefixtures("small_blocks")
+def test_cuda_stream_argument(dev):
+    from numba import cuda
+    x, w = rand((1, 2, 4, 5), np.float32, 10), rand((2, 3, 3, 3), np.float32, 11)
+    want = ref.conv_transpose(x, w, stride=2, pads=1, output_padding=(1, 0))
+    out = cuda.device_array((1, 3, 8, 9), np.float32)
+    got = numbaconv.conv_transpose2d(dev(x), dev(w), stride=2, padding=1, output_size=(8, 9), out=out,
+                                     stream=cuda.stream())
+    assert got is out
+    assert_close(out.copy_to_host(), want, np.float32)
+
+
+@pytest.mark.cuda
+def test_cuda_errors_and_mixing(dev):
+    from numba import cuda
+    x, w = rand((1, 4, 5, 5), np.float32), rand((4, 2, 3, 3), np.float32)
+    with pytest.raises(ValueError, match=r"conv_transpose2d: algorithm='gemm' is unknown; valid CUDA algorithms: "
+                                         r"'auto', 'direct'$"):
+        numbaconv.conv_transpose2d(dev(x), dev(w), algorithm="gemm")
+    with pytest.raises(TypeError, match=r"conv_transpose2d: weight is a host \(NumPy\) array but x is a CUDA array"):
+        numbaconv.conv_transpose2d(dev(x), w)
+    with pytest.raises(ValueError, match=r"conv_transpose2d: out.shape=\(1, 2, 7, 6\) must equal the result shape "
+                                         r"\(1, 2, 7, 7\)"):
+        numbaconv.conv_transpose2d(dev(x), dev(w), out=cuda.device_array((1, 2, 7, 6), np.float32))
+    with pytest.raises(ValueError, match=r"conv_transpose2d: out overlaps x"):
+        d = dev(np.zeros((1, 4, 5, 5), np.float32))
+        numbaconv.conv_transpose2d(d, dev(np.ones((4, 1, 1, 1), np.float32)), groups=4, out=d)
+    with pytest.raises(ValueError, match=r"resize_conv2d: algorithm='pointwise' is unknown; valid CUDA algorithms: "
+                                         r"'auto', 'direct', 'gemm', 'depthwise'"):
+        numbaconv.resize_conv2d(dev(x), dev(np.ones((2, 4, 3, 3), np.float32)), algorithm="pointwise")
+    with pytest.raises(ValueError, match=r"resize_conv2d: algorithm='depthwise' does not apply to this convolution"):
+        numbaconv.resize_conv2d(dev(x), dev(np.ones((2, 4, 3, 3), np.float32)), algorithm="depthwise")
+    with pytest.raises(TypeError, match=r"resize_conv2d: x is a host \(NumPy\) array but out is a CUDA array"):
+        numbaconv.resize_conv2d(x, np.ones((2, 4, 3, 3), np.float32), out=cuda.device_array((1, 2, 10, 10)))

@@ -49,16 +49,43 @@ def test_cupy_out_is_filled_in_place(cupy):
     assert_close(cupy.asnumpy(out), ref.conv(x, w, pads=1, groups=4), np.float32)
 
 
+# One thread that spins on the global nanosecond timer: a stream kept busy for a known wall time.
+SPIN = r"""
+extern "C" __global__ void spin(unsigned long long ns) {
+    unsigned long long start, now;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
+    do { asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now)); } while (now - start < ns);
+}
+"""
+
+
 def test_cupy_current_stream_is_used(cupy):
+    """The kernel is queued on CuPy's current stream, behind the work already there, without waiting for it.
+
+    The current stream is a non-blocking stream that first spins for a second and then copies the real input over
+    a NaN-filled one. Queued on that stream, our kernel runs after the copy and reads the real input. Launched on
+    the legacy default stream (which does not wait for non-blocking streams) or on any other stream, it runs during
+    the spin and reads NaNs: the comparison fails. Had the call synchronised the stream (or the device) instead,
+    it would return only after the spin: the stream must still be busy when the call returns.
+    """
     x, w = rand((2, 8, 16, 16), np.float32, 6), rand((8, 8, 3, 3), np.float32, 7)
+    want = ref.conv(x, w, pads=1)
+    source, wd = cupy.asarray(x), cupy.asarray(w)
+    numbaconv.conv2d(source, wd, padding=1)  # compile and fill every cache before the timed part
+    spin = cupy.RawKernel(SPIN, "spin")
+    xd = cupy.full(x.shape, cupy.nan, dtype=cupy.float32)
+    cupy.cuda.Device().synchronize()
     stream = cupy.cuda.Stream(non_blocking=True)
     with stream:
-        xd, wd = cupy.asarray(x), cupy.asarray(w)
+        spin((1,), (1,), (np.uint64(1_000_000_000),))
+        xd[...] = source  # on `stream`, after the spin
         got = numbaconv.conv2d(xd, wd, padding=1)
+        busy = not stream.done
         total = got.sum()  # queued on the same stream, after the kernel
     stream.synchronize()
-    assert_close(cupy.asnumpy(got), ref.conv(x, w, pads=1), np.float32)
-    assert abs(float(total) - float(ref.conv(x, w, pads=1).sum())) < 1e-2 * np.abs(ref.conv(x, w, pads=1)).sum()
+    assert busy, "conv2d waited for the caller's stream instead of queueing on it"
+    assert_close(cupy.asnumpy(got), want, np.float32)
+    assert abs(float(total) - float(want.sum())) < 1e-2 * np.abs(want).sum()
 
 
 def test_cupy_float16(cupy):

@@ -1,13 +1,12 @@
 """Hypothesis properties of the convolution family (float64, so equalities hold to rounding)."""
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import numbaconv
 from helpers import assert_close, to_channels_first, to_channels_last
 
-SETTINGS = settings(deadline=None, max_examples=25)
 ALGORITHMS = st.sampled_from(["auto", "direct", "gemm"])
 
 
@@ -29,7 +28,6 @@ def conv_problem(draw, groups=True):
     return x, weight, kw_args
 
 
-@SETTINGS
 @given(conv_problem(), st.floats(-3, 3), st.floats(-3, 3), ALGORITHMS)
 def test_linearity(problem, a, b, algorithm):
     x, w, kw = problem
@@ -39,7 +37,6 @@ def test_linearity(problem, a, b, algorithm):
     assert_close(lhs, rhs)
 
 
-@SETTINGS
 @given(conv_problem(groups=False), st.integers(-5, 5), st.integers(-5, 5), ALGORITHMS)
 def test_translation_equivariance_with_circular_padding(problem, dy, dx, algorithm):
     x, w, kw = problem
@@ -50,7 +47,6 @@ def test_translation_equivariance_with_circular_padding(problem, dy, dx, algorit
     assert_close(shifted, np.roll(y, (dy, dx), axis=(2, 3)))
 
 
-@SETTINGS
 @given(conv_problem(), ALGORITHMS)
 def test_dilated_conv_equals_conv_with_zero_inserted_kernel(problem, algorithm):
     x, w, kw = problem
@@ -64,7 +60,6 @@ def test_dilated_conv_equals_conv_with_zero_inserted_kernel(problem, algorithm):
     assert_close(numbaconv.conv2d(x, w, algorithm=algorithm, **kw), numbaconv.conv2d(x, holes, **plain))
 
 
-@SETTINGS
 @given(conv_problem(), st.sampled_from(["zeros", "replicate", "circular"]), ALGORITHMS)
 def test_flip_equals_correlation_with_rotated_kernel(problem, padding_mode, algorithm):
     x, w, kw = problem
@@ -73,7 +68,6 @@ def test_flip_equals_correlation_with_rotated_kernel(problem, padding_mode, algo
     assert_close(got, want)
 
 
-@SETTINGS
 @given(conv_problem(), ALGORITHMS)
 def test_grouped_conv_equals_per_group_convs(problem, algorithm):
     x, w, kw = problem
@@ -84,7 +78,6 @@ def test_grouped_conv_equals_per_group_convs(problem, algorithm):
     assert_close(numbaconv.conv2d(x, w, algorithm=algorithm, **kw), np.concatenate(parts, axis=1))
 
 
-@SETTINGS
 @given(conv_problem(groups=False), st.integers(1, 3))
 def test_separable_equals_depthwise_then_pointwise(problem, multiplier):
     x, w, kw = problem
@@ -98,7 +91,6 @@ def test_separable_equals_depthwise_then_pointwise(problem, multiplier):
     assert_close(numbaconv.separable_conv2d(x, dw, pw, **kw), two_steps)
 
 
-@SETTINGS
 @given(conv_problem(), st.sampled_from([None, "relu", "tanh"]), ALGORITHMS)
 def test_channels_last_equals_channels_first_transposed(problem, activation, algorithm):
     x, w, kw = problem

@@ -1,17 +1,22 @@
-"""Shuffles and separable filters against tests/reference.py, properties, and every error message."""
+"""Shuffles and separable filters against tests/reference.py, properties, and every error message, on the CPU and
+CUDA backends (CUDA: batch-1 cases, small blocks)."""
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import numbaconv
 import reference as ref
-from helpers import assert_close, rand, to_channels_first, to_channels_last
+from helpers import (LAYOUT_LAST, LAYOUTS, Case, assert_close, full, over_backends, rand, reference_pads, run,
+                     sized, to_backend, to_channels_last, to_host)
+from numbaconv._algorithms import applicable_algorithms
 
-LAST = {0: "NC", 1: "NWC", 2: "NHWC", 3: "NDHWC"}
-# Every word size the byte-moving kernel uses: 1 (bool), 2 (float16), 4, 8 and 2 x 8 (complex128).
-MOVE_DTYPES = [np.float32, np.float64, np.int16, np.float16, np.bool_, np.complex128]
+# Every word size the byte-moving kernel uses: 1 (bool), 2 (int16), 4, 8 and 2 x 8 (complex128); float16 moves
+# as a 2-byte word too (test_shuffle_float16).
+MOVE_DTYPES = [np.float32, np.float64, np.int16, np.bool_, np.complex128]
 
 
 def values(shape, dtype, seed=0):
@@ -26,43 +31,54 @@ def values(shape, dtype, seed=0):
 
 # ---- channel_shuffle ----
 
-@pytest.mark.parametrize("dtype", MOVE_DTYPES)
-@pytest.mark.parametrize("channels_last", [False, True])
-@pytest.mark.parametrize("shape,groups", [((3, 6), 2), ((2, 6, 5), 3), ((2, 12, 3, 4), 4), ((1, 8, 2, 3, 2), 2),
-                                          ((2, 4, 3), 4), ((2, 5, 3), 1)])
-def test_channel_shuffle_matches_reference(shape, groups, channels_last, dtype):
+def channel_shuffle_on(backend, x, groups, channels_last):
+    """channel_shuffle of channels-first host `x` on `backend`, in either layout (any ndim >= 2), back on the
+    host channels-first."""
+    layout = LAYOUT_LAST[x.ndim - 2] if channels_last else None
+    got = numbaconv.channel_shuffle(to_backend(backend, x, channels_last), groups, layout=layout)
+    return to_host(backend, got, channels_last)
+
+
+# CPU: every shape x layout x word size. CUDA: six rows, any ndim, every word size, non-native byte order.
+@over_backends("shape,groups,channels_last,dtype",
+               [(s, g, cl, d) for s, g in [((3, 6), 2), ((2, 6, 5), 3), ((2, 12, 3, 4), 4), ((1, 8, 2, 3, 2), 2),
+                                           ((2, 4, 3), 4), ((2, 5, 3), 1)]
+                for cl in (False, True) for d in MOVE_DTYPES],
+               [((1, 6, 5), 3, False, np.float32),
+                ((1, 4, 2, 3), 2, True, np.complex128),  # two 8-byte words per element
+                ((3, 6), 2, False, np.bool_),
+                ((1, 8, 2, 1, 2), 4, True, np.int16),
+                ((2, 4, 1, 2, 1, 2), 2, False, np.int16),  # any number of dims with layout=None
+                ((1, 4, 3), 2, False, ">f8")])  # non-native byte order: the bytes move untouched
+def test_channel_shuffle_matches_reference(backend, shape, groups, channels_last, dtype):
     x = values(shape, dtype)
-    want = ref.channel_shuffle(x, groups)
-    if channels_last:
-        nd = len(shape) - 2
-        got = to_channels_first(numbaconv.channel_shuffle(to_channels_last(x), groups, layout=LAST[nd]))
-    else:
-        got = numbaconv.channel_shuffle(x, groups)
+    got = channel_shuffle_on(backend, x, groups, channels_last)
     assert got.dtype == x.dtype
-    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, ref.channel_shuffle(x, groups))
 
 
-def test_channel_shuffle_any_ndim_channels_first_nan_bits_and_out():
+def test_channel_shuffle_any_ndim_nan_bits_byte_order_strided_out_and_empty(backend):
     x = values((2, 6, 2, 1, 2, 2), np.float32)
-    np.testing.assert_array_equal(numbaconv.channel_shuffle(x, 3), ref.channel_shuffle(x, 3))
+    np.testing.assert_array_equal(channel_shuffle_on(backend, x, 3, False), ref.channel_shuffle(x, 3))
     bits = np.array([[0x7FC00001, 0x7FC00002, 1, 2]], np.uint32).view(np.float32)  # NaNs with payloads
-    got = numbaconv.channel_shuffle(bits, 2)
-    np.testing.assert_array_equal(got.view(np.uint32), [[0x7FC00001, 1, 0x7FC00002, 2]])
+    np.testing.assert_array_equal(channel_shuffle_on(backend, bits, 2, False).view(np.uint32),
+                                  [[0x7FC00001, 1, 0x7FC00002, 2]])
     big_endian = values((2, 4, 3), ">f8")
-    np.testing.assert_array_equal(numbaconv.channel_shuffle(big_endian, 2), ref.channel_shuffle(big_endian, 2))
-    strided = values((2, 8, 6), np.float64)[:, ::2, 1::2]
-    out = np.empty((2, 4, 3))
+    np.testing.assert_array_equal(channel_shuffle_on(backend, big_endian, 2, False),
+                                  ref.channel_shuffle(big_endian, 2))
+    host = values((2, 8, 6), np.float64)
+    strided = to_backend(backend, host)[:, ::2, 1::2]  # on CUDA: copied to a contiguous array first
+    out = full(backend, (2, 4, 3), np.nan, np.float64)
     assert numbaconv.channel_shuffle(strided, 2, out=out) is out
-    np.testing.assert_array_equal(out, ref.channel_shuffle(strided, 2))
-    assert numbaconv.channel_shuffle(np.empty((0, 4, 3)), 2).shape == (0, 4, 3)
+    np.testing.assert_array_equal(to_host(backend, out), ref.channel_shuffle(host[:, ::2, 1::2], 2))
+    assert numbaconv.channel_shuffle(to_backend(backend, np.empty((0, 4, 3))), 2).shape == (0, 4, 3)
 
 
-@settings(deadline=None, max_examples=25)
 @given(st.integers(1, 3), st.integers(1, 4), st.integers(1, 4), st.integers(0, 2), st.booleans(), st.data())
 def test_channel_shuffle_then_inverse_is_identity(n, groups, per_group, nd, channels_last, data):
     spatial = tuple(data.draw(st.integers(1, 3)) for _ in range(nd))
     x = values((n, groups * per_group, *spatial), np.float64, data.draw(st.integers(0, 99)))
-    layout = LAST[nd] if channels_last else None
+    layout = LAYOUT_LAST[nd] if channels_last else None
     if channels_last:
         x = to_channels_last(x)
     y = numbaconv.channel_shuffle(x, groups, layout=layout)
@@ -81,44 +97,67 @@ def test_channel_shuffle_matches_torch():
                                   torch.nn.functional.pixel_unshuffle(torch.from_numpy(x), 2).numpy())
 
 
+
+
 # ---- pixel_shuffle / pixel_unshuffle ----
 
 PIXEL_CASES = [((2, 8, 3, 4), 2), ((1, 18, 2, 3), (3, 2)), ((4, 2, 3), 1), ((2, 3, 4, 2, 2), 2), ((1, 9, 1, 1), 3)]
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.float16])
-@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
-@pytest.mark.parametrize("shape,factor", PIXEL_CASES)
-def test_pixel_shuffle_and_unshuffle_match_reference(shape, factor, layout, dtype):
+def pixel_on(backend, op, x, factor, layout):
+    """pixel_shuffle/unshuffle of (*, C, H, W) host `x` on `backend` in "NCHW" or "NHWC", back as (*, C, H, W)."""
+    if layout == "NCHW":
+        return to_host(backend, op(to_backend(backend, x), factor))
+    got = op(to_backend(backend, np.ascontiguousarray(np.moveaxis(x, -3, -1))), factor, layout="NHWC")
+    return np.moveaxis(to_host(backend, got), -1, -3)
+
+
+# CPU: every case x layout x dtype. CUDA: four rows in float32 (leading batch dims among them).
+@over_backends("shape,factor,layout,dtype",
+               [(s, f, lay, d) for s, f in PIXEL_CASES for lay in ("NCHW", "NHWC") for d in (np.float32, np.int64)],
+               [((1, 8, 3, 2), 2, "NCHW", np.float32), ((1, 8, 3, 2), 2, "NHWC", np.float32),
+                ((1, 12, 2, 2), (3, 2), "NCHW", np.float32), ((2, 1, 4, 2, 2), 2, "NHWC", np.float32)])
+def test_pixel_shuffle_and_unshuffle_match_reference(backend, shape, factor, layout, dtype):
     rh, rw = (factor, factor) if np.isscalar(factor) else factor
     x = values(shape, dtype)
-    want = ref.pixel_shuffle(x, rh, rw)
-    down = values(want.shape, dtype, 1)
-    want_down = ref.pixel_unshuffle(down, rh, rw)
-    if layout == "NHWC":
-        last = lambda a: np.ascontiguousarray(np.moveaxis(a, -3, -1))  # noqa: E731
-        first = lambda a: np.moveaxis(a, -1, -3)  # noqa: E731
-        got = first(numbaconv.pixel_shuffle(last(x), factor, layout="NHWC"))
-        got_down = first(numbaconv.pixel_unshuffle(last(down), factor, layout="NHWC"))
-    else:
-        got = numbaconv.pixel_shuffle(x, factor)
-        got_down = numbaconv.pixel_unshuffle(down, factor)
-    assert got.dtype == got_down.dtype == dtype
-    np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(got_down, want_down)
+    up = ref.pixel_shuffle(x, rh, rw)
+    got = pixel_on(backend, numbaconv.pixel_shuffle, x, factor, layout)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, up)
+    np.testing.assert_array_equal(pixel_on(backend, numbaconv.pixel_unshuffle, up, factor, layout), x)
+    down = values(up.shape, dtype, 1)
+    got_down = pixel_on(backend, numbaconv.pixel_unshuffle, down, factor, layout)
+    assert got_down.dtype == dtype
+    np.testing.assert_array_equal(got_down, ref.pixel_unshuffle(down, rh, rw))
 
 
-def test_pixel_shuffle_out_and_strided_input():
-    x = values((2, 8, 6, 8), np.float32)[:, :, :, ::2]
-    out = np.empty((2, 2, 12, 8), np.float32)
-    assert numbaconv.pixel_shuffle(x, 2, out=out) is out
-    np.testing.assert_array_equal(out, ref.pixel_shuffle(x, 2, 2))
-    out = np.empty((2, 32, 3, 2), np.float32)
-    assert numbaconv.pixel_unshuffle(np.ascontiguousarray(x), 2, out=out) is out
-    np.testing.assert_array_equal(out, ref.pixel_unshuffle(x, 2, 2))
+def test_pixel_shuffle_out_and_strided_input(backend):
+    for dtype, shape in [(np.float32, sized((2, 8, 6, 8), backend)), (np.int64, (1, 8, 2, 6))]:
+        host = values(shape, dtype)
+        n, c, h, w = shape
+        out = full(backend, (n, c // 4, 2 * h, w), np.nan if dtype == np.float32 else -1, dtype)
+        assert numbaconv.pixel_shuffle(to_backend(backend, host)[:, :, :, ::2], 2, out=out) is out
+        np.testing.assert_array_equal(to_host(backend, out), ref.pixel_shuffle(host[:, :, :, ::2], 2, 2))
+        out = full(backend, (n, 4 * c, h // 2, w // 2), 0, dtype)
+        assert numbaconv.pixel_unshuffle(to_backend(backend, host), 2, out=out) is out
+        np.testing.assert_array_equal(to_host(backend, out), ref.pixel_unshuffle(host, 2, 2))
 
 
-@settings(deadline=None, max_examples=25)
+def test_shuffle_float16(backend):
+    """float16 moves as a 2-byte word: channel_shuffle in both layouts, pixel_shuffle and its inverse."""
+    x = values((1, 8, 2, 1, 2), np.float16)
+    for channels_last in (False, True):
+        got = channel_shuffle_on(backend, x, 4, channels_last)
+        assert got.dtype == np.float16
+        np.testing.assert_array_equal(got, ref.channel_shuffle(x, 4))
+    x = values((1, 8, 3, 2), np.float16)
+    for layout in ("NCHW", "NHWC"):
+        up = pixel_on(backend, numbaconv.pixel_shuffle, x, 2, layout)
+        assert up.dtype == np.float16
+        np.testing.assert_array_equal(up, ref.pixel_shuffle(x, 2, 2))
+        np.testing.assert_array_equal(pixel_on(backend, numbaconv.pixel_unshuffle, up, 2, layout), x)
+
+
 @given(st.integers(1, 2), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3),
        st.integers(1, 3), st.booleans(), st.integers(0, 99))
 def test_pixel_unshuffle_inverts_pixel_shuffle(n, c, h, w, rh, rw, channels_last, seed):
@@ -135,68 +174,73 @@ def test_pixel_unshuffle_inverts_pixel_shuffle(n, c, h, w, rh, rw, channels_last
 # ---- shuffle_conv2d ----
 
 SHUFFLE_CASES = [
-    # (name, x shape, weight shape, options): each per-group convolution picks a different algorithm.
-    ("direct", (2, 6, 7, 8), (6, 2, 3, 3), dict(groups=3, padding=1)),
-    ("pointwise_shufflenet", (2, 8, 5, 6), (12, 2, 1, 1), dict(groups=4)),
-    ("depthwise_strided", (2, 4, 7, 6), (8, 1, 3, 3), dict(groups=4, stride=2, padding=(1, 0))),
-    ("gemm_dilated", (2, 8, 7, 7), (16, 4, 3, 3), dict(groups=2, dilation=2, padding="same")),
+    # Each per-group convolution picks a different algorithm.
+    Case("direct", (2, 6, 7, 8), (6, 2, 3, 3), dict(groups=3, padding=1)),
+    Case("pointwise_shufflenet", (2, 8, 5, 6), (12, 2, 1, 1), dict(groups=4)),
+    Case("depthwise_strided", (2, 4, 7, 6), (8, 1, 3, 3), dict(groups=4, stride=2, padding=(1, 0))),
+    Case("gemm_dilated", (2, 8, 7, 7), (16, 4, 3, 3), dict(groups=2, dilation=2, padding="same")),
 ]
+# Batch 1 and fewer pixels on CUDA: the simulator runs every thread in Python.
+CUDA_SHUFFLE_CASES = [replace(c, x=(1, c.x[1], 5, 6)) for c in SHUFFLE_CASES]
 
 
 def shuffle_expected(x, w, b, kw, **options):
     kw = {**kw, **options}
-    padding = kw.get("padding", 0)
-    if padding == "same":
-        pads = [ref.same_pads(n, k, 1, kw.get("dilation", 1)) for n, k in zip(x.shape[2:], w.shape[2:])]
-    elif isinstance(padding, tuple):
-        pads = [(p, p) for p in padding]
-    else:
-        pads = padding
+    pads = reference_pads(x.shape[2:], w.shape[2:], kw.get("padding", 0), kw.get("stride", 1),
+                          kw.get("dilation", 1))
     return ref.shuffle_conv(x, w, b, groups=kw["groups"], stride=kw.get("stride", 1), pads=pads,
                             dilation=kw.get("dilation", 1), padding_mode=kw.get("padding_mode", "zeros"),
                             act=kw.get("activation"), negative_slope=kw.get("negative_slope", 0.01))
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
-@pytest.mark.parametrize("name,xs,ws,kw", SHUFFLE_CASES, ids=[c[0] for c in SHUFFLE_CASES])
-def test_shuffle_conv2d_matches_conv_then_shuffle(name, xs, ws, kw, layout, dtype):
-    x, w, b = rand(xs, dtype, 1), rand(ws, dtype, 2), rand(ws[:1], dtype, 3)
-    want = shuffle_expected(x, w, b, kw)
-    if layout == "NHWC":
-        got = to_channels_first(numbaconv.shuffle_conv2d(to_channels_last(x), w, b, layout="NHWC", **kw))
-    else:
-        got = numbaconv.shuffle_conv2d(x, w, b, **kw)
+def group_algorithms(case, backend, **options):
+    """The algorithms of one group's convolution (what shuffle_conv2d's `algorithm` picks among)."""
+    g = case.kw["groups"]
+    one_group = numbaconv.conv_params("t", 2, (case.x[0], case.x[1] // g, *case.x[2:]), (case.w[0] // g, *case.w[1:]),
+                                      **{**case.kw, **options, "groups": 1})
+    return applicable_algorithms(one_group, backend)
+
+
+# CPU: every case x layout x float32/float64 (auto). CUDA: every case x CUDA algorithm in float32.
+@over_backends("case,algorithm,layout,dtype",
+               [(c, "auto", lay, d) for c in SHUFFLE_CASES for lay in LAYOUTS for d in (np.float32, np.float64)],
+               [(c, a, "first", np.float32) for c in CUDA_SHUFFLE_CASES for a in group_algorithms(c, "cuda")])
+def test_shuffle_conv2d_matches_conv_then_shuffle(backend, case, algorithm, layout, dtype):
+    x, w, b = rand(case.x, dtype, 1), rand(case.w, dtype, 2), rand(case.w[:1], dtype, 3)
+    want = shuffle_expected(x, w, b, case.kw)
+    got = run(backend, numbaconv.shuffle_conv2d, x, w, b, layout=layout, algorithm=algorithm, **case.kw)
     assert got.dtype == dtype
     assert_close(got, want, dtype)
-    if name == "direct" and dtype == np.float64:
-        assert_close(got, numbaconv.channel_shuffle(numbaconv.conv2d(x, w, b, **kw), kw["groups"]))
+    if case.name == "direct" and dtype == np.float64:
+        two_steps = run(backend, lambda x, w, b: numbaconv.channel_shuffle(numbaconv.conv2d(x, w, b, **case.kw),
+                                                                           case.kw["groups"]), x, w, b)
+        assert_close(got, two_steps)
 
 
-@pytest.mark.parametrize("name,xs,ws,kw", SHUFFLE_CASES, ids=[c[0] for c in SHUFFLE_CASES])
-def test_shuffle_conv2d_every_algorithm_activation_and_padding_mode(name, xs, ws, kw):
-    x, w, b = rand(xs, np.float64, 4), rand(ws, np.float64, 5), rand(ws[:1], np.float64, 6)
+@over_backends("case,layout", [(c, "first") for c in SHUFFLE_CASES], [(CUDA_SHUFFLE_CASES[i], "last") for i in (0, 2)])
+def test_shuffle_conv2d_activation_and_padding_mode(backend, case, layout):
+    """Every algorithm of the per-group convolution on the CPU; auto channels-last on CUDA."""
+    x, w, b = rand(case.x, np.float64, 4), rand(case.w, np.float64, 5), rand(case.w[:1], np.float64, 6)
     options = dict(activation="leaky_relu", negative_slope=0.2, padding_mode="circular")
-    want = shuffle_expected(x, w, b, kw, **options)
-    one_group = numbaconv.conv_params("t", 2, (xs[0], xs[1] // kw["groups"], *xs[2:]),
-                                      (ws[0] // kw["groups"], *ws[1:]), padding_mode=options["padding_mode"],
-                                      **{**kw, "groups": 1})
-    from numbaconv._algorithms import applicable_algorithms
-    for algorithm in applicable_algorithms(one_group):
-        assert_close(numbaconv.shuffle_conv2d(x, w, b, algorithm=algorithm, **kw, **options), want)
+    want = shuffle_expected(x, w, b, case.kw, **options)
+    names = group_algorithms(case, "cpu", padding_mode="circular") if backend == "cpu" else ("auto",)
+    for algorithm in names:
+        got = run(backend, numbaconv.shuffle_conv2d, x, w, b, layout=layout, algorithm=algorithm, **case.kw,
+                  **options)
+        assert_close(got, want)
 
 
-def test_shuffle_conv2d_float16_integer_input_and_out():
-    name, xs, ws, kw = SHUFFLE_CASES[1]
-    x, w = rand(xs, np.float16, 7), rand(ws, np.float16, 8)
-    got = numbaconv.shuffle_conv2d(x, w, **kw)
+def test_shuffle_conv2d_float16_integer_input_and_out(backend):
+    case = (SHUFFLE_CASES if backend == "cpu" else CUDA_SHUFFLE_CASES)[1]
+    x, w = rand(case.x, np.float16, 7), rand(case.w, np.float16, 8)
+    got = run(backend, numbaconv.shuffle_conv2d, x, w, **case.kw)
     assert got.dtype == np.float16
-    assert_close(got, shuffle_expected(x, w, None, kw), np.float16)
-    xi = np.random.default_rng(9).integers(-5, 5, xs).astype(np.int16)
-    out = np.full((2, 12, 5, 6), np.nan)
-    assert numbaconv.shuffle_conv2d(xi, w, groups=4, out=out) is out
-    assert_close(out, shuffle_expected(xi, w, None, kw))
-    assert numbaconv.shuffle_conv2d(xi, w, groups=4, dtype=np.float32).dtype == np.float32
+    assert_close(got, shuffle_expected(x, w, None, case.kw), np.float16)
+    xi = np.random.default_rng(9).integers(-5, 5, case.x).astype(np.int16)
+    out = full(backend, (case.x[0], 12, 5, 6), np.nan, np.float64)
+    assert numbaconv.shuffle_conv2d(to_backend(backend, xi), to_backend(backend, w), groups=4, out=out) is out
+    assert_close(to_host(backend, out), shuffle_expected(xi, w, None, case.kw))
+    assert run(backend, numbaconv.shuffle_conv2d, xi, w, groups=4, dtype=np.float32).dtype == np.float32
 
 
 # ---- spatially_separable_conv2d ----
@@ -208,47 +252,30 @@ SEPARABLE_CASES = [
     ("same_strided", (1, 2, 10, 11), (2, 2, 4, 1), (3, 2, 1, 2), dict(stride=2, dilation=(2, 1), padding="same")),
     ("full", (1, 2, 5, 4), (2, 1, 2, 1), (2, 1, 1, 3), dict(groups=2, padding="full")),
 ]
-SEP_IDS = [c[0] for c in SEPARABLE_CASES]
-
-
-def separable_pads(xs, cs, rs, kw):
-    """Per-side pads of both dims from the definitions (padding strings resolved on the 2-d kernel)."""
-    padding = kw.get("padding", 0)
-    stride = np.broadcast_to(kw.get("stride", 1), (2,))
-    dilation = np.broadcast_to(kw.get("dilation", 1), (2,))
-    kernel = (cs[2], rs[-1])
-    if padding == "same":
-        return [ref.same_pads(n, k, s, d) for n, k, s, d in zip(xs[2:], kernel, stride, dilation)]
-    if padding == "full":
-        return [(d * (k - 1),) * 2 for k, d in zip(kernel, dilation)]
-    if np.isscalar(padding):
-        return [(padding, padding)] * 2
-    return [p if isinstance(p, tuple) else (p, p) for p in padding]
 
 
 def separable_expected(xs, cs, rs, kw, x, col, row, b=None, **options):
     kw = {**kw, **options}
     col4 = col if col.ndim == 4 else col[..., None]
     row4 = row if row.ndim == 4 else row[:, :, None, :]
+    stride, dilation = np.broadcast_to(kw.get("stride", 1), (2,)), np.broadcast_to(kw.get("dilation", 1), (2,))
+    pads = reference_pads(xs[2:], (cs[2], rs[-1]), kw.get("padding", 0), stride, dilation)
     return ref.spatially_separable_conv(
-        x, col4, row4, b, stride=np.broadcast_to(kw.get("stride", 1), (2,)), pads=separable_pads(xs, cs, rs, kw),
-        dilation=np.broadcast_to(kw.get("dilation", 1), (2,)), groups=kw.get("groups", 1),
+        x, col4, row4, b, stride=stride, pads=pads, dilation=dilation, groups=kw.get("groups", 1),
         padding_mode=kw.get("padding_mode", "zeros"), flip=kw.get("flip", False), act=kw.get("activation"))
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
-@pytest.mark.parametrize("name,xs,cs,rs,kw", SEPARABLE_CASES, ids=SEP_IDS)
-def test_spatially_separable_matches_two_reference_convs(name, xs, cs, rs, kw, layout, dtype):
+# CPU: every case x layout x float32/float64; CUDA: every case in float32.
+@over_backends("case,layout,dtype", [(c, lay, d) for c in SEPARABLE_CASES for lay in LAYOUTS
+                                     for d in (np.float32, np.float64)],
+               [(c, "first", np.float32) for c in SEPARABLE_CASES])
+def test_spatially_separable_matches_two_reference_convs(backend, case, layout, dtype):
+    _, xs, cs, rs, kw = case
+    xs = sized(xs, backend)
     x, col, row, b = rand(xs, dtype, 10), rand(cs, dtype, 11), rand(rs, dtype, 12), rand(rs[:1], dtype, 13)
-    want = separable_expected(xs, cs, rs, kw, x, col, row, b)
-    if layout == "NHWC":
-        got = to_channels_first(numbaconv.spatially_separable_conv2d(to_channels_last(x), col, row, b,
-                                                                     layout="NHWC", **kw))
-    else:
-        got = numbaconv.spatially_separable_conv2d(x, col, row, b, **kw)
+    got = run(backend, numbaconv.spatially_separable_conv2d, x, col, row, b, layout=layout, **kw)
     assert got.dtype == dtype
-    assert_close(got, want, dtype)
+    assert_close(got, separable_expected(xs, cs, rs, kw, x, col, row, b), dtype)
 
 
 @pytest.mark.parametrize("flip", [False, True])
@@ -265,7 +292,6 @@ def test_spatially_separable_equals_rank1_conv_for_every_padding_mode(padding_mo
                                padding_mode=padding_mode, flip=flip, act="tanh"))
 
 
-@settings(deadline=None, max_examples=25)
 @given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 2), st.integers(1, 3), st.integers(1, 2),
        st.integers(1, 2), st.integers(0, 2), st.sampled_from(["zeros", "replicate", "circular"]),
        st.integers(0, 99))
@@ -283,15 +309,26 @@ def test_spatially_separable_equals_two_conv2d_calls(kh, kw, sh, sw, dh, dw, pad
     assert_close(got, want)
 
 
-def test_spatially_separable_float16_and_out():
-    name, xs, cs, rs, kw = SEPARABLE_CASES[1]
-    x, col, row = rand(xs, np.float16, 17), rand(cs, np.float16, 18), rand(rs, np.float16, 19)
-    got = numbaconv.spatially_separable_conv2d(x, col, row, **kw)
+
+
+def test_spatially_separable_channels_last_padding_mode_float16_and_out(backend):
+    _, xs, cs, rs, kw = SEPARABLE_CASES[1]
+    x, col, row = rand(xs, np.float64, 14), rand(cs, np.float64, 15), rand(rs, np.float64, 16)
+    options = dict(padding_mode="reflect", flip=True, activation="tanh")
+    got = run(backend, numbaconv.spatially_separable_conv2d, x, col, row, layout="last", **kw, **options)
+    assert_close(got, separable_expected(xs, cs, rs, kw, x, col, row, **options))
+    half = [rand(s, np.float16, seed) for s, seed in ((xs, 17), (cs, 18), (rs, 19))]
+    got = run(backend, numbaconv.spatially_separable_conv2d, *half, **kw)
     assert got.dtype == np.float16
-    assert_close(got, separable_expected(xs, cs, rs, kw, x, col, row), np.float16)
-    out = np.empty((1, 3, 7, 9), np.float32)
-    assert numbaconv.spatially_separable_conv2d(x.astype(np.float32), col, row, out=out, **kw) is out
-    assert_close(out, separable_expected(xs, cs, rs, kw, x, col, row), np.float32)
+    assert_close(got, separable_expected(xs, cs, rs, kw, *half), np.float16)
+    out = full(backend, (1, 3, 7, 9), np.nan, np.float32)
+    x32 = half[0].astype(np.float32)
+    assert numbaconv.spatially_separable_conv2d(to_backend(backend, x32), to_backend(backend, half[1]),
+                                                to_backend(backend, half[2]), out=out, **kw) is out
+    assert_close(to_host(backend, out), separable_expected(xs, cs, rs, kw, *half), np.float32)
+    out = full(backend, (1, 3, 7, 9), np.nan, np.float64)
+    assert numbaconv.spatially_separable_conv2d(*(to_backend(backend, a) for a in (x, col, row)), out=out, **kw) is out
+    assert_close(to_host(backend, out), separable_expected(xs, cs, rs, kw, x, col, row))
 
 
 # ---- factorize_separable ----
@@ -316,7 +353,6 @@ def test_factorize_sobel_is_exact_and_usable_by_the_separable_conv():
     assert_close(got, ref.conv(x, reconstruct(column, row)[None, None], pads=1))
 
 
-@settings(deadline=None, max_examples=25)
 @given(st.integers(1, 5), st.integers(1, 5), st.integers(1, 5), st.integers(0, 99))
 def test_factorize_is_exact_on_sums_of_outer_products(kh, kw, rank, seed):
     rank = min(rank, kh, kw)
@@ -328,7 +364,6 @@ def test_factorize_is_exact_on_sums_of_outer_products(kh, kw, rank, seed):
     assert np.all(error < 1e-7)
 
 
-@settings(deadline=None, max_examples=25)
 @given(st.integers(1, 5), st.integers(1, 5), st.integers(1, 5), st.integers(0, 99))
 def test_factorize_reports_its_true_reconstruction_error(kh, kw, rank, seed):
     rank = min(rank, kh, kw)
@@ -486,3 +521,60 @@ def test_host_only_functions_reject_cuda_arrays_before_any_work():
 def test_stream_is_for_cuda_arrays_only(call):
     with pytest.raises(ValueError, match=r"stream=0 applies to CUDA arrays only; these are NumPy arrays"):
         call()
+
+
+# ---- CUDA only ----
+
+@pytest.mark.cuda
+@pytest.mark.usefixtures("small_blocks")
+def test_cuda_stream_argument(dev):
+    from numba import cuda
+    x = values((2, 4, 3), np.float64)
+    out = cuda.device_array((2, 4, 3), np.float64)
+    assert numbaconv.channel_shuffle(dev(x), 2, out=out, stream=cuda.default_stream()) is out
+    np.testing.assert_array_equal(to_host("cuda", out), ref.channel_shuffle(x, 2))
+
+
+@pytest.mark.cuda
+def test_cuda_shuffle_errors_before_any_work(dev):
+    from numba import cuda
+    x = dev(values((1, 4, 2, 2), np.float32))
+    with pytest.raises(TypeError, match=r"channel_shuffle: out is a host \(NumPy\) array but x is a CUDA array"):
+        numbaconv.channel_shuffle(x, 2, out=np.empty((1, 4, 2, 2), np.float32))
+    with pytest.raises(ValueError, match=r"channel_shuffle: groups=3 must divide the number of channels 4"):
+        numbaconv.channel_shuffle(x, 3)
+    with pytest.raises(ValueError, match=r"channel_shuffle: out overlaps x"):
+        numbaconv.channel_shuffle(x, 2, out=x)
+    with pytest.raises(TypeError, match=r"pixel_shuffle: out.dtype=float64 must equal the result dtype float32"):
+        numbaconv.pixel_shuffle(x, 2, out=cuda.device_array((1, 1, 4, 4), np.float64))
+    with pytest.raises(ValueError, match=r"pixel_unshuffle: out.shape=\(1, 4, 1, 1\) must equal the result shape "
+                                         r"\(1, 16, 1, 1\)"):
+        numbaconv.pixel_unshuffle(x, 2, out=cuda.device_array((1, 4, 1, 1), np.float32))
+    with pytest.raises(ValueError, match=r"pixel_shuffle: out must be C-contiguous"):
+        numbaconv.pixel_shuffle(x, 2, out=cuda.device_array((1, 1, 4, 8), np.float32)[:, :, :, ::2])
+    # Six strided axes that no merge reduces to five: the gather kernel's view cannot hold them.
+    six = dev(np.zeros((4,) * 6, np.float32))[(slice(None, None, 2),) * 6]
+    with pytest.raises(NotImplementedError, match=r"channel_shuffle: a non-contiguous CUDA input with more than 5 "
+                                                  r"independent strided axes \(shape \(2, 2, 2, 2, 2, 2\)"):
+        numbaconv.channel_shuffle(six, 2)
+
+
+@pytest.mark.cuda
+def test_cuda_conv_shuffle_and_separable_errors(dev):
+    xs, ws, kw = (1, 8, 5, 6), (12, 2, 1, 1), dict(groups=4)
+    x, w = rand(xs, np.float16, 7), rand(ws, np.float16, 8)
+    with pytest.raises(TypeError, match=r"shuffle_conv2d: weight is a host \(NumPy\) array but x is a CUDA array"):
+        numbaconv.shuffle_conv2d(dev(x), w, **kw)
+    with pytest.raises(ValueError, match=r"shuffle_conv2d: algorithm='pointwise' is unknown; valid CUDA algorithms"):
+        numbaconv.shuffle_conv2d(dev(x), dev(w), algorithm="pointwise", **kw)
+    with pytest.raises(ValueError, match=r"shuffle_conv2d: out overlaps x"):
+        d = dev(np.zeros((1, 4, 5, 6), np.float32))
+        numbaconv.shuffle_conv2d(d, dev(np.ones((4, 2, 1, 1), np.float32)), groups=2, out=d)
+    _, xs, cs, rs, kw = SEPARABLE_CASES[1]
+    x, col, row = rand(xs, np.float64, 14), rand(cs, np.float64, 15), rand(rs, np.float64, 16)
+    with pytest.raises(TypeError, match=r"spatially_separable_conv2d: row_weight is a host \(NumPy\) array but x is "
+                                        r"a CUDA array"):
+        numbaconv.spatially_separable_conv2d(dev(x), dev(col), row, **kw)
+    with pytest.raises(TypeError, match=r"factorize_separable: weight is a CUDA array \((FakeCUDAArray|DeviceNDArray)"
+                                        r"\); factorize_separable is a host function that takes NumPy"):
+        numbaconv.factorize_separable(dev(np.eye(3)))
