@@ -1,9 +1,10 @@
 """Fused bias + activation, applied once per output as it is stored.
 
-One plain-Python body compiled twice: inlined into the CPU kernels here, and as a CUDA device function by
-kernels/cuda_common.py (the CUDA simulator cannot call an @njit function from a @cuda.jit kernel).
-`consts` holds (negative_slope, 0, 1, 6) in the compute dtype, so a float32 kernel never promotes to float64
-through a Python float literal. Codes follow numbaconv._params.ACTIVATIONS.
+One plain-Python body compiled twice, as the shared rules in kernels/_rules.py: inlined into the CPU kernels
+here (`activate`), and as a CUDA device function by kernels/_device.py (`device(activate_body)`; the CUDA
+simulator cannot call an @njit function from a @cuda.jit kernel). `consts` holds (negative_slope, 0, 1, 6) in
+the compute dtype, so a float32 kernel never promotes to float64 through a Python float literal. Codes: 0 none,
+1 relu, 2 relu6, 3 leaky_relu, 4 sigmoid, 5 tanh (the public `activation=` names).
 """
 
 import math

@@ -1,8 +1,8 @@
 """CPU convolution kernels on 5-D arrays: x (N, C, D, H, W), weight (C_out, C_in/groups, KD, KH, KW).
 
 1-D and 2-D convolutions arrive with leading spatial dims of size 1, so one kernel serves all three.
-Padding modes and `flip` live in the index tables `md, mh, mw` (shape (out, kernel), -1 = zero; see
-numbaconv._params.index_map): the kernels never build a padded copy. Every kernel is a gather that writes
+Padding modes and `flip` live in the index tables `md, mh, mw` (shape (out, kernel): the input index read by
+tap k of output o, -1 = zero): the kernels never build a padded copy. Every kernel is a gather that writes
 each element of `out` exactly once.
 """
 
@@ -11,6 +11,7 @@ from numba import prange
 
 from ._epilogue import activate
 from ._jit import inline, kernel, serial_kernel
+from ._rules import cpu_walk
 
 
 @inline
@@ -23,6 +24,7 @@ def _accumulate_row(x, w, md, mh, mw, n, c, o, cw, od, oh, w_lo, w_hi, step, acc
     halved the speed of the whole kernel (measured on MobileNet depthwise shapes).
     """
     k_d, k_h, k_w = w.shape[2], w.shape[3], w.shape[4]
+    # Written out, as in conv_transpose.py, not walk_taps: a walk's args tuple per row cost 5-10% (measured).
     for kd in range(k_d):
         iz = md[od, kd]
         if iz < 0:
@@ -66,10 +68,20 @@ def _store_row(acc, b, act, consts, dst):
             dst[ow] = activate(acc[ow] + b, act, consts)
 
 
-@kernel
-def conv_direct_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, groups, chunk, act, consts, out):
-    """General direct convolution (any groups, dilation, padding mode); parallel over tasks of `chunk` output
-    rows, each with one accumulator row (allocating one per output row cost more than the row itself)."""
+@inline
+def _accumulate_channel(x, w, md, mh, mw, n, c, o, cw, od, oh, w_lo, w_hi, stride_w, acc):
+    """_accumulate_row with the stride test made once per row and channel (see there)."""
+    if stride_w == 1:
+        _accumulate_row(x, w, md, mh, mw, n, c, o, cw, od, oh, w_lo, w_hi, None, acc)
+    else:
+        _accumulate_row(x, w, md, mh, mw, n, c, o, cw, od, oh, w_lo, w_hi, stride_w, acc)
+
+
+@inline
+def _conv_rows(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, groups, depthwise, chunk, act, consts, out):
+    """The direct kernels' body: tasks of `chunk` output rows in parallel, each with one accumulator row
+    (allocating one per output row cost more than the row itself). `depthwise` (a constant per kernel) drops
+    the channel loop of one-channel groups: running it once per row cost 1.3x (measured, 8 x 128 x 56 x 56)."""
     n_batch, c_out, o_d, o_h, o_w = out.shape
     c_group = w.shape[1]
     out_per_group = c_out // groups
@@ -83,34 +95,26 @@ def conv_direct_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, groups, chunk,
             n = t // (o_h * o_d * c_out)
             c0 = (o // out_per_group) * c_group
             acc[:] = 0
-            for cw in range(c_group):
-                if stride_w == 1:
-                    _accumulate_row(x, w, md, mh, mw, n, c0 + cw, o, cw, od, oh, w_lo, w_hi, None, acc)
-                else:
-                    _accumulate_row(x, w, md, mh, mw, n, c0 + cw, o, cw, od, oh, w_lo, w_hi, stride_w, acc)
+            if depthwise:
+                _accumulate_channel(x, w, md, mh, mw, n, c0, o, 0, od, oh, w_lo, w_hi, stride_w, acc)
+            else:
+                for cw in range(c_group):
+                    _accumulate_channel(x, w, md, mh, mw, n, c0 + cw, o, cw, od, oh, w_lo, w_hi, stride_w, acc)
             _store_row(acc, bias[o], act, consts, out[n, o, od, oh])
+
+
+@kernel
+def conv_direct_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, groups, chunk, act, consts, out):
+    """General direct convolution (any groups, dilation, padding mode); parallel over tasks of `chunk` output
+    rows."""
+    _conv_rows(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, groups, False, chunk, act, consts, out)
 
 
 @kernel
 def conv_depthwise_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, chunk, act, consts, out):
     """One input channel per output channel (groups == C_in, any channel multiplier); parallel over tasks of
     `chunk` output rows."""
-    n_batch, c_out, o_d, o_h, o_w = out.shape
-    multiplier = c_out // x.shape[1]
-    rows = n_batch * c_out * o_d * o_h
-    for task in prange((rows + chunk - 1) // chunk):
-        acc = np.empty(o_w, dtype=out.dtype)
-        for t in range(task * chunk, min(rows, (task + 1) * chunk)):
-            oh = t % o_h
-            od = (t // o_h) % o_d
-            o = (t // (o_h * o_d)) % c_out
-            n = t // (o_h * o_d * c_out)
-            acc[:] = 0
-            if stride_w == 1:
-                _accumulate_row(x, w, md, mh, mw, n, o // multiplier, o, 0, od, oh, w_lo, w_hi, None, acc)
-            else:
-                _accumulate_row(x, w, md, mh, mw, n, o // multiplier, o, 0, od, oh, w_lo, w_hi, stride_w, acc)
-            _store_row(acc, bias[o], act, consts, out[n, o, od, oh])
+    _conv_rows(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, x.shape[1], True, chunk, act, consts, out)
 
 
 @inline
@@ -152,7 +156,8 @@ def conv_depthwise2d_cpu(x, w, bias, mh, mw, w_lo, w_hi, stride_w, chunk, act, c
 @inline
 def _plane_taps_3x3(plane, w, p_w, dil_h, dil_w, add, acc):
     """acc = (acc if add else 0) + the nine taps of a 3x3 kernel over a padded plane in one pass (acc is loaded
-    and stored once, not nine times). Undilated columns get constant offsets: with runtime ones LLVM did not vectorise (10x)."""
+    and stored once, not nine times). Undilated columns get constant offsets: with runtime ones LLVM did not
+    vectorise (10x)."""
     w00, w01, w02 = w[0, 0], w[0, 1], w[0, 2]
     w10, w11, w12 = w[1, 0], w[1, 1], w[1, 2]
     w20, w21, w22 = w[2, 0], w[2, 1], w[2, 2]
@@ -239,6 +244,20 @@ def conv_plane_cpu(x, w, bias, rows, cols, left, dil_h, dil_w, band, act, consts
                 _store_row(acc[(oh - oh0) * p_w:(oh - oh0) * p_w + o_w], b, act, consts, out[n, o, oh])
 
 
+def _pixel_tap(state, args, kd, kh, kw, iz, iy, ix):
+    """acc (a C vector) += the channel weights of tap (kh, kw) times input pixel (iy, ix); a 2-D window, so
+    kd = iz = 0."""
+    acc, x, w_t, n = args
+    src = x[n, iy, ix]
+    wk = w_t[kh, kw]
+    for c in range(acc.shape[0]):
+        acc[c] += wk[c] * src[c]
+    return state
+
+
+_pixel_window = cpu_walk(_pixel_tap)
+
+
 @kernel
 def conv_depthwise_nhwc_cpu(x, w_t, bias, mh, mw, chunk, act, consts, out):
     """Channels-last 2-D depthwise convolution, multiplier 1: x (N, H, W, C), w_t (kH, kW, C), out (N, oH, oW, C).
@@ -247,7 +266,7 @@ def conv_depthwise_nhwc_cpu(x, w_t, bias, mh, mw, chunk, act, consts, out):
     stride (the channels-first kernels would see NHWC data with a stride of C). Parallel over output rows.
     """
     n_batch, o_h, o_w, channels = out.shape
-    k_h, k_w = w_t.shape[0], w_t.shape[1]
+    md = np.zeros((1, 1), dtype=mh.dtype)  # the depth table of a 2-D window
     rows = n_batch * o_h
     for task in prange((rows + chunk - 1) // chunk):
         acc = np.empty(channels, dtype=out.dtype)
@@ -256,18 +275,7 @@ def conv_depthwise_nhwc_cpu(x, w_t, bias, mh, mw, chunk, act, consts, out):
             n = t // o_h
             for ow in range(o_w):
                 acc[:] = 0
-                for kh in range(k_h):
-                    iy = mh[oh, kh]
-                    if iy < 0:
-                        continue
-                    for kw in range(k_w):
-                        ix = mw[ow, kw]
-                        if ix < 0:
-                            continue
-                        src = x[n, iy, ix]
-                        wk = w_t[kh, kw]
-                        for c in range(channels):
-                            acc[c] += wk[c] * src[c]
+                _pixel_window(md, mh, mw, 0, oh, ow, None, (acc, x, w_t, n))
                 dst = out[n, oh, ow]
                 if act == 0:
                     for c in range(channels):
@@ -329,7 +337,7 @@ def im2col_cpu(x, n, c0, md, mh, mw, kernel_d, kernel_h, kernel_w, w_lo, w_hi, s
 @serial_kernel
 def epilogue_cpu(acc, bias, n, o0, row0, act, consts, out):
     """out[n, o0 + i, rows from row0] = activation(acc[i, :] + bias[o0 + i]) for a GEMM result tile."""
-    o_d, o_h, o_w = out.shape[2], out.shape[3], out.shape[4]
+    o_h, o_w = out.shape[3], out.shape[4]
     n_rows = acc.shape[1] // o_w
     for t in range(acc.shape[0] * n_rows):
         i = t // n_rows

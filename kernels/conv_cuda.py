@@ -9,17 +9,23 @@ import functools
 
 import numpy as np
 
-from numbaconv import _cuda
-
+from ._cuda_target import cuda
+from ._device import device, device_walk
 from ._epilogue import activate_body
+from ._rules import unravel_body
 
-# A module global, not a closure variable: the CUDA simulator swaps module globals that are numba.cuda.
-cuda = _cuda.cuda()
+unravel = device(unravel_body)
 
 
-@functools.cache
 def device_activate():
-    return cuda.jit(device=True)(activate_body)
+    """The fused bias + activation (kernels/_epilogue.py) as a CUDA device function."""
+    return device(activate_body)
+
+
+def _conv_tap(acc, args, kd, kh, kw, iz, iy, ix):
+    """acc += input element (iz, iy, ix) of channel ci times the weight of tap (kd, kh, kw) (weight channel cw)."""
+    x, w, n, ci, o, cw, acc_t = args
+    return acc + acc_t(x[n, ci, iz, iy, ix]) * acc_t(w[o, cw, kd, kh, kw])
 
 
 @functools.cache
@@ -30,35 +36,20 @@ def conv_direct_cuda(acc_name: str):
     copy of this loop added nothing until it has shared-memory tiling of its own.
     """
     acc_t, activate = np.dtype(acc_name).type, device_activate()
+    window = device_walk(_conv_tap)
 
     @cuda.jit
     def kernel(x, w, bias, md, mh, mw, groups, act, consts, out):
         n_batch, c_out, o_d, o_h, o_w = out.shape
         c_group = w.shape[1]
-        k_d, k_h, k_w = w.shape[2], w.shape[3], w.shape[4]
         out_per_group = c_out // groups
         total = n_batch * c_out * o_d * o_h * o_w
         for t in range(cuda.grid(1), total, cuda.gridsize(1)):
-            ow = t % o_w
-            oh = (t // o_w) % o_h
-            od = (t // (o_w * o_h)) % o_d
-            o = (t // (o_w * o_h * o_d)) % c_out
-            n = t // (o_w * o_h * o_d * c_out)
+            n, o, od, oh, ow = unravel(t, c_out, o_d, o_h, o_w, False)
             c0 = (o // out_per_group) * c_group
             acc = acc_t(0)
             for c in range(c_group):
-                for kd in range(k_d):
-                    iz = md[od, kd]
-                    if iz < 0:
-                        continue
-                    for kh in range(k_h):
-                        iy = mh[oh, kh]
-                        if iy < 0:
-                            continue
-                        for kw in range(k_w):
-                            ix = mw[ow, kw]
-                            if ix >= 0:
-                                acc += acc_t(x[n, c0 + c, iz, iy, ix]) * acc_t(w[o, c, kd, kh, kw])
+                acc = window(md, mh, mw, od, oh, ow, acc, (x, w, n, c0 + c, o, c, acc_t))
             out[n, o, od, oh, ow] = activate(acc + acc_t(bias[o]), act, consts)
 
     return kernel
@@ -76,7 +67,7 @@ def conv_gemm_cuda(acc_name: str, tile: int):
 
     @cuda.jit
     def kernel(x, w, bias, md, mh, mw, groups, act, consts, out):
-        n_batch, c_out, o_d, o_h, o_w = out.shape
+        _, c_out, o_d, o_h, o_w = out.shape
         pixels = o_d * o_h * o_w
         out_per_group = c_out // groups
         c_group, k_d, k_h, k_w = w.shape[1], w.shape[2], w.shape[3], w.shape[4]
@@ -90,24 +81,19 @@ def conv_gemm_cuda(acc_name: str, tile: int):
         a_tile = cuda.shared.array((tile, tile), acc_dtype)
         b_tile = cuda.shared.array((tile, tile), acc_dtype)
         has_p = p < pixels
-        ow = p % o_w
-        oh = (p // o_w) % o_h
-        od = p // (o_w * o_h)
+        _, _, od, oh, ow = unravel(p, 1, o_d, o_h, o_w, False)
         acc = acc_t(0)
         for r0 in range(0, reduction, tile):
             r = r0 + tx
             if o_local < out_per_group and r < reduction:
-                a_tile[ty, tx] = acc_t(w[g * out_per_group + o_local, r // taps, (r // (k_h * k_w)) % k_d,
-                                        (r // k_w) % k_h, r % k_w])
+                c, _, kd, kh, kw = unravel(r, 1, k_d, k_h, k_w, False)  # r = ((c * k_d + kd) * k_h + kh) * k_w + kw
+                a_tile[ty, tx] = acc_t(w[g * out_per_group + o_local, c, kd, kh, kw])
             else:
                 a_tile[ty, tx] = acc_t(0)
             rb = r0 + ty
             value = acc_t(0)
             if has_p and rb < reduction:
-                c = rb // taps
-                kd = (rb // (k_h * k_w)) % k_d
-                kh = (rb // k_w) % k_h
-                kw = rb % k_w
+                c, _, kd, kh, kw = unravel(rb, 1, k_d, k_h, k_w, False)
                 iz, iy, ix = md[od, kd], mh[oh, kh], mw[ow, kw]
                 if iz >= 0 and iy >= 0 and ix >= 0:
                     value = acc_t(x[n, g * c_group + c, iz, iy, ix])

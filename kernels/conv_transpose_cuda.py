@@ -2,8 +2,8 @@
 
 A gather, one thread per output: output ``o`` reads the inputs ``(o + pad_lo - k * dilation) / stride`` that are
 whole and in range, so each output is written once, with no atomics and a fixed sum order. Those (tap, input)
-pairs come packed per output and dim (``ConvTransposeParams.tap_tables``), so a thread visits only the taps
-that land on it (about ``1 / stride`` of them per dim) and stops at the first -1.
+pairs come packed per output and dim (``taps_d[od, j] = (kd, iz)``, a tap of -1 after the last), so a thread
+visits only the taps that land on it (about ``1 / stride`` of them per dim) and stops at the first -1.
 
 The factory is cached per accumulate dtype: inputs of any storage dtype (float16 included) are read and
 converted, so float16 accumulates in float32 with no converted copy.
@@ -13,12 +13,12 @@ import functools
 
 import numpy as np
 
-from numbaconv import _cuda
-
+from ._cuda_target import cuda
+from ._device import device
+from ._rules import unravel_body
 from .conv_cuda import device_activate
 
-# A module global, not a closure variable: the CUDA simulator swaps module globals that are numba.cuda.
-cuda = _cuda.cuda()
+unravel = device(unravel_body)
 
 
 @functools.cache
@@ -34,15 +34,12 @@ def conv_transpose_direct_cuda(acc_name: str):
         width_d, width_h, width_w = taps_d.shape[1], taps_h.shape[1], taps_w.shape[1]
         total = n_batch * c_out * o_d * o_h * o_w
         for t in range(cuda.grid(1), total, cuda.gridsize(1)):
-            ow = t % o_w
-            oh = (t // o_w) % o_h
-            od = (t // (o_w * o_h)) % o_d
-            o = (t // (o_w * o_h * o_d)) % c_out
-            n = t // (o_w * o_h * o_d * c_out)
+            n, o, od, oh, ow = unravel(t, c_out, o_d, o_h, o_w, False)
             g = o // out_per_group
             oo = o - g * out_per_group
             c0 = g * c_group
             acc = acc_t(0)
+            # One level per dim over packed (tap, input) rows that end at a -1: not the (out, kernel) walk_taps.
             for jd in range(width_d):
                 kd = taps_d[od, jd, 0]
                 if kd < 0:

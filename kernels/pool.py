@@ -6,26 +6,21 @@ fold whole contiguous rows; along W, outputs in [w_lo, w_hi) (whose taps are all
 contiguous fold over the taps at stride 1 that is then subsampled, so every hot loop has unit stride.
 Channels-last kernels take x (N, D, H, W, C) and fold a C vector per tap, parallel over output rows.
 1-D and 2-D pooling arrive with leading spatial dims of size 1. Padding, stride and dilation live in the
-index tables `md, mh, mw` ((out, kernel) input indices, -1 = padding; see numbaconv._params.index_map),
-which the public API has checked give every window at least one input element per dim.
+index tables `md, mh, mw` ((out, kernel) input indices, -1 = padding), which the public API has checked give
+every window at least one input element per dim.
 
 Max pooling follows torch exactly: taps are scanned in (kd, kh, kw) order, a tap replaces the running
-maximum when it is larger or NaN, and the running maximum starts at `lowest` (-inf, or the integer
-minimum) with the index of the window's first in-bounds tap. Folding rows, then columns, then slices
-visits the taps in that same order (a fold over a concatenation is the fold of the folds), so the
-separable passes pick the same winner, ties and NaNs included.
+maximum when it is larger or NaN (`beats`, kernels/_rules.py), and the running maximum starts at `lowest`
+(-inf, or the integer minimum) with the index of the window's first in-bounds tap. Folding rows, then
+columns, then slices visits the taps in that same order (a fold over a concatenation is the fold of the
+folds), so the separable passes pick the same winner, ties and NaNs included.
 """
 
 import numpy as np
 from numba import prange
 
 from ._jit import inline, kernel, serial_kernel
-
-
-@inline
-def _beats(v, best):
-    # `v != v` is NaN: a NaN always takes over, so NaN propagates (and the last NaN's index wins, as torch).
-    return (v > best) | (v != v)
+from ._rules import beats, cpu_walk
 
 
 @inline
@@ -45,7 +40,7 @@ def _max_edge(src, mw, ow, low, base):
         ix = mw[ow, kw]
         if ix >= 0:
             v = src[ix]
-            take = _beats(v, b)
+            take = beats(v, b)
             b = v if take else b
             a = ix if take else a
     return b, base + a
@@ -59,6 +54,7 @@ def _max_row_w(src, mw, w_lo, w_hi, stride_w, dilation_w, pad_w, low, base, tmp,
     for ow in range(w_hi, mw.shape[0]):
         best[ow], arg[ow] = _max_edge(src, mw, ow, low, base)
     k_w = mw.shape[1]
+    # The interior fold of _sum_row_w written again: this one is NaN-aware and tracks the winning tap.
     if w_hi > w_lo:
         span = (w_hi - w_lo - 1) * stride_w + 1
         start = w_lo * stride_w - pad_w
@@ -71,7 +67,7 @@ def _max_row_w(src, mw, w_lo, w_hi, stride_w, dilation_w, pad_w, low, base, tmp,
             kw32 = np.int32(kw)
             for i in range(span):
                 v = tap[i]
-                take = _beats(v, tmp[i])
+                take = beats(v, tmp[i])
                 tmp[i] = v if take else tmp[i]
                 tmp_tap[i] = kw32 if take else tmp_tap[i]
         for j in range(w_hi - w_lo):
@@ -99,7 +95,7 @@ def _max_rows(values, table, o, low, best, win):
         r32 = np.int32(r)
         for i in range(best.shape[0]):
             v = row[i]
-            take = _beats(v, best[i])
+            take = beats(v, best[i])
             best[i] = v if take else best[i]
             win[i] = r32 if take else win[i]
 
@@ -148,12 +144,27 @@ def max_pool_cf(x, md, mh, mw, w_lo, w_hi, stride_w, dilation_w, pad_w, lowest, 
                    plane_idx)
 
 
+def _max_tap_cl(state, args, kd, kh, kw, iz, iy, ix):
+    """best, arg (C vectors) = the running maxima and their plane indices, updated by input pixel (iz, iy, ix)."""
+    best, arg, x, n = args
+    src = x[n, iz, iy, ix]
+    pos = (iz * x.shape[2] + iy) * x.shape[3] + ix
+    for c in range(best.shape[0]):
+        v = src[c]
+        take = beats(v, best[c])
+        best[c] = v if take else best[c]
+        arg[c] = pos if take else arg[c]
+    return state
+
+
+_max_window_cl = cpu_walk(_max_tap_cl)
+
+
 @kernel
 def max_pool_cl(x, md, mh, mw, lowest, want_idx, out, idx):
     """Channels-last max pooling, parallel over output rows (n, od, oh); each tap updates a C vector."""
     n_batch, o_d, o_h, o_w, chans = out.shape
     in_h, in_w = x.shape[2], x.shape[3]
-    k_d, k_h, k_w = md.shape[1], mh.shape[1], mw.shape[1]
     low = lowest[0]
     for t in prange(n_batch * o_d * o_h):
         oh = t % o_h
@@ -167,25 +178,7 @@ def max_pool_cl(x, md, mh, mw, lowest, want_idx, out, idx):
             for c in range(chans):
                 best[c] = low
                 arg[c] = first
-            for kd in range(k_d):
-                iz = md[od, kd]
-                if iz < 0:
-                    continue
-                for kh in range(k_h):
-                    iy = mh[oh, kh]
-                    if iy < 0:
-                        continue
-                    for kw in range(k_w):
-                        ix = mw[ow, kw]
-                        if ix < 0:
-                            continue
-                        src = x[n, iz, iy, ix]
-                        pos = (iz * in_h + iy) * in_w + ix
-                        for c in range(chans):
-                            v = src[c]
-                            take = _beats(v, best[c])
-                            best[c] = v if take else best[c]
-                            arg[c] = pos if take else arg[c]
+            _max_window_cl(md, mh, mw, od, oh, ow, None, (best, arg, x, n))
             if want_idx:
                 dst = idx[n, od, oh, ow]
                 for c in range(chans):
@@ -209,6 +202,7 @@ def _sum_row_w(src, mw, w_lo, w_hi, stride_w, dilation_w, pad_w, tmp, acc):
     for ow in range(w_hi, mw.shape[0]):
         acc[ow] = _sum_edge(src, mw, ow, acc.dtype.type(0))
     k_w = mw.shape[1]
+    # The interior fold of _max_row_w written again as a plain sum (no NaN rule, no winning tap).
     if w_hi > w_lo:
         span = (w_hi - w_lo - 1) * stride_w + 1
         start = w_lo * stride_w - pad_w
@@ -275,11 +269,22 @@ def avg_pool_cf(x, md, mh, mw, w_lo, w_hi, stride_w, dilation_w, pad_w, div_d, d
         _avg_plane(x[n, c], md, mh, mw, w_lo, w_hi, stride_w, dilation_w, pad_w, div_d, div_h, div_w, out[n, c])
 
 
+def _sum_tap_cl(state, args, kd, kh, kw, iz, iy, ix):
+    """acc (a C vector) += input pixel (iz, iy, ix)."""
+    acc, x, n = args
+    src = x[n, iz, iy, ix]
+    for c in range(acc.shape[0]):
+        acc[c] += src[c]
+    return state
+
+
+_sum_window_cl = cpu_walk(_sum_tap_cl)
+
+
 @kernel
 def avg_pool_cl(x, md, mh, mw, div_d, div_h, div_w, out):
     """Channels-last average pooling, parallel over output rows (n, od, oh); each tap adds a C vector."""
     n_batch, o_d, o_h, o_w, chans = out.shape
-    k_d, k_h, k_w = md.shape[1], mh.shape[1], mw.shape[1]
     for t in prange(n_batch * o_d * o_h):
         oh = t % o_h
         od = (t // o_h) % o_d
@@ -289,21 +294,7 @@ def avg_pool_cl(x, md, mh, mw, div_d, div_h, div_w, out):
             acc = out[n, od, oh, ow]
             for c in range(chans):
                 acc[c] = 0
-            for kd in range(k_d):
-                iz = md[od, kd]
-                if iz < 0:
-                    continue
-                for kh in range(k_h):
-                    iy = mh[oh, kh]
-                    if iy < 0:
-                        continue
-                    for kw in range(k_w):
-                        ix = mw[ow, kw]
-                        if ix < 0:
-                            continue
-                        src = x[n, iz, iy, ix]
-                        for c in range(chans):
-                            acc[c] += src[c]
+            _sum_window_cl(md, mh, mw, od, oh, ow, None, (acc, x, n))
             div = div_dh * div_w[ow]
             for c in range(chans):
                 acc[c] = acc[c] / div

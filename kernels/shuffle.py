@@ -1,7 +1,7 @@
 """CPU data-movement kernels for channel_shuffle, pixel_shuffle and pixel_unshuffle.
 
 All three ops are a copy of a permuted (strided) view of the input into a C-contiguous output, so one
-gather kernel serves them: numbaconv/shuffle.py builds the view. Arrays arrive as unsigned-integer "words"
+gather kernel serves them: the caller builds the view. Arrays arrive as unsigned-integer "words"
 of the element's bytes (last axis = words per element), so every dtype shares a handful of compiled
 signatures and the bytes move untouched.
 """

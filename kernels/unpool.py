@@ -6,13 +6,15 @@ so the public API passes any dtype viewed as an unsigned integer of its size (bo
 and channels-last data as a vector of bytes per pixel.
 
 Max unpooling is a scatter by nature; each (n, c) plane belongs to one thread, which scans its inputs in
-order, so no two threads write one element and the result is deterministic.
+order, so no two threads write one element and the result is deterministic; of inputs sent to one output,
+the largest value stays (`keeps`, kernels/_rules.py).
 """
 
 import numpy as np
 from numba import prange
 
 from ._jit import inline, kernel
+from ._rules import keeps
 
 
 @kernel
@@ -63,12 +65,6 @@ def gather_pixels(x, md, mh, mw, out):
 
 
 @inline
-def _keeps(v, current):
-    # The largest value wins; NaN counts as largest (as in max pooling); ties keep the first.
-    return v > current or (v != v and current == current)
-
-
-@inline
 def _scatter_plane(src, pos, dst, zero):
     """One channels-first plane: zeros, then src[p] at pos[p] in order of p, the largest value staying."""
     seen = np.zeros(dst.shape[0], dtype=np.bool_)
@@ -77,7 +73,7 @@ def _scatter_plane(src, pos, dst, zero):
     for p in range(src.shape[0]):
         j = pos[p]
         v = src[p]
-        if not seen[j] or _keeps(v, dst[j]):
+        if not seen[j] or keeps(v, dst[j]):
             dst[j] = v
             seen[j] = True
 
@@ -111,6 +107,6 @@ def max_unpool_planes(x, idx, block, out):
                 c = c0 + k
                 j = pos[p, c]
                 v = src[p, c]
-                if not seen[j, k] or _keeps(v, dst[j, c]):
+                if not seen[j, k] or keeps(v, dst[j, c]):
                     dst[j, c] = v
                     seen[j, k] = True

@@ -8,20 +8,21 @@ every dtype, bit for bit.
 Max unpooling is a scatter by nature. Done race-free and deterministically in three passes: every output's
 `win` (the input position it takes its value from) is set to -1; one thread per (n, c) plane scans that
 plane's inputs in order and keeps, per output, the input with the largest value (NaN largest, the first of
-equal values), as the CPU; then a gather with one thread per output copies x at `win` (zero where -1). The
-indices were checked to lie in the plane before any of this runs, by `first_outside_cuda`.
+equal values: `keeps`, kernels/_rules.py), as the CPU; then a gather with one thread per output copies x at
+`win` (zero where -1). The indices were checked to lie in the plane before any of this runs, by
+`first_outside_cuda`.
 """
 
 import functools
 
 import numpy as np
 
-from numbaconv import _cuda
+from ._cuda_target import cuda
+from ._device import device
+from ._rules import keeps_body, unravel_body
 
-from .pool_cuda import output_coords
-
-# A module global, not a closure variable: the CUDA simulator swaps module globals that are numba.cuda.
-cuda = _cuda.cuda()
+keeps = device(keeps_body)
+unravel = device(unravel_body)
 
 
 @cuda.jit
@@ -30,7 +31,7 @@ def gather_cuda(x, md, mh, mw, channels_last, out):
     n_batch, chans, o_d, o_h, o_w = out.shape
     total = n_batch * chans * o_d * o_h * o_w
     for t in range(cuda.grid(1), total, cuda.gridsize(1)):
-        n, c, od, oh, ow = output_coords(t, chans, o_d, o_h, o_w, channels_last)
+        n, c, od, oh, ow = unravel(t, chans, o_d, o_h, o_w, channels_last)
         iz, iy, ix = md[od], mh[oh], mw[ow]
         if iz < 0 or iy < 0 or ix < 0:
             out[n, c, od, oh, ow] = 0
@@ -52,11 +53,7 @@ def first_outside_cuda(threads: int):
         total = d0 * d1 * d2 * d3 * d4
         first = total
         for t in range(cuda.grid(1), total, cuda.gridsize(1)):
-            i4 = t % d4
-            i3 = (t // d4) % d3
-            i2 = (t // (d4 * d3)) % d2
-            i1 = (t // (d4 * d3 * d2)) % d1
-            i0 = t // (d4 * d3 * d2 * d1)
+            i0, i1, i2, i3, i4 = unravel(t, d1, d2, d3, d4, False)
             j = idx[i0, i1, i2, i3, i4]
             if j < 0 or j >= plane:
                 first = t  # a thread's items ascend: its first hit is its smallest
@@ -83,11 +80,7 @@ def fill_cuda(a, value):
     d0, d1, d2, d3, d4 = a.shape
     total = d0 * d1 * d2 * d3 * d4
     for t in range(cuda.grid(1), total, cuda.gridsize(1)):
-        i4 = t % d4
-        i3 = (t // d4) % d3
-        i2 = (t // (d4 * d3)) % d2
-        i1 = (t // (d4 * d3 * d2)) % d1
-        i0 = t // (d4 * d3 * d2 * d1)
+        i0, i1, i2, i3, i4 = unravel(t, d1, d2, d3, d4, False)
         a[i0, i1, i2, i3, i4] = value
 
 
@@ -100,26 +93,20 @@ def max_unpool_scan_cuda(acc_name: str):
     @cuda.jit
     def kernel(x, idx, win):
         n_batch, chans, i_d, i_h, i_w = x.shape
-        o_h, o_w = win.shape[3], win.shape[4]
+        o_d, o_h, o_w = win.shape[2], win.shape[3], win.shape[4]
         p_total = i_d * i_h * i_w
         for t in range(cuda.grid(1), n_batch * chans, cuda.gridsize(1)):
             c = t % chans
             n = t // chans
             for p in range(p_total):
-                pw = p % i_w
-                ph = (p // i_w) % i_h
-                pd = p // (i_w * i_h)
+                _, _, pd, ph, pw = unravel(p, 1, i_d, i_h, i_w, False)
                 # int64 first: Numba types mixed uint64 / int64 arithmetic as float64.
-                j = np.int64(idx[n, c, pd, ph, pw])
-                qw = j % o_w
-                qh = (j // o_w) % o_h
-                qd = j // (o_w * o_h)
+                _, _, qd, qh, qw = unravel(np.int64(idx[n, c, pd, ph, pw]), 1, o_d, o_h, o_w, False)
                 w = win[n, c, qd, qh, qw]
                 take = w < 0
                 if not take:
-                    v = acc_t(x[n, c, pd, ph, pw])
-                    cur = acc_t(x[n, c, w // (i_w * i_h), (w // i_w) % i_h, w % i_w])
-                    take = v > cur or (v != v and cur == cur)
+                    _, _, wd, wh, ww = unravel(w, 1, i_d, i_h, i_w, False)
+                    take = keeps(acc_t(x[n, c, pd, ph, pw]), acc_t(x[n, c, wd, wh, ww]))
                 if take:
                     win[n, c, qd, qh, qw] = p
 
@@ -130,12 +117,13 @@ def max_unpool_scan_cuda(acc_name: str):
 def max_unpool_gather_cuda(x, win, channels_last, out):
     """out[n, c, q] = x[n, c, win[n, c, q]] (0 where win is -1); x and out of one dtype, copied exactly."""
     n_batch, chans, o_d, o_h, o_w = out.shape
-    i_h, i_w = x.shape[3], x.shape[4]
+    i_d, i_h, i_w = x.shape[2], x.shape[3], x.shape[4]
     total = n_batch * chans * o_d * o_h * o_w
     for t in range(cuda.grid(1), total, cuda.gridsize(1)):
-        n, c, od, oh, ow = output_coords(t, chans, o_d, o_h, o_w, channels_last)
+        n, c, od, oh, ow = unravel(t, chans, o_d, o_h, o_w, channels_last)
         w = win[n, c, od, oh, ow]
         if w < 0:
             out[n, c, od, oh, ow] = 0
         else:
-            out[n, c, od, oh, ow] = x[n, c, w // (i_w * i_h), (w // i_w) % i_h, w % i_w]
+            _, _, wd, wh, ww = unravel(w, 1, i_d, i_h, i_w, False)
+            out[n, c, od, oh, ow] = x[n, c, wd, wh, ww]

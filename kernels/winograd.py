@@ -1,7 +1,7 @@
 """Winograd F(2x2, 3x3) transforms for 3x3 stride-1 2-D convolution (Lavin & Gray, 2015), CPU.
 
 Each 4x4 input tile d (stride 2, zero outside the image) becomes V = B^T d B; the 3x3 weights become
-U = G g G^T (numbaconv/_cpu.py, NumPy); the 16 products M[k] = U[k] @ V[k] are BLAS GEMMs over channels;
+U = G g G^T (winograd_weights_*); the 16 products M[k] = U[k] @ V[k] are BLAS GEMMs over channels;
 each 2x2 output tile is A^T M A. A tile's 16 values live at [k, channel, tile] with k = 4 * row + column, tiles
 numbered (tile row, tile column) across images: tile row r is image r // tiles_h, row r % tiles_h.
 
@@ -38,7 +38,7 @@ def _g(a0, a1, a2):
 @serial_kernel
 def winograd_weights_f23(w9, u):
     """u[k, i] = (G g G^T)[k] for the 3x3 kernel g = w9[i] (row-major taps), in float64 and rounded once to u's
-    dtype; u's rows are padded apart (numbaconv._cpu.skewed_rows), so its many store streams do not collide."""
+    dtype; the caller pads u's rows apart, so its many store streams do not collide."""
     for i in range(w9.shape[0]):
         # G down the three columns of g: t<row><col>
         t00, t10, t20, t30 = _g(np.float64(w9[i, 0]), np.float64(w9[i, 3]), np.float64(w9[i, 6]))
