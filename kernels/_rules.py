@@ -49,6 +49,7 @@ def walk_taps(body):
     bodies update C vectors passed in `args` and fold None: an array threaded through `state` cost up to 2x
     (refcounting on every call). Compile with `cpu_walk` or `_device.device_walk`.
     """
+
     def walk(md, mh, mw, od, oh, ow, state, args):
         for kd in range(md.shape[1]):
             iz = md[od, kd]
@@ -63,6 +64,7 @@ def walk_taps(body):
                     if ix >= 0:
                         state = body(state, args, kd, kh, kw, iz, iy, ix)
         return state
+
     return walk
 
 

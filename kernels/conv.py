@@ -47,7 +47,7 @@ def _tap_row(row, wv, mw, kw, w_lo, w_hi, step, acc):
         ix = mw[ow, kw]
         if ix >= 0:
             acc[ow] += wv * row[ix]
-    src = row[mw[min(w_lo, o_w - 1), kw]::step]
+    src = row[mw[min(w_lo, o_w - 1), kw] :: step]
     dst = acc[w_lo:w_hi]
     for j in range(w_hi - w_lo):
         dst[j] += wv * src[j]
@@ -162,19 +162,37 @@ def _plane_taps_3x3(plane, w, p_w, dil_h, dil_w, add, acc):
     w10, w11, w12 = w[1, 0], w[1, 1], w[1, 2]
     w20, w21, w22 = w[2, 0], w[2, 1], w[2, 2]
     r0 = plane
-    r1 = plane[dil_h * p_w:]
-    r2 = plane[2 * dil_h * p_w:]
+    r1 = plane[dil_h * p_w :]
+    r2 = plane[2 * dil_h * p_w :]
     if not add:
         acc[:] = 0
     if dil_w == 1:
         for i in range(acc.shape[0]):
-            acc[i] += (w00 * r0[i] + w01 * r0[i + 1] + w02 * r0[i + 2] + w10 * r1[i] + w11 * r1[i + 1]
-                      + w12 * r1[i + 2] + w20 * r2[i] + w21 * r2[i + 1] + w22 * r2[i + 2])
+            acc[i] += (
+                w00 * r0[i]
+                + w01 * r0[i + 1]
+                + w02 * r0[i + 2]
+                + w10 * r1[i]
+                + w11 * r1[i + 1]
+                + w12 * r1[i + 2]
+                + w20 * r2[i]
+                + w21 * r2[i + 1]
+                + w22 * r2[i + 2]
+            )
         return
     d1, d2 = dil_w, 2 * dil_w
     for i in range(acc.shape[0]):
-        acc[i] += (w00 * r0[i] + w01 * r0[i + d1] + w02 * r0[i + d2] + w10 * r1[i] + w11 * r1[i + d1]
-                  + w12 * r1[i + d2] + w20 * r2[i] + w21 * r2[i + d1] + w22 * r2[i + d2])
+        acc[i] += (
+            w00 * r0[i]
+            + w01 * r0[i + d1]
+            + w02 * r0[i + d2]
+            + w10 * r1[i]
+            + w11 * r1[i + d1]
+            + w12 * r1[i + d2]
+            + w20 * r2[i]
+            + w21 * r2[i + d1]
+            + w22 * r2[i + d2]
+        )
 
 
 @kernel
@@ -213,14 +231,14 @@ def conv_plane_cpu(x, w, bias, rows, cols, left, dil_h, dil_w, band, act, consts
             c = g * c_group + ci
             for r in range(oh1 - oh0 + halo):
                 iy = rows[oh0 + r]
-                dst = planes[ci * size + r * p_w:ci * size + (r + 1) * p_w]
+                dst = planes[ci * size + r * p_w : ci * size + (r + 1) * p_w]
                 if iy < 0:
                     dst[:] = 0
                     continue
                 src = x[n, c, iy]
                 for j in range(left):
                     dst[j] = src[cols[j]] if cols[j] >= 0 else zero
-                inner = dst[left:left + in_w]
+                inner = dst[left : left + in_w]
                 for j in range(in_w):
                     inner[j] = src[j]
                 for j in range(left + in_w, p_w):
@@ -229,19 +247,19 @@ def conv_plane_cpu(x, w, bias, rows, cols, left, dil_h, dil_w, band, act, consts
             o = g * o_group + m
             if k_h == 3 and k_w == 3:
                 for ci in range(c_group):
-                    _plane_taps_3x3(planes[ci * size:], w[o, ci], p_w, dil_h, dil_w, ci > 0, acc)
+                    _plane_taps_3x3(planes[ci * size :], w[o, ci], p_w, dil_h, dil_w, ci > 0, acc)
             else:
                 acc[:] = 0
                 for ci in range(c_group):
                     for kh in range(k_h):
                         for kw in range(k_w):
                             wv = w[o, ci, kh, kw]
-                            shifted = planes[ci * size + kh * dil_h * p_w + kw * dil_w:]
+                            shifted = planes[ci * size + kh * dil_h * p_w + kw * dil_w :]
                             for i in range(span):
                                 acc[i] += wv * shifted[i]
             b = bias[o]
             for oh in range(oh0, oh1):
-                _store_row(acc[(oh - oh0) * p_w:(oh - oh0) * p_w + o_w], b, act, consts, out[n, o, oh])
+                _store_row(acc[(oh - oh0) * p_w : (oh - oh0) * p_w + o_w], b, act, consts, out[n, o, oh])
 
 
 def _pixel_tap(state, args, kd, kh, kw, iz, iy, ix):
@@ -302,7 +320,7 @@ def _im2col_rows(x, n, c0, md, mh, mw, kernel_d, kernel_h, kernel_w, w_lo, w_hi,
             orow = row0 + i
             iz = md[orow // o_h, kd]
             iy = mh[orow % o_h, kh]
-            dst = col[r, i * o_w:(i + 1) * o_w]
+            dst = col[r, i * o_w : (i + 1) * o_w]
             if iz < 0 or iy < 0:
                 dst[:] = zero
                 continue
@@ -344,7 +362,7 @@ def epilogue_cpu(acc, bias, n, o0, row0, act, consts, out):
         r = t % n_rows
         orow = row0 + r
         b = bias[o0 + i]
-        src = acc[i, r * o_w:(r + 1) * o_w]
+        src = acc[i, r * o_w : (r + 1) * o_w]
         dst = out[n, o0 + i, orow // o_h, orow % o_h]
         for ow in range(o_w):
             dst[ow] = activate(src[ow] + b, act, consts)

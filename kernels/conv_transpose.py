@@ -21,7 +21,7 @@ def _store_row(acc, b, stride_w, act, consts, dst):
     o_w = dst.shape[0]
     per_phase = acc.shape[0] // stride_w
     for phase in range(min(stride_w, o_w)):
-        src = acc[phase * per_phase:]
+        src = acc[phase * per_phase :]
         for q in range((o_w - phase + stride_w - 1) // stride_w):
             dst[phase + q * stride_w] = activate(src[q] + b, act, consts)
 
@@ -57,16 +57,15 @@ def conv_transpose_direct_cpu(x, w, bias, md, mh, runs_w, stride_w, groups, act,
                     for kw in range(k_w):
                         count = runs_w[kw, 2]
                         wv = w[c0 + c, oo, kd, kh, kw]
-                        dst = acc[runs_w[kw, 0]:]
-                        src = row[runs_w[kw, 1]:]
+                        dst = acc[runs_w[kw, 0] :]
+                        src = row[runs_w[kw, 1] :]
                         for j in range(count):
                             dst[j] += wv * src[j]
         _store_row(acc, bias[o], stride_w, act, consts, out[n, o, od, oh])
 
 
 @serial_kernel
-def col2im_transpose_cpu(cols, bias, n0, o0, md, mh, runs_w, stride_w, in_h, in_w, k_d, k_h, k_w, act, consts,
-                         out):
+def col2im_transpose_cpu(cols, bias, n0, o0, md, mh, runs_w, stride_w, in_h, in_w, k_d, k_h, k_w, act, consts, out):
     """out[n0 + b, g * C_out/groups + o0 + i] from GEMM tiles cols[b, g, (i, kd, kh, kw), input pixel].
 
     Gathers, per output row, the columns of the taps that land on it. Serial: the BLAS call that filled
@@ -99,8 +98,8 @@ def col2im_transpose_cpu(cols, bias, n0, o0, md, mh, runs_w, stride_w, in_h, in_
                 p0 = (iz * in_h + iy) * in_w
                 for kw in range(k_w):
                     count = runs_w[kw, 2]
-                    dst = acc[runs_w[kw, 0]:]
-                    src = cols[b, g, r0 + kw, p0 + runs_w[kw, 1]:]
+                    dst = acc[runs_w[kw, 0] :]
+                    src = cols[b, g, r0 + kw, p0 + runs_w[kw, 1] :]
                     for j in range(count):
                         dst[j] += src[j]
         o = g * out_per_group + o0 + i

@@ -63,7 +63,7 @@ def _max_row_w(src, mw, w_lo, w_hi, stride_w, dilation_w, pad_w, low, base, tmp,
             tmp[i] = first[i]
             tmp_tap[i] = 0
         for kw in range(1, k_w):
-            tap = src[start + kw * dilation_w:]
+            tap = src[start + kw * dilation_w :]
             kw32 = np.int32(kw)
             for i in range(span):
                 v = tap[i]
@@ -112,8 +112,21 @@ def _max_plane(x, md, mh, mw, w_lo, w_hi, stride_w, dilation_w, pad_w, low, want
     row_arg = np.empty((in_d, in_h, o_w), dtype=np.int64)
     for iz in range(in_d):
         for iy in range(in_h):
-            _max_row_w(x[iz, iy], mw, w_lo, w_hi, stride_w, dilation_w, pad_w, low, (iz * in_h + iy) * in_w, tmp,
-                       tmp_tap, row_best[iz, iy], row_arg[iz, iy])
+            _max_row_w(
+                x[iz, iy],
+                mw,
+                w_lo,
+                w_hi,
+                stride_w,
+                dilation_w,
+                pad_w,
+                low,
+                (iz * in_h + iy) * in_w,
+                tmp,
+                tmp_tap,
+                row_best[iz, iy],
+                row_arg[iz, iy],
+            )
     col_best = np.empty((o_h, in_d, o_w), dtype=out.dtype)
     col_arg = np.empty((o_h, in_d, o_w), dtype=np.int64)
     win = np.empty(o_w, dtype=np.int32)
@@ -140,8 +153,9 @@ def max_pool_cf(x, md, mh, mw, w_lo, w_hi, stride_w, dilation_w, pad_w, lowest, 
         n = t // chans
         c = t % chans
         plane_idx = idx[n, c] if want_idx else idx[0, 0]
-        _max_plane(x[n, c], md, mh, mw, w_lo, w_hi, stride_w, dilation_w, pad_w, lowest[0], want_idx, out[n, c],
-                   plane_idx)
+        _max_plane(
+            x[n, c], md, mh, mw, w_lo, w_hi, stride_w, dilation_w, pad_w, lowest[0], want_idx, out[n, c], plane_idx
+        )
 
 
 def _max_tap_cl(state, args, kd, kh, kw, iz, iy, ix):
@@ -210,7 +224,7 @@ def _sum_row_w(src, mw, w_lo, w_hi, stride_w, dilation_w, pad_w, tmp, acc):
         for i in range(span):
             tmp[i] = first[i]
         for kw in range(1, k_w):
-            tap = src[start + kw * dilation_w:]
+            tap = src[start + kw * dilation_w :]
             for i in range(span):
                 tmp[i] += tap[i]
         for j in range(w_hi - w_lo):

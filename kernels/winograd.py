@@ -112,7 +112,6 @@ def winograd_input_f23(x, pad_top, pad_left, tiles_h, tiles_w, r0, r1, v):
                 _store_col(v, 12, t0 + tx, s30, s31, s32, s33)
 
 
-
 @serial_kernel
 def winograd_output_f23(m, bias, tiles_h, tiles_w, r0, r1, act, consts, out):
     """out[n, o, 2x2 tile] = activation(A^T M A + bias[o]) for the tiles of tile rows r0..r1; m is C-contiguous
@@ -145,7 +144,6 @@ def winograd_output_f23(m, bias, tiles_h, tiles_w, r0, r1, act, consts, out):
                         out[n, o, oy + 1, ox + 1] = activate(y11 + b, act, consts)
 
 
-
 # ---- F(4x4, 3x3): 6x6 input tiles at stride 4, 36 transform points, k = 6 * row + column ----
 #
 #     B^T = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
@@ -155,23 +153,40 @@ def winograd_output_f23(m, bias, tiles_h, tiles_w, r0, r1, act, consts, out):
 #
 # Constants arrive typed (c2, c4, c8 in the data's dtype): a Python int literal would promote float32 to float64.
 
+
 @inline
 def _bt6(a0, a1, a2, a3, a4, a5, c2, c4):
-    return (c4 * (a0 - a2) + (a4 - a2), (a3 + a4) - c4 * (a1 + a2), (a4 - a3) + c4 * (a1 - a2),
-            (a4 - a2) + c2 * (a3 - a1), (a4 - a2) - c2 * (a3 - a1), c4 * (a1 - a3) + (a5 - a3))
+    return (
+        c4 * (a0 - a2) + (a4 - a2),
+        (a3 + a4) - c4 * (a1 + a2),
+        (a4 - a3) + c4 * (a1 - a2),
+        (a4 - a2) + c2 * (a3 - a1),
+        (a4 - a2) - c2 * (a3 - a1),
+        c4 * (a1 - a3) + (a5 - a3),
+    )
 
 
 @inline
 def _at6(a0, a1, a2, a3, a4, a5, c2, c4, c8):
-    return (a0 + (a1 + a2) + (a3 + a4), (a1 - a2) + c2 * (a3 - a4), (a1 + a2) + c4 * (a3 + a4),
-            (a1 - a2) + c8 * (a3 - a4) + a5)
+    return (
+        a0 + (a1 + a2) + (a3 + a4),
+        (a1 - a2) + c2 * (a3 - a4),
+        (a1 + a2) + c4 * (a3 + a4),
+        (a1 - a2) + c8 * (a3 - a4) + a5,
+    )
 
 
 @inline
 def _g6(a0, a1, a2):
     # float64 only (the weights' transform); the reciprocals are rounded constants, a relative 1e-16
-    return (a0 * 0.25, -(a0 + a1 + a2) / 6.0, -(a0 - a1 + a2) / 6.0, a0 / 24.0 + a1 / 12.0 + a2 / 6.0,
-            a0 / 24.0 - a1 / 12.0 + a2 / 6.0, a2)
+    return (
+        a0 * 0.25,
+        -(a0 + a1 + a2) / 6.0,
+        -(a0 - a1 + a2) / 6.0,
+        a0 / 24.0 + a1 / 12.0 + a2 / 6.0,
+        a0 / 24.0 - a1 / 12.0 + a2 / 6.0,
+        a2,
+    )
 
 
 @serial_kernel
@@ -206,14 +221,23 @@ def winograd_input_f43(x, pad_top, pad_left, tiles_h, tiles_w, r0, r1, v):
             _fill_strip(x, r // tiles_h, c, 4 * (r % tiles_h) - pad_top, pad_left, j_lo, j_hi, strip)
             for j in range(width):
                 cols[0, j], cols[1, j], cols[2, j], cols[3, j], cols[4, j], cols[5, j] = _bt6(
-                    strip[0, j], strip[1, j], strip[2, j], strip[3, j], strip[4, j], strip[5, j], c2, c4)
+                    strip[0, j], strip[1, j], strip[2, j], strip[3, j], strip[4, j], strip[5, j], c2, c4
+                )
             t0 = c * (r1 - r0) * tiles_w + (r - r0) * tiles_w
             for a in range(6):
                 k = 6 * a
                 for tx in range(tiles_w):
                     j = 4 * tx
-                    b0, b1, b2, b3, b4, b5 = _bt6(cols[a, j], cols[a, j + 1], cols[a, j + 2], cols[a, j + 3],
-                                                  cols[a, j + 4], cols[a, j + 5], c2, c4)
+                    b0, b1, b2, b3, b4, b5 = _bt6(
+                        cols[a, j],
+                        cols[a, j + 1],
+                        cols[a, j + 2],
+                        cols[a, j + 3],
+                        cols[a, j + 4],
+                        cols[a, j + 5],
+                        c2,
+                        c4,
+                    )
                     v[k, t0 + tx] = b0
                     v[k + 1, t0 + tx] = b1
                     v[k + 2, t0 + tx] = b2

@@ -17,7 +17,19 @@ from .unpool import *  # noqa: F403
 __version__ = "0.1.0"
 
 __all__ = [
-    "ConvParams", "conv1d", "conv2d", "conv3d", "conv_output_shape", "conv_params", "depthwise_conv2d",
-    "pointwise_conv2d", "select_algorithm", "separable_conv2d",
-    *analysis.__all__, *conv_transpose.__all__, *pool.__all__, *shuffle.__all__, *unpool.__all__,
+    "ConvParams",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_output_shape",
+    "conv_params",
+    "depthwise_conv2d",
+    "pointwise_conv2d",
+    "select_algorithm",
+    "separable_conv2d",
+    *analysis.__all__,
+    *conv_transpose.__all__,
+    *pool.__all__,
+    *shuffle.__all__,
+    *unpool.__all__,
 ]

@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "bench":
         from .bench import CASES, print_table, run_bench
+
         if args.list:
             print("\n".join(f"{c.family:<10} {name}" for name, c in CASES.items()))
             return 0
@@ -73,10 +74,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "info":
         from . import kernels  # noqa: F401  (makes numbaconv.kernels._jit reachable for `info`)
+
         for key, value in info().items():
             print(f"{key:>34}: {value}")
         return 0
     from .demo import run_demo
+
     return run_demo(args.outdir, args.repeat)
 
 

@@ -10,8 +10,10 @@ import math
 from ._params import ConvParams
 from ._params_transpose import ConvTransposeParams, ResizeConvParams
 
-CONV_ALGORITHMS = {"cpu": ("direct", "gemm", "depthwise", "pointwise", "fft", "winograd", "winograd_f2"),
-                   "cuda": ("direct", "gemm", "depthwise")}
+CONV_ALGORITHMS = {
+    "cpu": ("direct", "gemm", "depthwise", "pointwise", "fft", "winograd", "winograd_f2"),
+    "cuda": ("direct", "gemm", "depthwise"),
+}
 
 # Below this many multiply-adds per output, BLAS call overhead per (image, group, tile) beats its speed.
 # ResNeXt g32 3x3 (4 outputs per group) ran as fast as gemm as direct (python -m numbaconv bench).
@@ -55,27 +57,46 @@ def applicable_algorithms(params: ConvParams, backend: str = "cpu") -> tuple[str
 def plane_applies(params: ConvParams) -> bool:
     """Whether the CPU "direct" and "depthwise" algorithms run the plane kernel: 1-D or 2-D, channels-first,
     stride 1, at most PLANE_MAX_CHANNELS input channels per group, tables that read the input itself."""
-    return (params.nd <= 2 and not params.channels_last and all(s == 1 for s in params.stride)
-            and params.in_per_group <= PLANE_MAX_CHANNELS and params.reads_input_itself)
+    return (
+        params.nd <= 2
+        and not params.channels_last
+        and all(s == 1 for s in params.stride)
+        and params.in_per_group <= PLANE_MAX_CHANNELS
+        and params.reads_input_itself
+    )
 
 
 def winograd_applies(params: ConvParams) -> bool:
     """Winograd F(2x2, 3x3) covers 2-D 3x3 kernels at stride 1, dilation 1, zero padding (any amount)."""
-    return (params.nd == 2 and params.kernel == (3, 3) and params.stride == (1, 1) and params.dilation == (1, 1)
-            and params.padding_mode == "zeros" and params.reads_input_itself)
+    return (
+        params.nd == 2
+        and params.kernel == (3, 3)
+        and params.stride == (1, 1)
+        and params.dilation == (1, 1)
+        and params.padding_mode == "zeros"
+        and params.reads_input_itself
+    )
 
 
 def fft_applies(params: ConvParams) -> bool:
     """FFT correlation covers stride 1, dilation 1, zero padding of at most kernel - 1 on each side."""
-    return (params.padding_mode == "zeros" and params.reads_input_itself and all(s == 1 for s in params.stride)
-            and all(d == 1 for d in params.dilation)
-            and all(max(p) <= k - 1 for p, k in zip(params.padding, params.kernel, strict=False)))
+    return (
+        params.padding_mode == "zeros"
+        and params.reads_input_itself
+        and all(s == 1 for s in params.stride)
+        and all(d == 1 for d in params.dilation)
+        and all(max(p) <= k - 1 for p, k in zip(params.padding, params.kernel, strict=False))
+    )
 
 
 def select_algorithm(params: ConvParams, backend: str = "cpu") -> str:
     """The algorithm `algorithm="auto"` runs: a pure function of the params and the backend."""
-    if (backend == "cpu" and math.prod(params.kernel) >= FFT_MIN_TAPS and fft_applies(params)
-            and params.in_per_group * params.out_per_group <= FFT_MAX_CHANNEL_PAIRS):
+    if (
+        backend == "cpu"
+        and math.prod(params.kernel) >= FFT_MIN_TAPS
+        and fft_applies(params)
+        and params.in_per_group * params.out_per_group <= FFT_MAX_CHANNEL_PAIRS
+    ):
         return "fft"
     if params.is_depthwise:
         return "depthwise"
@@ -85,8 +106,12 @@ def select_algorithm(params: ConvParams, backend: str = "cpu") -> str:
         return "pointwise"
     if plane_applies(params) and params.in_per_group * math.prod(params.kernel) <= PLANE_MAX_REDUCTION:
         return "direct"
-    if (winograd_applies(params) and not params.channels_last and params.in_per_group >= WINOGRAD_MIN_CHANNELS
-            and params.out_per_group >= WINOGRAD_MIN_CHANNELS):
+    if (
+        winograd_applies(params)
+        and not params.channels_last
+        and params.in_per_group >= WINOGRAD_MIN_CHANNELS
+        and params.out_per_group >= WINOGRAD_MIN_CHANNELS
+    ):
         weights = params.out_channels * params.in_per_group * 4  # bytes per transform point, float32
         if min(params.out_spatial) >= WINOGRAD_F4_MIN_SIZE and 36 * weights <= WINOGRAD_MAX_WEIGHT_BYTES:
             return "winograd"
@@ -106,15 +131,20 @@ def resolve_algorithm(params: ConvParams, algorithm: str, backend: str = "cpu", 
     valid = applicable_algorithms(params, backend)
     extra = "'auto', 'tune'" if tunable else "'auto'"
     if algorithm not in CONV_ALGORITHMS[backend]:
-        raise ValueError(f"{params.op}: algorithm={algorithm!r} is unknown; valid {backend.upper()} algorithms: "
-                         f"{extra}, {', '.join(map(repr, CONV_ALGORITHMS[backend]))}")
+        raise ValueError(
+            f"{params.op}: algorithm={algorithm!r} is unknown; valid {backend.upper()} algorithms: "
+            f"{extra}, {', '.join(map(repr, CONV_ALGORITHMS[backend]))}"
+        )
     if algorithm not in valid:
-        raise ValueError(f"{params.op}: algorithm={algorithm!r} does not apply to this convolution; valid here: "
-                         f"{extra}, {', '.join(map(repr, valid))}")
+        raise ValueError(
+            f"{params.op}: algorithm={algorithm!r} does not apply to this convolution; valid here: "
+            f"{extra}, {', '.join(map(repr, valid))}"
+        )
     return algorithm
 
 
 # ---- concrete kernels ----
+
 
 # CPU kernels behind each algorithm name (kernels/conv.py, kernels/winograd.py, numbaconv/_launch_conv.py):
 # "plane" (stride-1 channels-first conv through padded planes), "row" (the direct row gather),
@@ -183,8 +213,10 @@ def select_resize_algorithm(params: ResizeConvParams) -> str:
 
 def _named(op: str, algorithm, backend: str, names: tuple[str, ...]) -> str:
     if algorithm not in names:
-        raise ValueError(f"{op}: algorithm={algorithm!r} is unknown; valid {backend.upper()} algorithms: 'auto', "
-                         f"{', '.join(map(repr, names))}")
+        raise ValueError(
+            f"{op}: algorithm={algorithm!r} is unknown; valid {backend.upper()} algorithms: 'auto', "
+            f"{', '.join(map(repr, names))}"
+        )
     return algorithm
 
 
@@ -200,6 +232,9 @@ def select_resize(params: ResizeConvParams, algorithm: str = "auto", backend: st
     input itself, not the upsampling tables); on CUDA conv's kernels and rule."""
     if backend == "cuda":
         return kernel_for(params, resolve_algorithm(params, algorithm, backend, tunable=False), backend)
-    name = select_resize_algorithm(params) if algorithm == "auto" else _named(params.op, algorithm, backend,
-                                                                               RESIZE_CPU_ALGORITHMS)
+    name = (
+        select_resize_algorithm(params)
+        if algorithm == "auto"
+        else _named(params.op, algorithm, backend, RESIZE_CPU_ALGORITHMS)
+    )
     return kernel_for(params, name, backend)

@@ -33,14 +33,18 @@ def backend_of(op: str, **arrays) -> str:
         elif is_device_array(a) or _is_numba_device_array(a):
             kinds[name] = "cuda"
         else:
-            raise TypeError(f"{op}: {name} must be a NumPy array or a CUDA array (CuPy, Numba, torch), "
-                            f"got {type(a).__module__}.{type(a).__qualname__}")
+            raise TypeError(
+                f"{op}: {name} must be a NumPy array or a CUDA array (CuPy, Numba, torch), "
+                f"got {type(a).__module__}.{type(a).__qualname__}"
+            )
     names = list(kinds)
     for name in names[1:]:
         if kinds[name] != kinds[names[0]]:
             host, dev = (names[0], name) if kinds[names[0]] == "cpu" else (name, names[0])
-            raise TypeError(f"{op}: {host} is a host (NumPy) array but {dev} is a CUDA array "
-                            f"({type(arrays[dev]).__qualname__}); move both to the same device")
+            raise TypeError(
+                f"{op}: {host} is a host (NumPy) array but {dev} is a CUDA array "
+                f"({type(arrays[dev]).__qualname__}); move both to the same device"
+            )
     return kinds[names[0]]
 
 
@@ -80,11 +84,15 @@ def result_dtypes(op: str, x, dtype=None, out=None) -> tuple[np.dtype, np.dtype]
         want = x.dtype
     kind = x.dtype.kind
     if kind not in "fiu" or (kind == "f" and x.dtype not in STORAGE_DTYPES):
-        raise TypeError(f"{op}: input dtype {x.dtype} is not supported; use one of {_names(STORAGE_DTYPES)} "
-                        f"(or an integer input with an explicit float dtype=)")
+        raise TypeError(
+            f"{op}: input dtype {x.dtype} is not supported; use one of {_names(STORAGE_DTYPES)} "
+            f"(or an integer input with an explicit float dtype=)"
+        )
     if want.kind in "iu":
-        raise TypeError(f"{op}: integer input ({x.dtype}) needs an explicit accumulate dtype: pass "
-                        f"dtype=np.float32 or np.float64 (or a float out=)")
+        raise TypeError(
+            f"{op}: integer input ({x.dtype}) needs an explicit accumulate dtype: pass "
+            f"dtype=np.float32 or np.float64 (or a float out=)"
+        )
     if want not in STORAGE_DTYPES:
         raise TypeError(f"{op}: out.dtype={want} is not supported; use one of {_names(STORAGE_DTYPES)}")
     compute = np.dtype(np.float32) if want == np.float16 else want
@@ -94,8 +102,10 @@ def result_dtypes(op: str, x, dtype=None, out=None) -> tuple[np.dtype, np.dtype]
 def check_real(op: str, name: str, a) -> None:
     """Weights and biases: any real int or float dtype (cast to the compute dtype); never bool/complex."""
     if a.dtype.kind not in "fiu":
-        raise TypeError(f"{op}: {name} dtype {a.dtype} is not supported; use a real integer or float dtype "
-                        f"({_names(STORAGE_DTYPES)} preferred)")
+        raise TypeError(
+            f"{op}: {name} dtype {a.dtype} is not supported; use a real integer or float dtype "
+            f"({_names(STORAGE_DTYPES)} preferred)"
+        )
 
 
 def check_out(op: str, out, shape: tuple[int, ...], dtype: np.dtype, inputs: dict, backend: str = "cpu") -> None:
@@ -105,11 +115,11 @@ def check_out(op: str, out, shape: tuple[int, ...], dtype: np.dtype, inputs: dic
     """
     if backend == "cuda":
         from . import _cuda
+
         return _check_out(op, out, shape, dtype, inputs, _cuda.is_c_contiguous(out), _cuda.may_overlap, True)
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{op}: out must be a NumPy array like the input, got {type(out).__qualname__}")
-    return _check_out(op, out, shape, dtype, inputs, out.flags.c_contiguous, np.may_share_memory,
-                      out.flags.writeable)
+    return _check_out(op, out, shape, dtype, inputs, out.flags.c_contiguous, np.may_share_memory, out.flags.writeable)
 
 
 def _check_out(op, out, shape, dtype, inputs, contiguous, overlaps, writeable) -> None:

@@ -49,6 +49,7 @@ class Call:
         if a is None or self.backend == "cpu":
             return a
         from . import _cuda
+
         return _cuda.to_numba(a)
 
     def __getitem__(self, name: str):
@@ -81,8 +82,9 @@ class Call:
             self.storage = np.dtype(x.dtype)
             self.compute = np.dtype(np.float32) if x.dtype == np.float16 else self.storage
         else:
-            raise TypeError(f"{self.op}: input dtype {x.dtype} is not supported; use float16, float32, float64 or "
-                            f"an integer dtype")
+            raise TypeError(
+                f"{self.op}: input dtype {x.dtype} is not supported; use float16, float32, float64 or an integer dtype"
+            )
         return self
 
     def real(self, *names: str) -> Call:
@@ -109,8 +111,9 @@ class Call:
         if name is not None and a is not None:
             check_real(self.op, name, a)
             if tuple(a.shape) != (channels,):
-                raise ValueError(f"{params_op or self.op}: {name}.shape={tuple(a.shape)} must be (out_channels,) = "
-                                 f"({channels},)")
+                raise ValueError(
+                    f"{params_op or self.op}: {name}.shape={tuple(a.shape)} must be (out_channels,) = ({channels},)"
+                )
         if self.is_cuda:
             return a
         if a is None:
@@ -134,12 +137,14 @@ class Call:
         if not self.is_cuda:
             return None
         from . import _cuda
+
         return _cuda.stream_for(self.like, self._stream_arg)
 
     def empty(self, shape: tuple[int, ...], dtype) -> Any:
         """A new array of this backend in the kernels' view (a NumPy array, or a Numba device array)."""
         if self.is_cuda:
             from . import _cuda
+
             return _cuda.cuda().device_array(tuple(shape), dtype=np.dtype(dtype), stream=self.stream)
         return np.empty(shape, dtype=dtype)
 
@@ -156,6 +161,7 @@ class Call:
         shape = tuple(shape)
         if self.is_cuda:
             from . import _cuda
+
             user = self.user_outs.get(name)
             result = _cuda.allocate(self.like, shape, dtype, self.stream) if user is None else user
             return result, _cuda.to_numba(result)

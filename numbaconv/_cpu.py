@@ -48,6 +48,7 @@ def activation_consts(params, dtype: np.dtype) -> np.ndarray:
 def row_chunk(rows: int) -> int:
     """Output rows per parallel task of the row kernels: about 8 tasks per thread, at most 256 rows each."""
     import numba
+
     return min(rows // (8 * numba.get_num_threads()) + 1, 256)
 
 
@@ -67,5 +68,3 @@ def skewed_rows(rows: int, cols: int, dtype, name: str | None = None) -> np.ndar
     stride = cols + 64 // itemsize
     stride += (-stride * itemsize) % 4096 // itemsize + 64 // itemsize
     return workspace(name, (rows, stride), dtype) if name else np.empty((rows, stride), dtype)
-
-

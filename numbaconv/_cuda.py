@@ -25,8 +25,9 @@ def cuda():
     try:
         from numba import cuda as numba_cuda
     except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise NotImplementedError("numbaconv: CUDA arrays need the `cuda` extra: pip install 'numbaconv[cuda]' "
-                                  f"({exc})") from None
+        raise NotImplementedError(
+            f"numbaconv: CUDA arrays need the `cuda` extra: pip install 'numbaconv[cuda]' ({exc})"
+        ) from None
     return numba_cuda
 
 
@@ -40,6 +41,7 @@ def device_id() -> int:
 def device_cache(maxsize: int = 256) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """`functools.lru_cache` for functions that return device memory: keyed by the current device too, so a
     call on a second GPU never gets memory allocated on the first (as CuPy's memoize(for_each_device=True))."""
+
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.lru_cache(maxsize=maxsize)
         def on_device(device: int, *args):
@@ -52,11 +54,13 @@ def device_cache(maxsize: int = 256) -> Callable[[Callable[..., Any]], Callable[
         cached.cache_clear = on_device.cache_clear  # type: ignore[attr-defined]
         cached.cache_info = on_device.cache_info  # type: ignore[attr-defined]
         return cached
+
     return wrap
 
 
 def is_simulator() -> bool:
     from numba import config
+
     return bool(config.ENABLE_CUDASIM)
 
 
@@ -74,11 +78,13 @@ def to_numba(a):
         return a
     cu = cuda()
     if not cu.is_available():
-        raise RuntimeError(f"numbaconv: got a CUDA array ({type(a).__qualname__}) but Numba finds no usable CUDA "
-                           "device or driver")
+        raise RuntimeError(
+            f"numbaconv: got a CUDA array ({type(a).__qualname__}) but Numba finds no usable CUDA device or driver"
+        )
     if hasattr(a, "__cuda_array_interface__"):
         return cu.as_cuda_array(a, sync=False)
     import cupy  # a DLPack-only CUDA array: CuPy imports it zero-copy
+
     return cu.as_cuda_array(cupy.from_dlpack(a), sync=False)
 
 
@@ -86,8 +92,10 @@ def restride(a, shape: tuple[int, ...], strides: tuple[int, ...]):
     """A view of device array `a` with new shape and byte strides (no copy)."""
     if is_simulator():
         from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+
         return FakeCUDAArray(np.lib.stride_tricks.as_strided(a._ary, shape, strides))
     from numba.cuda.cudadrv.devicearray import DeviceNDArray
+
     return DeviceNDArray(shape, strides, a.dtype, stream=a.stream, gpu_data=a.gpu_data)
 
 
@@ -133,9 +141,11 @@ def stream_for(like, stream=None):
     lib = _library(like)
     if lib == "cupy":
         import cupy
+
         return cu.external_stream(cupy.cuda.get_current_stream().ptr)
     if lib == "torch":
         import torch
+
         return cu.external_stream(torch.cuda.current_stream(like.device).cuda_stream)
     return cu.default_stream()
 
@@ -145,9 +155,11 @@ def allocate(like, shape: tuple[int, ...], dtype: np.dtype, stream):
     lib = _library(like)
     if lib == "cupy":
         import cupy
+
         return cupy.empty(shape, dtype=dtype)
     if lib == "torch":
         import torch
+
         return torch.empty(shape, dtype=getattr(torch, np.dtype(dtype).name), device=like.device)
     return cuda().device_array(shape, dtype=dtype, stream=stream)
 
@@ -167,7 +179,9 @@ def reinterpret(a, dtype, shape: tuple[int, ...], strides: tuple[int, ...]):
     (no copy): how the byte-moving shuffle kernels see any element type as unsigned words. `a` is not empty."""
     if is_simulator():
         from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+
         first = a._ary[(slice(0, 1),) * a.ndim].reshape(1).view(np.uint8).view(dtype)
         return FakeCUDAArray(np.lib.stride_tricks.as_strided(first, shape, strides))
     from numba.cuda.cudadrv.devicearray import DeviceNDArray
+
     return DeviceNDArray(shape, strides, dtype, stream=a.stream, gpu_data=a.gpu_data)

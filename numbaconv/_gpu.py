@@ -10,7 +10,7 @@ from . import _cuda
 
 def index_dtype(limit: int) -> np.dtype:
     """int32 tables where every entry fits (half the bytes), else int64."""
-    return np.dtype(np.int32 if limit < 2 ** 31 else np.int64)
+    return np.dtype(np.int32 if limit < 2**31 else np.int64)
 
 
 @_cuda.device_cache(maxsize=256)

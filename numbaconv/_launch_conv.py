@@ -36,8 +36,17 @@ def _row(params, x, weight, bias, out, call) -> None:
 
     x5, w5, out5 = _views(params, x, weight, out)
     chunk = _cpu.row_chunk(math.prod(out5.shape[:4]))
-    k.conv_direct_cpu(x5, w5, bias, *_cpu.index_maps(params), *params.row_interior(), params.groups, chunk,
-                      *_epilogue(params, out), out5)
+    k.conv_direct_cpu(
+        x5,
+        w5,
+        bias,
+        *_cpu.index_maps(params),
+        *params.row_interior(),
+        params.groups,
+        chunk,
+        *_epilogue(params, out),
+        out5,
+    )
 
 
 def _depthwise_row(params, x, weight, bias, out, call) -> None:
@@ -47,8 +56,9 @@ def _depthwise_row(params, x, weight, bias, out, call) -> None:
     x5, w5, out5 = _views(params, x, weight, out)
     _, mh, mw = _cpu.index_maps(params)
     chunk = _cpu.row_chunk(math.prod(out5.shape[:4]))
-    k.conv_depthwise2d_cpu(x5[:, :, 0], w5[:, :, 0], bias, mh, mw, *params.row_interior(), chunk,
-                           *_epilogue(params, out), out5[:, :, 0])
+    k.conv_depthwise2d_cpu(
+        x5[:, :, 0], w5[:, :, 0], bias, mh, mw, *params.row_interior(), chunk, *_epilogue(params, out), out5[:, :, 0]
+    )
 
 
 def _depthwise_row3d(params, x, weight, bias, out, call) -> None:
@@ -57,8 +67,9 @@ def _depthwise_row3d(params, x, weight, bias, out, call) -> None:
 
     x5, w5, out5 = _views(params, x, weight, out)
     chunk = _cpu.row_chunk(math.prod(out5.shape[:4]))
-    k.conv_depthwise_cpu(x5, w5, bias, *_cpu.index_maps(params), *params.row_interior(), chunk,
-                         *_epilogue(params, out), out5)
+    k.conv_depthwise_cpu(
+        x5, w5, bias, *_cpu.index_maps(params), *params.row_interior(), chunk, *_epilogue(params, out), out5
+    )
 
 
 def _depthwise_nhwc(params, x, weight, bias, out, call) -> None:
@@ -68,8 +79,9 @@ def _depthwise_nhwc(params, x, weight, bias, out, call) -> None:
     _, mh, mw = _cpu.index_maps(params)
     x4, o4 = (x[:, None], out[:, None]) if params.nd == 1 else (x, out)
     w_t = np.ascontiguousarray(_views(params, x, weight, out)[1][:, 0, 0].transpose(1, 2, 0))
-    k.conv_depthwise_nhwc_cpu(x4, w_t, bias, mh, mw, _cpu.row_chunk(o4.shape[0] * o4.shape[1]),
-                              *_epilogue(params, out), o4)
+    k.conv_depthwise_nhwc_cpu(
+        x4, w_t, bias, mh, mw, _cpu.row_chunk(o4.shape[0] * o4.shape[1]), *_epilogue(params, out), o4
+    )
 
 
 def _plane(params, x, weight, bias, out, call) -> None:
@@ -136,14 +148,19 @@ def _conv_fft(params, x5, w5, bias, act, consts, out5) -> None:
     spatial = (slice(None), slice(None)) + (slice(None, None, -1),) * 3
     kernel = w5 if params.flip else w5[spatial]
     # Full correlation index j holds output o at j = o - pad_lo + kernel - 1.
-    crop = tuple(slice(kn - 1 - lo, kn - 1 - lo + o) for kn, (lo, _), o in zip(
-        w5.shape[2:], ((0, 0),) * (3 - params.nd) + params.padding, out5.shape[2:], strict=False))
+    crop = tuple(
+        slice(kn - 1 - lo, kn - 1 - lo + o)
+        for kn, (lo, _), o in zip(
+            w5.shape[2:], ((0, 0),) * (3 - params.nd) + params.padding, out5.shape[2:], strict=False
+        )
+    )
     c_group, o_group = params.in_per_group, params.out_per_group
     for n in range(params.batch):
         for g in range(params.groups):
             c0, o0 = g * c_group, g * o_group
-            full = signal.fftconvolve(x5[n, c0:c0 + c_group][None], kernel[o0:o0 + o_group], mode="full",
-                                      axes=(-3, -2, -1))
+            full = signal.fftconvolve(
+                x5[n, c0 : c0 + c_group][None], kernel[o0 : o0 + o_group], mode="full", axes=(-3, -2, -1)
+            )
             acc = np.ascontiguousarray(full.sum(axis=1)[(slice(None),) + crop], dtype=out5.dtype)
             k.epilogue_cpu(acc.reshape(o_group, -1), bias, n, o0, 0, act, consts, out5)
 
@@ -171,8 +188,9 @@ def _planes(name: str, points: int, chans: int, tiles: int, dtype) -> tuple[np.n
     kernels and its (points, chans, tiles) view for the GEMMs."""
     flat = _cpu.skewed_rows(points, chans * tiles, dtype, name)
     itemsize = flat.itemsize
-    return flat, np.lib.stride_tricks.as_strided(flat, (points, chans, tiles),
-                                                 (flat.strides[0], tiles * itemsize, itemsize))
+    return flat, np.lib.stride_tricks.as_strided(
+        flat, (points, chans, tiles), (flat.strides[0], tiles * itemsize, itemsize)
+    )
 
 
 def _conv_winograd(params, tile, x5, w5, bias, act, consts, out5) -> None:
@@ -209,7 +227,6 @@ def _rows_per_tile(params: ConvParams, reduction: int, itemsize: int) -> int:
     return max(1, min(rows, _cpu.WORKSPACE_BYTES // per_row))
 
 
-
 def _conv_gemm(params, pointwise, x5, w5, bias, act, consts, out5) -> None:
     """Dense path: per image, group and bounded tile of output rows, im2col (or a view) then one BLAS GEMM."""
     from .kernels import conv as k
@@ -231,23 +248,23 @@ def _conv_gemm(params, pointwise, x5, w5, bias, act, consts, out5) -> None:
     for n in range(params.batch):
         for g in range(params.groups):
             c0, o0 = g * c_group, g * o_group
-            wg = w2[o0:o0 + o_group]
+            wg = w2[o0 : o0 + o_group]
             for row0 in range(0, n_rows, tile):
                 rows = min(tile, n_rows - row0)
                 p0, p1 = row0 * o_w, (row0 + rows) * o_w
                 if pointwise and spatial_first:
-                    pixels = x5[n, c0:c0 + c_group].reshape(c_group, -1)[:, p0:p1]  # strided view, no copy
-                    res_t = acc_t[:p1 - p0]
+                    pixels = x5[n, c0 : c0 + c_group].reshape(c_group, -1)[:, p0:p1]  # strided view, no copy
+                    res_t = acc_t[: p1 - p0]
                     np.matmul(pixels.T, wg.T, out=res_t)
                     res = res_t.T
                 elif pointwise:
-                    res = acc[:, :p1 - p0]
-                    np.matmul(wg, x5[n, c0:c0 + c_group].reshape(c_group, -1)[:, p0:p1], out=res)
+                    res = acc[:, : p1 - p0]
+                    np.matmul(wg, x5[n, c0 : c0 + c_group].reshape(c_group, -1)[:, p0:p1], out=res)
                 else:
                     assert col is not None  # allocated above whenever the path is not pointwise
-                    cols = col[:, :p1 - p0]
+                    cols = col[:, : p1 - p0]
                     k.im2col_cpu(x5, n, c0, md, mh, mw, *w5.shape[2:], *interior, row0, cols)
-                    res = acc[:, :p1 - p0]
+                    res = acc[:, : p1 - p0]
                     np.matmul(wg, cols, out=res)
                 k.epilogue_cpu(res, bias, n, o0, row0, act, consts, out5)
 
@@ -270,7 +287,8 @@ def _direct_cuda(params, x, weight, bias, out, call) -> None:
     x5, w5, out5 = _cuda_views(params, x, weight, out)
     bias, consts = _gpu.epilogue_args(params, bias, call.compute)
     k.conv_direct_cuda(call.compute.name)[_cuda.launch_1d(math.prod(out5.shape)) + (call.stream,)](
-        x5, w5, bias, *_gpu.device_index_maps(params), params.groups, params.activation_code, consts, out5)
+        x5, w5, bias, *_gpu.device_index_maps(params), params.groups, params.activation_code, consts, out5
+    )
 
 
 def _gemm_cuda(params, x, weight, bias, out, call) -> None:
@@ -283,7 +301,8 @@ def _gemm_cuda(params, x, weight, bias, out, call) -> None:
     tile = _cuda.GEMM_TILE
     grid = (-(-math.prod(params.out_spatial) // tile), -(-params.out_per_group // tile), params.batch * params.groups)
     k.conv_gemm_cuda(call.compute.name, tile)[grid, (tile, tile), call.stream](
-        x5, w5, bias, *_gpu.device_index_maps(params), params.groups, params.activation_code, consts, out5)
+        x5, w5, bias, *_gpu.device_index_maps(params), params.groups, params.activation_code, consts, out5
+    )
 
 
 LAUNCHERS: dict[tuple[str, str], Callable] = {
@@ -316,5 +335,12 @@ def launch_shuffled(call, params: ConvParams, one_group: ConvParams, kernel: str
     lead = (slice(None),) * (params.nd + 1 if params.channels_last else 1)
     for gi in range(g):
         cs, os = slice(gi * c_group, (gi + 1) * c_group), slice(gi * o_group, (gi + 1) * o_group)
-        launch(call, one_group, kernel, x[lead + (cs,)], weight[os], None if bias is None else bias[os],
-               out[lead + (slice(gi, None, g),)])
+        launch(
+            call,
+            one_group,
+            kernel,
+            x[lead + (cs,)],
+            weight[os],
+            None if bias is None else bias[os],
+            out[lead + (slice(gi, None, g),)],
+        )

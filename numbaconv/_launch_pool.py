@@ -47,6 +47,7 @@ def launch(call, params, kernel: str, *args):
 
 # ---- CPU: cached tables ----
 
+
 def _frozen(a: np.ndarray) -> np.ndarray:
     a.flags.writeable = False  # shared by every call of one geometry
     return a
@@ -90,6 +91,7 @@ def _lowest(dtype: np.dtype) -> np.ndarray:
 
 # ---- CPU launchers ----
 
+
 def _indices5(indices, channels_last: bool):
     return _as5d(indices, channels_last) if indices is not None else np.empty((1, 1, 0, 0, 0), dtype=np.int64)
 
@@ -98,16 +100,33 @@ def _launch_max_cf(call, params: PoolParams, out: np.ndarray, indices=None) -> N
     from .kernels import pool as k
 
     md, mh, mw = cpu_index_maps(params)
-    k.max_pool_cf(_as5d(call.compute_input("x"), False), md, mh, mw, *_row_interior(params), _lowest(out.dtype),
-                  indices is not None, _as5d(out, False), _indices5(indices, False))
+    k.max_pool_cf(
+        _as5d(call.compute_input("x"), False),
+        md,
+        mh,
+        mw,
+        *_row_interior(params),
+        _lowest(out.dtype),
+        indices is not None,
+        _as5d(out, False),
+        _indices5(indices, False),
+    )
 
 
 def _launch_max_cl(call, params: PoolParams, out: np.ndarray, indices=None) -> None:
     from .kernels import pool as k
 
     md, mh, mw = cpu_index_maps(params)
-    k.max_pool_cl(_as5d(call.compute_input("x"), True), md, mh, mw, _lowest(out.dtype), indices is not None,
-                  _as5d(out, True), _indices5(indices, True))
+    k.max_pool_cl(
+        _as5d(call.compute_input("x"), True),
+        md,
+        mh,
+        mw,
+        _lowest(out.dtype),
+        indices is not None,
+        _as5d(out, True),
+        _indices5(indices, True),
+    )
 
 
 def _launch_avg_cf(call, params: PoolParams, out: np.ndarray, count_include_pad: bool, divisor_override) -> None:
@@ -115,8 +134,9 @@ def _launch_avg_cf(call, params: PoolParams, out: np.ndarray, count_include_pad:
 
     md, mh, mw = cpu_index_maps(params)
     divisors = cpu_divisors(params, count_include_pad, divisor_override, out.dtype.name)
-    k.avg_pool_cf(_as5d(call.compute_input("x"), False), md, mh, mw, *_row_interior(params), *divisors,
-                  _as5d(out, False))
+    k.avg_pool_cf(
+        _as5d(call.compute_input("x"), False), md, mh, mw, *_row_interior(params), *divisors, _as5d(out, False)
+    )
 
 
 def _launch_avg_cl(call, params: PoolParams, out: np.ndarray, count_include_pad: bool, divisor_override) -> None:
@@ -142,8 +162,7 @@ def _gather_cl(call, params: GatherParams, out: np.ndarray) -> None:
     from .kernels import unpool as k
 
     md, mh, mw = cpu_tables(params.tables)
-    k.gather_pixels(_as5d(call.compute_input("x"), True).view(np.uint8), md, mh, mw,
-                    _as5d(out, True).view(np.uint8))
+    k.gather_pixels(_as5d(call.compute_input("x"), True).view(np.uint8), md, mh, mw, _as5d(out, True).view(np.uint8))
 
 
 def _launch_max_unpool(call, params: MaxUnpoolParams, out: np.ndarray) -> None:
@@ -167,15 +186,17 @@ def _first_outside_cpu(call, params: MaxUnpoolParams):
 
 # ---- CUDA: device tables, cached per geometry and device ----
 
+
 def _index_dtype(limit: int) -> np.dtype:
-    return np.dtype(np.int32 if limit < 2 ** 31 else np.int64)
+    return np.dtype(np.int32 if limit < 2**31 else np.int64)
 
 
 @_cuda.device_cache(DEVICE_CACHE_SIZE)
 def device_index_maps(params: PoolParams):
     """The (out, kernel) index tables of a pooling on the device (copied synchronously)."""
-    return tuple(_cuda.to_device(m.astype(_index_dtype(m.max() + 1 if m.size else 0)), 0)
-                 for m in cpu_index_maps(params))
+    return tuple(
+        _cuda.to_device(m.astype(_index_dtype(m.max() + 1 if m.size else 0)), 0) for m in cpu_index_maps(params)
+    )
 
 
 @_cuda.device_cache(DEVICE_CACHE_SIZE)
@@ -204,6 +225,7 @@ def _words(a):
 
 # ---- CUDA launchers ----
 
+
 def _max_cuda(call, params: PoolParams, out, indices=None) -> None:
     """The max gather; reads x's storage dtype and compares in the compute dtype, so nothing is converted."""
     from .kernels import pool_cuda as k
@@ -212,7 +234,8 @@ def _max_cuda(call, params: PoolParams, out, indices=None) -> None:
     idx5 = _cuda.view5(indices, nd, cl) if indices is not None else device_no_indices()
     md, mh, mw = device_index_maps(params)
     k.max_pool_cuda(call.compute.name)[_cuda.launch_1d(math.prod(out.shape)) + (call.stream,)](
-        _cuda.view5(call["x"], nd, cl), md, mh, mw, cl, indices is not None, _cuda.view5(out, nd, cl), idx5)
+        _cuda.view5(call["x"], nd, cl), md, mh, mw, cl, indices is not None, _cuda.view5(out, nd, cl), idx5
+    )
 
 
 def _avg_cuda(call, params: PoolParams, out, count_include_pad: bool, divisor_override) -> None:
@@ -223,7 +246,8 @@ def _avg_cuda(call, params: PoolParams, out, count_include_pad: bool, divisor_ov
     md, mh, mw = device_index_maps(params)
     divisors = device_divisors(params, count_include_pad, divisor_override, call.compute.name)
     k.avg_pool_cuda(call.compute.name)[_cuda.launch_1d(math.prod(out.shape)) + (call.stream,)](
-        _cuda.view5(call["x"], nd, cl), md, mh, mw, *divisors, cl, _cuda.view5(out, nd, cl))
+        _cuda.view5(call["x"], nd, cl), md, mh, mw, *divisors, cl, _cuda.view5(out, nd, cl)
+    )
 
 
 def _gather_cuda(call, params: GatherParams, out) -> None:
@@ -233,7 +257,8 @@ def _gather_cuda(call, params: GatherParams, out) -> None:
     nd, cl = params.nd, params.channels_last
     md, mh, mw = device_tables(params.tables)
     k.gather_cuda[_cuda.launch_1d(math.prod(out.shape)) + (call.stream,)](
-        _cuda.view5(_words(call["x"]), nd, cl), md, mh, mw, cl, _cuda.view5(_words(out), nd, cl))
+        _cuda.view5(_words(call["x"]), nd, cl), md, mh, mw, cl, _cuda.view5(_words(out), nd, cl)
+    )
 
 
 def _first_outside_cuda(call, params: MaxUnpoolParams):
@@ -268,9 +293,11 @@ def _max_unpool_cuda(call, params: MaxUnpoolParams, out) -> None:
     win5 = _cuda.view5(win, nd, cl)
     k.fill_cuda[_cuda.launch_1d(total) + (stream,)](win5, -1)
     k.max_unpool_scan_cuda(call.compute.name)[_cuda.launch_1d(x5.shape[0] * x5.shape[1]) + (stream,)](
-        x5, _cuda.view5(call["indices"], nd, cl), win5)
+        x5, _cuda.view5(call["indices"], nd, cl), win5
+    )
     k.max_unpool_gather_cuda[_cuda.launch_1d(total) + (stream,)](
-        _cuda.view5(_words(call["x"]), nd, cl), win5, cl, _cuda.view5(_words(out), nd, cl))
+        _cuda.view5(_words(call["x"]), nd, cl), win5, cl, _cuda.view5(_words(out), nd, cl)
+    )
 
 
 LAUNCHERS: dict[tuple[str, str], Callable] = {

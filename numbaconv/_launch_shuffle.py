@@ -81,14 +81,19 @@ def _contiguous(op: str, x, stream):
         else:
             dims.append((n, s))
     if len(dims) > 5:
-        raise NotImplementedError(f"{op}: a non-contiguous CUDA input with more than 5 independent strided axes "
-                                  f"(shape {tuple(x.shape)}, strides {tuple(x.strides)}) is not supported; "
-                                  f"pass a C-contiguous copy")
+        raise NotImplementedError(
+            f"{op}: a non-contiguous CUDA input with more than 5 independent strided axes "
+            f"(shape {tuple(x.shape)}, strides {tuple(x.strides)}) is not supported; "
+            f"pass a C-contiguous copy"
+        )
     dims = [(1, 0)] * (5 - len(dims)) + dims
     shape = tuple(n for n, _ in dims)
     copy = _cuda.cuda().device_array(tuple(x.shape), dtype=x.dtype, stream=stream)
-    _launch_cuda(_device_words(x, shape, tuple(s for _, s in dims)),
-                 _device_words(copy, shape, _c_strides(shape, x.dtype.itemsize)), stream)
+    _launch_cuda(
+        _device_words(x, shape, tuple(s for _, s in dims)),
+        _device_words(copy, shape, _c_strides(shape, x.dtype.itemsize)),
+        stream,
+    )
     return copy
 
 

@@ -33,8 +33,19 @@ def _direct(params: ConvTransposeParams, x, weight, bias, out, call) -> None:
     md, mh, runs = _tables(params)
     act, consts = params.activation_code, _cpu.activation_consts(params, out.dtype)
     w5 = weight[(slice(None), slice(None)) + (None,) * (3 - nd)]
-    k.conv_transpose_direct_cpu(_cpu.to5d(x, nd, cl), w5, bias, md, mh, runs, params.stride[-1], params.groups, act,
-                                consts, _cpu.to5d(out, nd, cl))
+    k.conv_transpose_direct_cpu(
+        _cpu.to5d(x, nd, cl),
+        w5,
+        bias,
+        md,
+        mh,
+        runs,
+        params.stride[-1],
+        params.groups,
+        act,
+        consts,
+        _cpu.to5d(out, nd, cl),
+    )
 
 
 def _gemm(params: ConvTransposeParams, x, weight, bias, out, call) -> None:
@@ -67,10 +78,11 @@ def _gemm(params: ConvTransposeParams, x, weight, bias, out, call) -> None:
         nb = min(images, params.batch - n0)
         for oc0 in range(0, o_group, chunk):
             m = min(chunk, o_group - oc0)
-            res = buf[:nb * groups * m * taps * pixels].reshape(nb, groups, m * taps, pixels)  # C-contiguous
-            np.matmul(wt[None, :, oc0 * taps:(oc0 + m) * taps], xm[n0:n0 + nb], out=res)
-            k.col2im_transpose_cpu(res, bias, n0, oc0, md, mh, runs, stride_w, in_h, in_w, k_d, k_h, k_w, act,
-                                   consts, out5)
+            res = buf[: nb * groups * m * taps * pixels].reshape(nb, groups, m * taps, pixels)  # C-contiguous
+            np.matmul(wt[None, :, oc0 * taps : (oc0 + m) * taps], xm[n0 : n0 + nb], out=res)
+            k.col2im_transpose_cpu(
+                res, bias, n0, oc0, md, mh, runs, stride_w, in_h, in_w, k_d, k_h, k_w, act, consts, out5
+            )
 
 
 @_cuda.device_cache(maxsize=256)
@@ -87,7 +99,8 @@ def _direct_cuda(params: ConvTransposeParams, x, weight, bias, out, call) -> Non
     x5, out5, w5 = _cuda.view5(x, nd, cl), _cuda.view5(out, nd, cl), _cuda.view5(weight, nd, False)
     bias, consts = _gpu.epilogue_args(params, bias, call.compute)
     k.conv_transpose_direct_cuda(call.compute.name)[_cuda.launch_1d(math.prod(out5.shape)) + (call.stream,)](
-        x5, w5, bias, *device_tap_tables(params), params.groups, params.activation_code, consts, out5)
+        x5, w5, bias, *device_tap_tables(params), params.groups, params.activation_code, consts, out5
+    )
 
 
 LAUNCHERS: dict[tuple[str, str], Callable] = {

@@ -67,17 +67,23 @@ def padding_pairs(op: str, padding, nd: int, kernel, stride, dilation, in_spatia
         if padding == "full":
             return tuple((d * (k - 1),) * 2 for k, d in zip(kernel, dilation, strict=False))
         lower = padding == "same_lower"
-        return tuple(same_padding(n, k, s, d, lower)
-                     for n, k, s, d in zip(in_spatial, kernel, stride, dilation, strict=False))
+        return tuple(
+            same_padding(n, k, s, d, lower) for n, k, s, d in zip(in_spatial, kernel, stride, dilation, strict=False)
+        )
     if is_int(padding) or (isinstance(padding, (tuple, list)) and all(is_int(p) for p in padding)):
         per_dim = int_tuple(op, "padding", padding, nd, 0)
         return tuple((p, p) for p in per_dim)
     pairs = padding
-    ok = isinstance(pairs, (tuple, list)) and len(pairs) == nd and all(
-        isinstance(p, (tuple, list)) and len(p) == 2 and all(is_int(v) for v in p) for p in pairs)
+    ok = (
+        isinstance(pairs, (tuple, list))
+        and len(pairs) == nd
+        and all(isinstance(p, (tuple, list)) and len(p) == 2 and all(is_int(v) for v in p) for p in pairs)
+    )
     if not ok:
-        raise TypeError(f"{op}: padding={show(padding)!r} must be an int, {nd} ints, {nd} (lo, hi) pairs, "
-                        f"or one of {', '.join(map(repr, PADDING_STRINGS))}")
+        raise TypeError(
+            f"{op}: padding={show(padding)!r} must be an int, {nd} ints, {nd} (lo, hi) pairs, "
+            f"or one of {', '.join(map(repr, PADDING_STRINGS))}"
+        )
     pairs = tuple((int(lo), int(hi)) for lo, hi in pairs)
     if any(v < 0 for p in pairs for v in p):
         raise ValueError(f"{op}: padding={pairs!r} must be non-negative")
@@ -89,7 +95,8 @@ def output_size(op: str, dim: int, size: int, kernel: int, stride: int, dilation
     if out < 1:
         raise ValueError(
             f"{op}: output size {out} < 1 along spatial dim {dim}: {_SIZE_FORMULA} with in={size}, "
-            f"pad=({pad[0]}, {pad[1]}), dilation={dilation}, kernel={kernel}, stride={stride}")
+            f"pad=({pad[0]}, {pad[1]}), dilation={dilation}, kernel={kernel}, stride={stride}"
+        )
     return out
 
 
@@ -107,8 +114,9 @@ def spatial_layout(op: str, layout: str, nd: int) -> bool:
         return False
     if layout == CHANNELS_LAST[nd]:
         return True
-    raise ValueError(f"{op}: layout={layout!r} must be {CHANNELS_FIRST[nd]!r} or {CHANNELS_LAST[nd]!r} "
-                     f"for {nd}-d input")
+    raise ValueError(
+        f"{op}: layout={layout!r} must be {CHANNELS_FIRST[nd]!r} or {CHANNELS_LAST[nd]!r} for {nd}-d input"
+    )
 
 
 def channels_last_any(op: str, layout, ndim: int) -> bool:
@@ -117,8 +125,10 @@ def channels_last_any(op: str, layout, ndim: int) -> bool:
         return False
     if 1 <= ndim - 2 <= 3:
         return spatial_layout(op, layout, ndim - 2)
-    raise ValueError(f"{op}: layout={layout!r} does not describe a {ndim}-d input; use layout=None (channels at "
-                     f"dim 1){' or ' + repr('NC') if ndim == 2 else ''}")
+    raise ValueError(
+        f"{op}: layout={layout!r} does not describe a {ndim}-d input; use layout=None (channels at "
+        f"dim 1){' or ' + repr('NC') if ndim == 2 else ''}"
+    )
 
 
 def split_shape(shape: tuple[int, ...], channels_last: bool) -> tuple[int, int, tuple[int, ...]]:
@@ -132,8 +142,9 @@ def join_shape(batch: int, channels: int, spatial: tuple[int, ...], channels_las
     return (batch, *spatial, channels) if channels_last else (batch, channels, *spatial)
 
 
-def index_map(size: int, out: int, kernel: int, stride: int, dilation: int, pad_lo: int, mode: str,
-              flip: bool = False) -> np.ndarray:
+def index_map(
+    size: int, out: int, kernel: int, stride: int, dilation: int, pad_lo: int, mode: str, flip: bool = False
+) -> np.ndarray:
     """Input index read by tap `k` of output `o`, as an (out, kernel) int64 table; -1 means a zero.
 
     This is how padding modes are done without a padded copy: the kernels look their input indices up
@@ -166,6 +177,7 @@ def interior_range(size: int, out: int, kernel: int, stride: int, dilation: int,
 class RowInterior(NamedTuple):
     """The plain ints the CPU row kernels take (one compiled signature for every geometry): outputs
     [w_lo, w_hi) of a row read input `ow * stride_w + offset` in bounds for every tap."""
+
     w_lo: int
     w_hi: int
     stride_w: int
@@ -215,6 +227,7 @@ class LayerShape:
 @dataclass(frozen=True)
 class ConvParams(LayerShape):
     """Normalised geometry of one convolution call; the CPU and GPU paths both build from it."""
+
     op: str
     batch: int
     in_channels: int
@@ -239,14 +252,16 @@ class ConvParams(LayerShape):
 
     @property
     def is_pointwise(self) -> bool:
-        return (all(k == 1 for k in self.kernel) and all(s == 1 for s in self.stride)
-                and all(p == (0, 0) for p in self.padding))
+        return (
+            all(k == 1 for k in self.kernel)
+            and all(s == 1 for s in self.stride)
+            and all(p == (0, 0) for p in self.padding)
+        )
 
     @property
     def macs(self) -> int:
         """Multiply-adds of the whole call (padding taps counted, as every library counts them)."""
-        return self.batch * self.out_channels * math.prod(self.out_spatial) * self.in_per_group * math.prod(
-            self.kernel)
+        return self.batch * self.out_channels * math.prod(self.out_spatial) * self.in_per_group * math.prod(self.kernel)
 
     @property
     def flops(self) -> int:
@@ -255,8 +270,14 @@ class ConvParams(LayerShape):
     def row_interior(self) -> RowInterior:
         """Outputs [w_lo, w_hi) of a row read input `ow * stride_w + offset` for every tap, in bounds, so kernels
         may copy them without the W table (offset = the table's entry at w_lo)."""
-        lo, hi = interior_range(self.in_spatial[-1], self.out_spatial[-1], self.kernel[-1], self.stride[-1],
-                                self.dilation[-1], self.padding[-1][0])
+        lo, hi = interior_range(
+            self.in_spatial[-1],
+            self.out_spatial[-1],
+            self.kernel[-1],
+            self.stride[-1],
+            self.dilation[-1],
+            self.padding[-1][0],
+        )
         return RowInterior(lo, hi, self.stride[-1])
 
     @property
@@ -268,25 +289,39 @@ class ConvParams(LayerShape):
 
     def index_maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Three (out, kernel) input-index tables, padded to 3 spatial dims (see `index_map`)."""
-        dims = zip(self.in_spatial, self.out_spatial, self.kernel, self.stride, self.dilation, self.padding,
-                   strict=False)
+        dims = zip(
+            self.in_spatial, self.out_spatial, self.kernel, self.stride, self.dilation, self.padding, strict=False
+        )
         maps = [index_map(n, o, k, s, d, p[0], self.padding_mode, self.flip) for n, o, k, s, d, p in dims]
         ones = np.zeros((1, 1), dtype=np.int64)
         return tuple([ones] * (3 - self.nd) + maps)
 
 
-def conv_params(op: str, nd: int, x_shape: tuple[int, ...], w_shape: tuple[int, ...], *, stride: IntOrTuple = 1,
-                padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1, padding_mode: PaddingMode = "zeros",
-                flip: bool = False, activation: Activation = None, negative_slope: float = 0.01,
-                layout: Layout | None = None) -> ConvParams:
+def conv_params(
+    op: str,
+    nd: int,
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    *,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    padding_mode: PaddingMode = "zeros",
+    flip: bool = False,
+    activation: Activation = None,
+    negative_slope: float = 0.01,
+    layout: Layout | None = None,
+) -> ConvParams:
     """Check every rule of an `nd`-d convolution on these shapes and return its params."""
     layout = CHANNELS_FIRST[nd] if layout is None else layout
     channels_last = spatial_layout(op, layout, nd)
     if len(x_shape) != nd + 2:
         raise ValueError(f"{op}: input must be {nd + 2}-d ({layout}), got {len(x_shape)}-d shape {x_shape}")
     if len(w_shape) != nd + 2:
-        raise ValueError(f"{op}: weight must be {nd + 2}-d (C_out, C_in/groups, *kernel), got {len(w_shape)}-d "
-                         f"shape {w_shape}")
+        raise ValueError(
+            f"{op}: weight must be {nd + 2}-d (C_out, C_in/groups, *kernel), got {len(w_shape)}-d shape {w_shape}"
+        )
     batch, in_channels, in_spatial = split_shape(tuple(x_shape), channels_last)
     out_channels, in_per_group, kernel = w_shape[0], w_shape[1], tuple(w_shape[2:])
     if not is_int(groups) or groups < 1:
@@ -297,9 +332,11 @@ def conv_params(op: str, nd: int, x_shape: tuple[int, ...], w_shape: tuple[int, 
     if out_channels % groups:
         raise ValueError(f"{op}: groups={groups} must divide out_channels={out_channels} (weight.shape[0])")
     if in_per_group != in_channels // groups:
-        raise ValueError(f"{op}: weight.shape[1]={in_per_group} must equal in_channels / groups = "
-                         f"{in_channels} / {groups} = {in_channels // groups} (input shape {tuple(x_shape)}, "
-                         f"layout {layout})")
+        raise ValueError(
+            f"{op}: weight.shape[1]={in_per_group} must equal in_channels / groups = "
+            f"{in_channels} / {groups} = {in_channels // groups} (input shape {tuple(x_shape)}, "
+            f"layout {layout})"
+        )
     if any(k < 1 for k in kernel):
         raise ValueError(f"{op}: kernel size {kernel} (weight.shape[2:]) must be positive")
     if any(n < 1 for n in in_spatial) or batch < 1 or in_channels < 1:
@@ -308,22 +345,37 @@ def conv_params(op: str, nd: int, x_shape: tuple[int, ...], w_shape: tuple[int, 
     dilation = int_tuple(op, "dilation", dilation, nd, 1)
     pads = padding_pairs(op, padding, nd, kernel, stride, dilation, in_spatial)
     if padding_mode not in PADDING_MODES:
-        raise ValueError(f"{op}: padding_mode={padding_mode!r} is not one of "
-                         f"{', '.join(map(repr, PADDING_MODES))}")
+        raise ValueError(f"{op}: padding_mode={padding_mode!r} is not one of {', '.join(map(repr, PADDING_MODES))}")
     if padding_mode == "reflect":
         for dim, (n, (lo, hi)) in enumerate(zip(in_spatial, pads, strict=False)):
             if max(lo, hi) >= n:
-                raise ValueError(f"{op}: reflect padding ({lo}, {hi}) along spatial dim {dim} must be smaller "
-                                 f"than the input size {n}")
+                raise ValueError(
+                    f"{op}: reflect padding ({lo}, {hi}) along spatial dim {dim} must be smaller "
+                    f"than the input size {n}"
+                )
     if activation not in ACTIVATIONS:
-        raise ValueError(f"{op}: activation={activation!r} is not one of "
-                         f"{', '.join(map(repr, ACTIVATIONS))}")
+        raise ValueError(f"{op}: activation={activation!r} is not one of {', '.join(map(repr, ACTIVATIONS))}")
     if not isinstance(negative_slope, (int, float, np.floating, np.integer)) or isinstance(negative_slope, bool):
         raise TypeError(f"{op}: negative_slope={negative_slope!r} must be a real number")
-    out_spatial = tuple(output_size(op, i, n, k, s, d, p)
-                        for i, (n, k, s, d, p) in enumerate(zip(in_spatial, kernel, stride, dilation, pads,
-                                                                strict=False)))
-    return ConvParams(op=op, batch=batch, in_channels=in_channels, out_channels=out_channels, groups=groups,
-                      in_spatial=in_spatial, kernel=kernel, stride=stride, dilation=dilation, padding=pads,
-                      padding_mode=padding_mode, out_spatial=out_spatial, channels_last=channels_last,
-                      flip=bool(flip), activation=activation, negative_slope=float(negative_slope))
+    out_spatial = tuple(
+        output_size(op, i, n, k, s, d, p)
+        for i, (n, k, s, d, p) in enumerate(zip(in_spatial, kernel, stride, dilation, pads, strict=False))
+    )
+    return ConvParams(
+        op=op,
+        batch=batch,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        groups=groups,
+        in_spatial=in_spatial,
+        kernel=kernel,
+        stride=stride,
+        dilation=dilation,
+        padding=pads,
+        padding_mode=padding_mode,
+        out_spatial=out_spatial,
+        channels_last=channels_last,
+        flip=bool(flip),
+        activation=activation,
+        negative_slope=float(negative_slope),
+    )

@@ -28,16 +28,20 @@ from ._params import (
 UNPOOL_MODES = ("nearest", "bed_of_nails")
 INTERPOLATE_MODES = ("nearest", "nearest_exact")
 
-POOL_SIZE_FORMULA = ("out = floor((in + pad_lo + pad_hi - dilation * (kernel - 1) - 1) / stride) + 1 (ceil "
-                     "instead of floor with ceil_mode=True)")
+POOL_SIZE_FORMULA = (
+    "out = floor((in + pad_lo + pad_hi - dilation * (kernel - 1) - 1) / stride) + 1 (ceil "
+    "instead of floor with ceil_mode=True)"
+)
 UNPOOL_SIZE_FORMULA = "(in - 1) * stride - pad_lo - pad_hi + kernel"
 
 
 # ---- pooling ----
 
+
 @dataclass(frozen=True)
 class PoolParams:
     """Normalised geometry of one pooling call (channels-first or channels-last)."""
+
     op: str
     batch: int
     channels: int
@@ -59,8 +63,9 @@ class PoolParams:
         return join_shape(self.batch, self.channels, self.out_spatial, self.channels_last)
 
     def _dims(self):
-        return zip(self.in_spatial, self.out_spatial, self.kernel, self.stride, self.dilation, self.padding,
-                   strict=False)
+        return zip(
+            self.in_spatial, self.out_spatial, self.kernel, self.stride, self.dilation, self.padding, strict=False
+        )
 
     def index_maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Three (out, kernel) input-index tables (-1 = padding), padded to 3 spatial dims."""
@@ -91,12 +96,15 @@ def check_bool(op: str, name: str, value) -> bool:
     return bool(value)
 
 
-def _pool_size(op: str, dim: int, size: int, kernel: int, stride: int, dilation: int, pad: tuple[int, int],
-               ceil_mode: bool) -> int:
+def _pool_size(
+    op: str, dim: int, size: int, kernel: int, stride: int, dilation: int, pad: tuple[int, int], ceil_mode: bool
+) -> int:
     span = size + pad[0] + pad[1] - dilation * (kernel - 1) - 1
     if span < 0:
-        raise ValueError(f"{op}: output size < 1 along spatial dim {dim}: {POOL_SIZE_FORMULA} with in={size}, "
-                         f"pad=({pad[0]}, {pad[1]}), dilation={dilation}, kernel={kernel}, stride={stride}")
+        raise ValueError(
+            f"{op}: output size < 1 along spatial dim {dim}: {POOL_SIZE_FORMULA} with in={size}, "
+            f"pad=({pad[0]}, {pad[1]}), dilation={dilation}, kernel={kernel}, stride={stride}"
+        )
     out = (-(-span // stride) if ceil_mode else span // stride) + 1
     # torch's rule: a last ceil_mode window that would start inside the right padding is dropped.
     if ceil_mode and (out - 1) * stride >= size + pad[0]:
@@ -104,21 +112,33 @@ def _pool_size(op: str, dim: int, size: int, kernel: int, stride: int, dilation:
     return out
 
 
-def _check_windows(op: str, dim: int, size: int, out: int, kernel: int, stride: int, dilation: int,
-                   pad_lo: int) -> None:
+def _check_windows(
+    op: str, dim: int, size: int, out: int, kernel: int, stride: int, dilation: int, pad_lo: int
+) -> None:
     """Every window must read an input element; with dilation > input size a window's taps can straddle it."""
     taps = index_map(size, out, kernel, stride, dilation, pad_lo, "zeros")
     empty = np.flatnonzero((taps < 0).all(axis=1))
     if empty.size:
         o = int(empty[0])
         positions = [o * stride - pad_lo + j * dilation for j in range(kernel)]
-        raise ValueError(f"{op}: window {o} along spatial dim {dim} reads no input element: its taps at "
-                         f"{positions} all miss the input [0, {size}) (dilation={dilation} exceeds the input "
-                         f"size); use less padding or a smaller dilation")
+        raise ValueError(
+            f"{op}: window {o} along spatial dim {dim} reads no input element: its taps at "
+            f"{positions} all miss the input [0, {size}) (dilation={dilation} exceeds the input "
+            f"size); use less padding or a smaller dilation"
+        )
 
 
-def pool_params(op: str, nd: int, x_shape: tuple[int, ...], kernel_size, stride=None, padding=0, dilation=1,
-                ceil_mode=False, layout=None) -> PoolParams:
+def pool_params(
+    op: str,
+    nd: int,
+    x_shape: tuple[int, ...],
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    layout=None,
+) -> PoolParams:
     """Check every rule of an `nd`-d pooling on this input shape and return its params."""
     layout = CHANNELS_FIRST[nd] if layout is None else layout
     channels_last = spatial_layout(op, layout, nd)
@@ -135,17 +155,31 @@ def pool_params(op: str, nd: int, x_shape: tuple[int, ...], kernel_size, stride=
     for dim, (k, d, pad) in enumerate(zip(kernel, dilation, pads, strict=False)):
         extent = d * (k - 1) + 1
         if max(pad) >= extent:
-            raise ValueError(f"{op}: padding {pad} along spatial dim {dim} must be smaller than the dilated "
-                             f"kernel extent dilation * (kernel - 1) + 1 = {extent} on each side, so that no "
-                             f"window lies wholly in padding")
-    out_spatial = tuple(_pool_size(op, i, *args, ceil_mode)
-                        for i, args in enumerate(zip(in_spatial, kernel, stride, dilation, pads, strict=False)))
+            raise ValueError(
+                f"{op}: padding {pad} along spatial dim {dim} must be smaller than the dilated "
+                f"kernel extent dilation * (kernel - 1) + 1 = {extent} on each side, so that no "
+                f"window lies wholly in padding"
+            )
+    out_spatial = tuple(
+        _pool_size(op, i, *args, ceil_mode)
+        for i, args in enumerate(zip(in_spatial, kernel, stride, dilation, pads, strict=False))
+    )
     dims = zip(in_spatial, out_spatial, kernel, stride, dilation, pads, strict=False)
     for dim, (n, o, k, s, d, pad) in enumerate(dims):
         _check_windows(op, dim, n, o, k, s, d, pad[0])
-    return PoolParams(op=op, batch=batch, channels=channels, in_spatial=in_spatial, kernel=kernel, stride=stride,
-                      dilation=dilation, padding=pads, ceil_mode=ceil_mode, out_spatial=out_spatial,
-                      channels_last=channels_last)
+    return PoolParams(
+        op=op,
+        batch=batch,
+        channels=channels,
+        in_spatial=in_spatial,
+        kernel=kernel,
+        stride=stride,
+        dilation=dilation,
+        padding=pads,
+        ceil_mode=ceil_mode,
+        out_spatial=out_spatial,
+        channels_last=channels_last,
+    )
 
 
 def avg_options(op: str, count_include_pad, divisor_override) -> tuple[bool, int | None]:
@@ -158,9 +192,11 @@ def avg_options(op: str, count_include_pad, divisor_override) -> tuple[bool, int
 
 # ---- max unpooling ----
 
+
 @dataclass(frozen=True)
 class MaxUnpoolParams:
     """Normalised geometry of one max_unpool call: x (and indices) of `in_spatial`, a result of `out_spatial`."""
+
     op: str
     batch: int
     channels: int
@@ -185,37 +221,56 @@ class MaxUnpoolParams:
         return join_shape(self.batch, self.channels, self.out_spatial, self.channels_last)
 
 
-def _unpool_output_size(op, nd, output_size, default, stride, in_spatial, pads, kernel, batch, channels,
-                        layout, channels_last):
+def _unpool_output_size(
+    op, nd, output_size, default, stride, in_spatial, pads, kernel, batch, channels, layout, channels_last
+):
     """The output's spatial size: the default size, or `output_size` checked against torch's rule."""
     if output_size is None:
         for dim, size in enumerate(default):
             if size < 1:
-                raise ValueError(f"{op}: output size {size} < 1 along spatial dim {dim}: {UNPOOL_SIZE_FORMULA} "
-                                 f"with in={in_spatial[dim]}, stride={stride[dim]}, pad={pads[dim]}, "
-                                 f"kernel={kernel[dim]}")
+                raise ValueError(
+                    f"{op}: output size {size} < 1 along spatial dim {dim}: {UNPOOL_SIZE_FORMULA} "
+                    f"with in={in_spatial[dim]}, stride={stride[dim]}, pad={pads[dim]}, "
+                    f"kernel={kernel[dim]}"
+                )
         return default
     if isinstance(output_size, (tuple, list)) and len(output_size) == nd + 2:
         n, c, spatial = split_shape(tuple(output_size), channels_last)
         if (n, c) != (batch, channels):
-            raise ValueError(f"{op}: output_size={show(output_size)!r} ({layout}) has batch and channels "
-                             f"({show(n)}, {show(c)}) but x has ({batch}, {channels})")
+            raise ValueError(
+                f"{op}: output_size={show(output_size)!r} ({layout}) has batch and channels "
+                f"({show(n)}, {show(c)}) but x has ({batch}, {channels})"
+            )
         output_size = spatial
     elif not (is_int(output_size) or (isinstance(output_size, (tuple, list)) and len(output_size) == nd)):
-        raise TypeError(f"{op}: output_size={show(output_size)!r} must be {nd} ints (the spatial size) or "
-                        f"{nd + 2} ints (the full shape in {layout})")
+        raise TypeError(
+            f"{op}: output_size={show(output_size)!r} must be {nd} ints (the spatial size) or "
+            f"{nd + 2} ints (the full shape in {layout})"
+        )
     sizes = int_tuple(op, "output_size", output_size, nd, 1)
     for dim, (size, d, s) in enumerate(zip(sizes, default, stride, strict=False)):
         if not d - s < size < d + s:
-            raise ValueError(f"{op}: output_size={sizes} cannot come from this input: along spatial dim {dim} "
-                             f"it must lie strictly between default - stride = {d - s} and default + stride = "
-                             f"{d + s}, where default = {UNPOOL_SIZE_FORMULA} = {d} (in={in_spatial[dim]}, "
-                             f"stride={s}, pad={pads[dim]}, kernel={kernel[dim]})")
+            raise ValueError(
+                f"{op}: output_size={sizes} cannot come from this input: along spatial dim {dim} "
+                f"it must lie strictly between default - stride = {d - s} and default + stride = "
+                f"{d + s}, where default = {UNPOOL_SIZE_FORMULA} = {d} (in={in_spatial[dim]}, "
+                f"stride={s}, pad={pads[dim]}, kernel={kernel[dim]})"
+            )
     return sizes
 
 
-def max_unpool_params(op: str, nd: int, x_shape: tuple[int, ...], indices_dtype, indices_shape: tuple[int, ...],
-                      kernel_size, stride=None, padding=0, output_size=None, layout=None) -> MaxUnpoolParams:
+def max_unpool_params(
+    op: str,
+    nd: int,
+    x_shape: tuple[int, ...],
+    indices_dtype,
+    indices_shape: tuple[int, ...],
+    kernel_size,
+    stride=None,
+    padding=0,
+    output_size=None,
+    layout=None,
+) -> MaxUnpoolParams:
     """Check every rule of an `nd`-d max unpooling but the range of the indices (which needs their values)."""
     layout, channels_last = _layout(op, nd, x_shape, layout)
     batch, channels, in_spatial = split_shape(tuple(x_shape), channels_last)
@@ -224,24 +279,40 @@ def max_unpool_params(op: str, nd: int, x_shape: tuple[int, ...], indices_dtype,
     kernel = int_tuple(op, "kernel_size", kernel_size, nd, 1)
     stride = kernel if stride is None else int_tuple(op, "stride", stride, nd, 1)
     if isinstance(padding, str):
-        raise ValueError(f"{op}: padding={padding!r}: a padding string depends on the size of the pooled input, "
-                         f"which max_unpool does not know; pass the padding as numbers (pool_output_shape's "
-                         f"pairs) or give output_size")
+        raise ValueError(
+            f"{op}: padding={padding!r}: a padding string depends on the size of the pooled input, "
+            f"which max_unpool does not know; pass the padding as numbers (pool_output_shape's "
+            f"pairs) or give output_size"
+        )
     pads = padding_pairs(op, padding, nd, kernel, stride, (1,) * nd, in_spatial)
-    default = tuple((n - 1) * s - lo - hi + k
-                    for n, s, (lo, hi), k in zip(in_spatial, stride, pads, kernel, strict=False))
-    out_spatial = _unpool_output_size(op, nd, output_size, default, stride, in_spatial, pads, kernel, batch,
-                                      channels, layout, channels_last)
+    default = tuple(
+        (n - 1) * s - lo - hi + k for n, s, (lo, hi), k in zip(in_spatial, stride, pads, kernel, strict=False)
+    )
+    out_spatial = _unpool_output_size(
+        op, nd, output_size, default, stride, in_spatial, pads, kernel, batch, channels, layout, channels_last
+    )
     if np.dtype(indices_dtype).kind not in "iu":
-        raise TypeError(f"{op}: indices dtype {indices_dtype} must be an integer dtype (max_pool{nd}d with "
-                        f"return_indices=True gives int64)")
+        raise TypeError(
+            f"{op}: indices dtype {indices_dtype} must be an integer dtype (max_pool{nd}d with "
+            f"return_indices=True gives int64)"
+        )
     if tuple(indices_shape) != tuple(x_shape):
         raise ValueError(f"{op}: indices.shape={tuple(indices_shape)} must equal x.shape={tuple(x_shape)}")
-    return MaxUnpoolParams(op=op, batch=batch, channels=channels, in_spatial=in_spatial, kernel=kernel,
-                           stride=stride, padding=pads, out_spatial=tuple(out_spatial), channels_last=channels_last)
+    return MaxUnpoolParams(
+        op=op,
+        batch=batch,
+        channels=channels,
+        in_spatial=in_spatial,
+        kernel=kernel,
+        stride=stride,
+        padding=pads,
+        out_spatial=tuple(out_spatial),
+        channels_last=channels_last,
+    )
 
 
 # ---- gathers: unpool and interpolate ----
+
 
 @dataclass(frozen=True)
 class GatherParams:
@@ -250,6 +321,7 @@ class GatherParams:
     unpool and interpolate are both this; the tables are tuples of ints, so the params are hashable and the
     launchers keep one copy of the tables per geometry.
     """
+
     op: str
     batch: int
     channels: int
@@ -271,8 +343,9 @@ def check_copy_dtype(op: str, dtype) -> None:
     """The gather kernels move bits: any bool, integer or float dtype of 1, 2, 4 or 8 bytes."""
     dtype = np.dtype(dtype)
     if dtype.kind not in "biuf" or dtype.itemsize not in (1, 2, 4, 8):
-        raise TypeError(f"{op}: input dtype {dtype} is not supported; use a bool, integer or float dtype of "
-                        f"1, 2, 4 or 8 bytes")
+        raise TypeError(
+            f"{op}: input dtype {dtype} is not supported; use a bool, integer or float dtype of 1, 2, 4 or 8 bytes"
+        )
 
 
 def _layout(op: str, nd: int, x_shape: tuple[int, ...], layout) -> tuple[str, bool]:
@@ -285,12 +358,20 @@ def _layout(op: str, nd: int, x_shape: tuple[int, ...], layout) -> tuple[str, bo
 
 def _gather_params(op, x_shape, channels_last, out_spatial, tables) -> GatherParams:
     batch, channels, in_spatial = split_shape(tuple(x_shape), channels_last)
-    return GatherParams(op=op, batch=batch, channels=channels, in_spatial=in_spatial, out_spatial=tuple(out_spatial),
-                        channels_last=channels_last, tables=tuple(tuple(int(i) for i in t) for t in tables))
+    return GatherParams(
+        op=op,
+        batch=batch,
+        channels=channels,
+        in_spatial=in_spatial,
+        out_spatial=tuple(out_spatial),
+        channels_last=channels_last,
+        tables=tuple(tuple(int(i) for i in t) for t in tables),
+    )
 
 
-def unpool_params(op: str, nd: int, x_shape: tuple[int, ...], scale_factor=2, mode="nearest",
-                  layout=None) -> GatherParams:
+def unpool_params(
+    op: str, nd: int, x_shape: tuple[int, ...], scale_factor=2, mode="nearest", layout=None
+) -> GatherParams:
     """Check an `nd`-d unpooling by integer `scale_factor` and return its gather."""
     layout, channels_last = _layout(op, nd, x_shape, layout)
     scale = int_tuple(op, "scale_factor", scale_factor, nd, 1)
@@ -311,8 +392,7 @@ def _scale_factors(op: str, scale_factor, nd: int) -> tuple[float, ...]:
 
     items = [scale_factor] * nd if real(scale_factor) else scale_factor
     if not isinstance(items, (tuple, list)) or len(items) != nd or not all(real(v) for v in items):
-        raise TypeError(f"{op}: scale_factor={show(scale_factor)!r} must be a number or a sequence of {nd} "
-                        f"numbers")
+        raise TypeError(f"{op}: scale_factor={show(scale_factor)!r} must be a number or a sequence of {nd} numbers")
     items = tuple(float(v) for v in items)
     if not all(math.isfinite(v) and v > 0 for v in items):
         raise ValueError(f"{op}: scale_factor={show(scale_factor)!r} must be positive and finite")
@@ -329,20 +409,24 @@ def _nearest_sources(size: int, out: int, scale: np.float32, exact: bool) -> np.
     return np.minimum(src.astype(np.int64), size - 1)
 
 
-def interpolate_params(x_shape: tuple[int, ...], size=None, scale_factor=None, mode="nearest",
-                       layout=None) -> GatherParams:
+def interpolate_params(
+    x_shape: tuple[int, ...], size=None, scale_factor=None, mode="nearest", layout=None
+) -> GatherParams:
     """Check a nearest `interpolate` call and return its gather."""
     op = "interpolate"
     nd = len(x_shape) - 2
     if nd not in (1, 2, 3):
-        raise ValueError(f"{op}: input must be 3-, 4- or 5-d (N, C, *spatial), got {len(x_shape)}-d shape "
-                         f"{tuple(x_shape)}")
+        raise ValueError(
+            f"{op}: input must be 3-, 4- or 5-d (N, C, *spatial), got {len(x_shape)}-d shape {tuple(x_shape)}"
+        )
     layout, channels_last = _layout(op, nd, x_shape, layout)
     if mode not in INTERPOLATE_MODES + ("nearest-exact",):
         raise ValueError(f"{op}: mode={mode!r} is not one of {', '.join(map(repr, INTERPOLATE_MODES))}")
     if (size is None) == (scale_factor is None):
-        raise ValueError(f"{op}: pass exactly one of size and scale_factor (got size={show(size)!r}, "
-                         f"scale_factor={show(scale_factor)!r})")
+        raise ValueError(
+            f"{op}: pass exactly one of size and scale_factor (got size={show(size)!r}, "
+            f"scale_factor={show(scale_factor)!r})"
+        )
     _, _, in_spatial = split_shape(tuple(x_shape), channels_last)
     if any(n < 1 for n in in_spatial):
         raise ValueError(f"{op}: input shape {tuple(x_shape)} ({layout}) must have non-empty spatial dims")
@@ -354,8 +438,10 @@ def interpolate_params(x_shape: tuple[int, ...], size=None, scale_factor=None, m
         out_spatial = tuple(math.floor(n * f) for n, f in zip(in_spatial, factors, strict=False))
         for dim, (n, f, o) in enumerate(zip(in_spatial, factors, out_spatial, strict=False)):
             if o < 1:
-                raise ValueError(f"{op}: scale_factor={show(scale_factor)!r} gives output size floor({n} * {f}) "
-                                 f"= {o} < 1 along spatial dim {dim}")
+                raise ValueError(
+                    f"{op}: scale_factor={show(scale_factor)!r} gives output size floor({n} * {f}) "
+                    f"= {o} < 1 along spatial dim {dim}"
+                )
         scales = [np.float32(1.0 / f) for f in factors]
     exact = mode != "nearest"
     tables = [_nearest_sources(n, o, s, exact) for n, o, s in zip(in_spatial, out_spatial, scales, strict=False)]

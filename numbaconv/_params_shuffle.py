@@ -41,8 +41,9 @@ def channel_shuffle_params(op: str, shape: tuple[int, ...], groups, layout) -> P
     return PermuteParams(op, shape, (shape[0], g, 1, per_group, math.prod(shape[2:])), (0, 3, 2, 1, 4))
 
 
-def _pixel_dims(op: str, shape: tuple[int, ...], factor, name: str, layout) -> tuple[bool, int, int, int, int,
-                                                                                     int, int]:
+def _pixel_dims(
+    op: str, shape: tuple[int, ...], factor, name: str, layout
+) -> tuple[bool, int, int, int, int, int, int]:
     """(channels_last, rH, rW, leading size, C, H, W) of a pixel shuffle's input."""
     channels_last = spatial_layout(op, layout, 2)
     if len(shape) < 3:
@@ -60,8 +61,9 @@ def pixel_shuffle_params(op: str, shape: tuple[int, ...], upscale_factor, layout
     """``(*, C * rH * rW, H, W)`` -> ``(*, C, H * rH, W * rW)``."""
     cl, rh, rw, lead, channels, height, width = _pixel_dims(op, shape, upscale_factor, "upscale_factor", layout)
     if channels % (rh * rw):
-        raise ValueError(f"{op}: input channels {channels} must be divisible by upscale_factor**2 = "
-                         f"{rh} * {rw} = {rh * rw}")
+        raise ValueError(
+            f"{op}: input channels {channels} must be divisible by upscale_factor**2 = {rh} * {rw} = {rh * rw}"
+        )
     c = channels // (rh * rw)
     out = shape[:-3] + ((height * rh, width * rw, c) if cl else (c, height * rh, width * rw))
     # Channels-first: (B*C, rH, rW, H, W) -> (B*C, H, rH, W, rW); channels-last: (B*H, W, C, rH, rW) ->
@@ -72,8 +74,7 @@ def pixel_shuffle_params(op: str, shape: tuple[int, ...], upscale_factor, layout
 
 def pixel_unshuffle_params(op: str, shape: tuple[int, ...], downscale_factor, layout) -> PermuteParams:
     """``(*, C, H * rH, W * rW)`` -> ``(*, C * rH * rW, H, W)``: pixel_shuffle's inverse."""
-    cl, rh, rw, lead, channels, height, width = _pixel_dims(op, shape, downscale_factor, "downscale_factor",
-                                                            layout)
+    cl, rh, rw, lead, channels, height, width = _pixel_dims(op, shape, downscale_factor, "downscale_factor", layout)
     for name, size, r in (("height", height, rh), ("width", width, rw)):
         if size % r:
             raise ValueError(f"{op}: input {name} {size} must be divisible by downscale_factor {r}")

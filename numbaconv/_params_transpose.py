@@ -41,8 +41,9 @@ def transpose_base_size(size: int, kernel: int, stride: int, dilation: int, pad:
     return (size - 1) * stride - pad[0] - pad[1] + dilation * (kernel - 1) + 1
 
 
-def transpose_padding(op: str, padding, nd: int, kernel, stride, dilation,
-                      in_spatial) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...] | None]:
+def transpose_padding(
+    op: str, padding, nd: int, kernel, stride, dilation, in_spatial
+) -> tuple[tuple[tuple[int, int], ...], tuple[int, ...] | None]:
     """(per-side crops, output_padding implied by the padding or None) for every transpose padding form.
 
     ``"same"`` is the adjoint of conv's ``"same"`` on an input of ``in * stride``: output = in * stride, the
@@ -52,32 +53,44 @@ def transpose_padding(op: str, padding, nd: int, kernel, stride, dilation,
     if isinstance(padding, str):
         if padding != "same":
             raise ValueError(f"{op}: padding={padding!r} must be 'same', an int, {nd} ints or {nd} (lo, hi) pairs")
-        pads = tuple(same_padding(n * s, k, s, d, False)
-                     for n, k, s, d in zip(in_spatial, kernel, stride, dilation, strict=False))
-        implied = tuple(n * s - transpose_base_size(n, k, s, d, p)
-                        for n, k, s, d, p in zip(in_spatial, kernel, stride, dilation, pads, strict=False))
+        pads = tuple(
+            same_padding(n * s, k, s, d, False)
+            for n, k, s, d in zip(in_spatial, kernel, stride, dilation, strict=False)
+        )
+        implied = tuple(
+            n * s - transpose_base_size(n, k, s, d, p)
+            for n, k, s, d, p in zip(in_spatial, kernel, stride, dilation, pads, strict=False)
+        )
         return pads, implied
     try:
         return padding_pairs(op, padding, nd, kernel, stride, dilation, in_spatial), None
     except TypeError:
-        raise TypeError(f"{op}: padding={show(padding)!r} must be an int, {nd} ints, {nd} (lo, hi) pairs, "
-                        f"or 'same'") from None
+        raise TypeError(
+            f"{op}: padding={show(padding)!r} must be an int, {nd} ints, {nd} (lo, hi) pairs, or 'same'"
+        ) from None
 
 
 def _check_output_padding(op: str, output_padding, stride, dilation) -> None:
     for dim, (p, s, d) in enumerate(zip(output_padding, stride, dilation, strict=False)):
         if p >= max(s, d):
-            raise ValueError(f"{op}: output_padding={output_padding} must be smaller than stride or dilation along "
-                             f"spatial dim {dim} (output_padding={p}, stride={s}, dilation={d})")
+            raise ValueError(
+                f"{op}: output_padding={output_padding} must be smaller than stride or dilation along "
+                f"spatial dim {dim} (output_padding={p}, stride={s}, dilation={d})"
+            )
 
 
 def _spatial_output_size(op: str, output_size, nd: int, channels_last: bool) -> tuple[int, ...]:
     """Spatial sizes from ``output_size``: ``nd`` ints, or a full shape in the call's layout (as torch)."""
-    ok = isinstance(output_size, (tuple, list)) and len(output_size) in (nd, nd + 2) and all(
-        is_int(v) for v in output_size)
+    ok = (
+        isinstance(output_size, (tuple, list))
+        and len(output_size) in (nd, nd + 2)
+        and all(is_int(v) for v in output_size)
+    )
     if not ok:
-        raise TypeError(f"{op}: output_size={show(output_size)!r} must be {nd} ints (the spatial size) or a full "
-                        f"shape of {nd + 2} ints")
+        raise TypeError(
+            f"{op}: output_size={show(output_size)!r} must be {nd} ints (the spatial size) or a full "
+            f"shape of {nd + 2} ints"
+        )
     sizes = tuple(int(v) for v in output_size)
     if len(sizes) == nd + 2:
         sizes = split_shape(sizes, channels_last)[2]
@@ -93,7 +106,8 @@ def solve_output_padding(op: str, sizes, in_spatial, kernel, stride, dilation, p
             raise ValueError(
                 f"{op}: output_size={tuple(sizes)} is unreachable along spatial dim {dim}: {TRANSPOSE_SIZE_FORMULA} "
                 f"with in={n}, stride={s}, pad=({p[0]}, {p[1]}), dilation={d}, kernel={k} reaches {low} to {high} "
-                f"(output_padding 0 to {high - low})")
+                f"(output_padding 0 to {high - low})"
+            )
         solved.append(want - low)
     return tuple(solved)
 
@@ -144,6 +158,7 @@ def compact_taps(index_map: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class ConvTransposeParams(LayerShape):
     """Normalised geometry of one transpose-convolution call; weight is (C_in, C_out / groups, *kernel)."""
+
     op: str
     batch: int
     in_channels: int
@@ -163,16 +178,22 @@ class ConvTransposeParams(LayerShape):
     @property
     def macs(self) -> int:
         """Multiply-adds: every input pixel meets every tap of its group's filters (cropped ones included)."""
-        return self.batch * self.in_channels * math.prod(self.in_spatial) * self.out_per_group * math.prod(
-            self.kernel)
+        return self.batch * self.in_channels * math.prod(self.in_spatial) * self.out_per_group * math.prod(self.kernel)
 
     @property
     def flops(self) -> int:
         return 2 * self.macs
 
     def _dims(self):
-        return zip(self.in_spatial, self.out_spatial, self.kernel, self.stride, self.dilation,
-                   (p[0] for p in self.padding), strict=False)
+        return zip(
+            self.in_spatial,
+            self.out_spatial,
+            self.kernel,
+            self.stride,
+            self.dilation,
+            (p[0] for p in self.padding),
+            strict=False,
+        )
 
     def index_maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Three (out, kernel) gather tables, padded to 3 spatial dims (see `transpose_index_map`)."""
@@ -189,11 +210,22 @@ class ConvTransposeParams(LayerShape):
         return md, mh, mw
 
 
-def conv_transpose_params(op: str, nd: int, x_shape: Shape, w_shape: Shape, *, stride: IntOrTuple = 1,
-                          padding: TransposePadding = 0, output_padding: IntOrTuple = 0, groups: int = 1,
-                          dilation: IntOrTuple = 1, output_size: Sequence[int] | None = None,
-                          activation: Activation = None, negative_slope: float = 0.01,
-                          layout: Layout | None = None) -> ConvTransposeParams:
+def conv_transpose_params(
+    op: str,
+    nd: int,
+    x_shape: Shape,
+    w_shape: Shape,
+    *,
+    stride: IntOrTuple = 1,
+    padding: TransposePadding = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+    output_size: Sequence[int] | None = None,
+    activation: Activation = None,
+    negative_slope: float = 0.01,
+    layout: Layout | None = None,
+) -> ConvTransposeParams:
     """Check every rule of an `nd`-d transpose convolution on these shapes and return its params."""
     layout = CHANNELS_FIRST[nd] if layout is None else layout
     channels_last = spatial_layout(op, layout, nd)
@@ -201,8 +233,9 @@ def conv_transpose_params(op: str, nd: int, x_shape: Shape, w_shape: Shape, *, s
     if len(x_shape) != nd + 2:
         raise ValueError(f"{op}: input must be {nd + 2}-d ({layout}), got {len(x_shape)}-d shape {x_shape}")
     if len(w_shape) != nd + 2:
-        raise ValueError(f"{op}: weight must be {nd + 2}-d (C_in, C_out/groups, *kernel), got {len(w_shape)}-d "
-                         f"shape {w_shape}")
+        raise ValueError(
+            f"{op}: weight must be {nd + 2}-d (C_in, C_out/groups, *kernel), got {len(w_shape)}-d shape {w_shape}"
+        )
     batch, in_channels, in_spatial = split_shape(x_shape, channels_last)
     kernel = w_shape[2:]
     if not is_int(groups) or groups < 1:
@@ -211,8 +244,10 @@ def conv_transpose_params(op: str, nd: int, x_shape: Shape, w_shape: Shape, *, s
     if in_channels % groups:
         raise ValueError(f"{op}: groups={groups} must divide in_channels={in_channels}")
     if w_shape[0] != in_channels:
-        raise ValueError(f"{op}: weight.shape[0]={w_shape[0]} must equal in_channels={in_channels} (weight is "
-                         f"(C_in, C_out/groups, *kernel); input shape {x_shape}, layout {layout})")
+        raise ValueError(
+            f"{op}: weight.shape[0]={w_shape[0]} must equal in_channels={in_channels} (weight is "
+            f"(C_in, C_out/groups, *kernel); input shape {x_shape}, layout {layout})"
+        )
     if w_shape[1] < 1 or any(k < 1 for k in kernel):
         raise ValueError(f"{op}: weight.shape={w_shape} must have no zero-size dimension")
     if any(n < 1 for n in in_spatial) or batch < 1 or in_channels < 1:
@@ -222,8 +257,9 @@ def conv_transpose_params(op: str, nd: int, x_shape: Shape, w_shape: Shape, *, s
     pads, implied = transpose_padding(op, padding, nd, kernel, stride, dilation, in_spatial)
     output_padding = int_tuple(op, "output_padding", output_padding, nd, 0)
     if implied is not None and any(output_padding):
-        raise ValueError(f"{op}: output_padding={output_padding} must be 0 with padding='same' (the output size is "
-                         f"input * stride)")
+        raise ValueError(
+            f"{op}: output_padding={output_padding} must be 0 with padding='same' (the output size is input * stride)"
+        )
     if output_size is not None:
         if any(output_padding):
             raise ValueError(f"{op}: pass output_size or output_padding, not both (output_padding={output_padding})")
@@ -243,18 +279,33 @@ def conv_transpose_params(op: str, nd: int, x_shape: Shape, w_shape: Shape, *, s
     for dim, (n, k, s, d, p, q) in enumerate(dims):
         size = transpose_base_size(n, k, s, d, p) + q
         if size < 1:
-            raise ValueError(f"{op}: output size {size} < 1 along spatial dim {dim}: {TRANSPOSE_SIZE_FORMULA} with "
-                             f"in={n}, stride={s}, pad=({p[0]}, {p[1]}), dilation={d}, kernel={k}, "
-                             f"output_padding={q}")
+            raise ValueError(
+                f"{op}: output size {size} < 1 along spatial dim {dim}: {TRANSPOSE_SIZE_FORMULA} with "
+                f"in={n}, stride={s}, pad=({p[0]}, {p[1]}), dilation={d}, kernel={k}, "
+                f"output_padding={q}"
+            )
         out_spatial.append(size)
     if activation not in ACTIVATIONS:
         raise ValueError(f"{op}: activation={activation!r} is not one of {', '.join(map(repr, ACTIVATIONS))}")
     if not isinstance(negative_slope, (int, float, np.floating, np.integer)) or isinstance(negative_slope, bool):
         raise TypeError(f"{op}: negative_slope={negative_slope!r} must be a real number")
-    return ConvTransposeParams(op=op, batch=batch, in_channels=in_channels, out_channels=w_shape[1] * groups,
-                               groups=groups, in_spatial=in_spatial, kernel=kernel, stride=stride, dilation=dilation,
-                               padding=pads, output_padding=output_padding, out_spatial=tuple(out_spatial),
-                               channels_last=channels_last, activation=activation, negative_slope=float(negative_slope))
+    return ConvTransposeParams(
+        op=op,
+        batch=batch,
+        in_channels=in_channels,
+        out_channels=w_shape[1] * groups,
+        groups=groups,
+        in_spatial=in_spatial,
+        kernel=kernel,
+        stride=stride,
+        dilation=dilation,
+        padding=pads,
+        output_padding=output_padding,
+        out_spatial=tuple(out_spatial),
+        channels_last=channels_last,
+        activation=activation,
+        negative_slope=float(negative_slope),
+    )
 
 
 @dataclass(frozen=True)
@@ -264,6 +315,7 @@ class ResizeConvParams(ConvParams):
     ``in_spatial`` is the upsampled size (all shape logic is conv's); ``scale`` maps an upsampled index back
     to the input pixel it repeats, so no upsampled image is ever built.
     """
+
     scale: tuple[int, ...] = ()
 
     def index_maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -35,14 +35,34 @@ with a message that names the op, the argument and the value.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal, TypeAlias
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any, Concatenate, Literal, ParamSpec, TypeAlias, TypeVar
 
 from numpy.typing import DTypeLike
 
-__all__ = ["Activation", "Array", "ConvAlgorithm", "DTypeLike", "FloatOrTuple", "IntOrTuple", "InterpolateMode",
-           "Layout", "Layout2d", "Padding", "PaddingMode", "PaddingNumbers", "PaddingString", "ResizeAlgorithm",
-           "Shape", "Stream", "TransposeAlgorithm", "TransposePadding", "UnpoolMode"]
+__all__ = [
+    "for_dims",
+    "Activation",
+    "Array",
+    "ConvAlgorithm",
+    "DTypeLike",
+    "FloatOrTuple",
+    "IntOrTuple",
+    "InterpolateMode",
+    "Layout",
+    "Layout2d",
+    "Padding",
+    "PaddingMode",
+    "PaddingNumbers",
+    "PaddingString",
+    "ResizeAlgorithm",
+    "Shape",
+    "Stream",
+    "TransposeAlgorithm",
+    "TransposePadding",
+    "UnpoolMode",
+]
 
 Array: TypeAlias = Any
 Stream: TypeAlias = Any
@@ -62,10 +82,33 @@ Activation: TypeAlias = Literal["relu", "relu6", "leaky_relu", "sigmoid", "tanh"
 Layout: TypeAlias = Literal["NCW", "NCHW", "NCDHW", "NWC", "NHWC", "NDHWC"]
 Layout2d: TypeAlias = Literal["NCHW", "NHWC"]
 
-ConvAlgorithm: TypeAlias = Literal["auto", "tune", "direct", "gemm", "depthwise", "pointwise", "fft", "winograd",
-                                   "winograd_f2"]
+ConvAlgorithm: TypeAlias = Literal[
+    "auto", "tune", "direct", "gemm", "depthwise", "pointwise", "fft", "winograd", "winograd_f2"
+]
 TransposeAlgorithm: TypeAlias = Literal["auto", "direct", "gemm"]
 ResizeAlgorithm: TypeAlias = Literal["auto", "direct", "gemm", "depthwise"]
 
 UnpoolMode: TypeAlias = Literal["nearest", "bed_of_nails"]
 InterpolateMode: TypeAlias = Literal["nearest", "nearest_exact", "nearest-exact"]
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def for_dims(impl: Callable[Concatenate[str, int, _P], _R], op: str, nd: int) -> Callable[_P, _R]:
+    """The public op `op` for `nd` spatial dims: ``impl(op, nd, ...)`` under the name `op`, with impl's signature
+    less its first two parameters, for readers (`help`, `inspect.signature`) and type checkers (ParamSpec) alike.
+
+    One implementation serves conv1d/2d/3d (and each other per-dims family), so the signature is written once.
+    """
+
+    def public(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        return impl(op, nd, *args, **kwargs)
+
+    signature = inspect.signature(impl)
+    public.__signature__ = signature.replace(parameters=list(signature.parameters.values())[2:])  # type: ignore[attr-defined]
+    public.__name__ = public.__qualname__ = op
+    public.__module__ = impl.__module__
+    public.__wrapped__ = impl  # type: ignore[attr-defined]
+    return public

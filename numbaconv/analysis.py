@@ -14,8 +14,16 @@ import numpy as np
 from ._params import int_tuple, is_int, padding_pairs, show
 from ._types import IntOrTuple, Layout
 
-__all__ = ["ConvCost", "LayerField", "ReceptiveFields", "TransposeOverlap", "conv_cost", "dead_channels",
-           "receptive_field", "transpose_overlap"]
+__all__ = [
+    "ConvCost",
+    "LayerField",
+    "ReceptiveFields",
+    "TransposeOverlap",
+    "conv_cost",
+    "dead_channels",
+    "receptive_field",
+    "transpose_overlap",
+]
 
 _LAYER_KEYS = ("kernel_size", "stride", "padding", "dilation", "kind", "name")
 _KINDS = ("conv", "pool")
@@ -26,6 +34,7 @@ class LayerField(NamedTuple):
 
     ``size``, ``jump`` and ``start`` are per spatial dim tuples (plain numbers for 1-d stacks).
     """
+
     name: str
     kernel_size: int | tuple[int, ...]
     stride: int | tuple[int, ...]
@@ -72,12 +81,26 @@ class ReceptiveFields(tuple[LayerField, ...]):
 
     def __str__(self) -> str:
         head = ("layer", "kernel", "stride", "dilation", "padding", "size", "jump", "start")
-        rows = [head] + [(r.name, _fmt(r.kernel_size), _fmt(r.stride), _fmt(r.dilation), _fmt_padding(r.padding),
-                          _fmt(r.size), _fmt(r.jump), _fmt(r.start)) for r in self]
+        rows = [head] + [
+            (
+                r.name,
+                _fmt(r.kernel_size),
+                _fmt(r.stride),
+                _fmt(r.dilation),
+                _fmt_padding(r.padding),
+                _fmt(r.size),
+                _fmt(r.jump),
+                _fmt(r.start),
+            )
+            for r in self
+        ]
         widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-        lines = ["  ".join(cell.rjust(w) if i else cell.ljust(w)
-                           for i, (cell, w) in enumerate(zip(row, widths, strict=False)))
-                 for row in rows]
+        lines = [
+            "  ".join(
+                cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=False))
+            )
+            for row in rows
+        ]
         return "\n".join(lines[:1] + ["-" * len(lines[0])] + lines[1:])
 
     __repr__ = __str__
@@ -94,12 +117,16 @@ def _layer_args(op: str, index: int, layer) -> dict:
     elif isinstance(layer, (tuple, list)) and 1 <= len(layer) <= 4:
         args = dict(zip(("kernel_size", "stride", "padding", "dilation"), layer, strict=False))
     else:
-        raise TypeError(f"{op}: layers[{index}]={layer!r} must be a dict with kernel_size, stride, padding, "
-                        f"dilation, kind, name, or a tuple (kernel_size, stride=1, padding=0, dilation=1)")
+        raise TypeError(
+            f"{op}: layers[{index}]={layer!r} must be a dict with kernel_size, stride, padding, "
+            f"dilation, kind, name, or a tuple (kernel_size, stride=1, padding=0, dilation=1)"
+        )
     kind = args.get("kind", "conv")
     if kind not in _KINDS:
-        raise ValueError(f"{op}: layers[{index}] kind={kind!r} must be 'conv' or 'pool' (a pool's stride "
-                         f"defaults to its kernel_size)")
+        raise ValueError(
+            f"{op}: layers[{index}] kind={kind!r} must be 'conv' or 'pool' (a pool's stride "
+            f"defaults to its kernel_size)"
+        )
     args["kind"] = kind
     args.setdefault("name", f"{kind}{index}")
     return args
@@ -107,8 +134,15 @@ def _layer_args(op: str, index: int, layer) -> dict:
 
 def _ndim(args: list[dict]) -> int:
     """Spatial dims of a stack: the longest per-dim tuple given (a mismatch fails in int_tuple later)."""
-    return max((len(a[key]) for a in args for key in ("kernel_size", "stride", "padding", "dilation")
-                if isinstance(a.get(key), (tuple, list))), default=1)
+    return max(
+        (
+            len(a[key])
+            for a in args
+            for key in ("kernel_size", "stride", "padding", "dilation")
+            if isinstance(a.get(key), (tuple, list))
+        ),
+        default=1,
+    )
 
 
 def receptive_field(layers: Iterable[dict[str, Any] | Sequence[Any]]) -> ReceptiveFields:
@@ -168,8 +202,10 @@ def receptive_field(layers: Iterable[dict[str, Any] | Sequence[Any]]) -> Recepti
         dilation = int_tuple(where, "dilation", a.get("dilation", 1), nd, 1)
         padding = a.get("padding", 0)
         if padding in ("same", "same_lower") and any(s != 1 for s in stride):
-            raise ValueError(f"{where}: padding={padding!r} with stride={stride} depends on the input size; "
-                             f"give the padding explicitly")
+            raise ValueError(
+                f"{where}: padding={padding!r} with stride={stride} depends on the input size; "
+                f"give the padding explicitly"
+            )
         pads = padding_pairs(where, padding, nd, kernel, stride, dilation, (1,) * nd)
         for d in range(nd):
             extent = dilation[d] * (kernel[d] - 1)
@@ -177,13 +213,17 @@ def receptive_field(layers: Iterable[dict[str, Any] | Sequence[Any]]) -> Recepti
             size[d] += extent * jump[d]
             jump[d] *= stride[d]
         one = (lambda v: v[0]) if nd == 1 else tuple
-        rows.append(LayerField(str(a["name"]), one(kernel), one(stride), one(dilation), one(pads), one(size),
-                               one(jump), one(start)))
+        rows.append(
+            LayerField(
+                str(a["name"]), one(kernel), one(stride), one(dilation), one(pads), one(size), one(jump), one(start)
+            )
+        )
     return ReceptiveFields(rows)
 
 
 class ConvCost(NamedTuple):
     """Parameters and multiply-adds of a convolution layer and of its depthwise-separable equivalent."""
+
     params: int
     macs: int
     separable_params: int
@@ -194,8 +234,16 @@ class ConvCost(NamedTuple):
     """separable_macs / macs (``1 / C_out + 1 / prod(kernel)`` for a dense layer): below 1 is a saving."""
 
 
-def conv_cost(in_channels: int, out_channels: int, kernel_size: IntOrTuple, out_spatial: IntOrTuple, *,
-              groups: int = 1, bias: bool = True, batch: int = 1) -> ConvCost:
+def conv_cost(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: IntOrTuple,
+    out_spatial: IntOrTuple,
+    *,
+    groups: int = 1,
+    bias: bool = True,
+    batch: int = 1,
+) -> ConvCost:
     """Parameters and multiply-adds of a convolution, and of the depthwise-separable layer that replaces it.
 
     The convolution has ``C_out * C_in / groups * prod(kernel)`` weights and does that many multiply-adds per
@@ -233,15 +281,18 @@ def conv_cost(in_channels: int, out_channels: int, kernel_size: IntOrTuple, out_
     True
     """
     op = "conv_cost"
-    for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups),
-                        ("batch", batch)):
+    for name, value in (
+        ("in_channels", in_channels),
+        ("out_channels", out_channels),
+        ("groups", groups),
+        ("batch", batch),
+    ):
         if not is_int(value) or value < 1:
             raise ValueError(f"{op}: {name}={show(value)!r} must be a positive integer")
     if not isinstance(bias, (bool, np.bool_)):
         raise TypeError(f"{op}: bias={bias!r} must be True or False")
     if in_channels % groups or out_channels % groups:
-        raise ValueError(f"{op}: groups={groups} must divide in_channels={in_channels} and "
-                         f"out_channels={out_channels}")
+        raise ValueError(f"{op}: groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}")
     nd = next((len(v) for v in (kernel_size, out_spatial) if isinstance(v, (tuple, list))), 2)
     kernel = int_tuple(op, "kernel_size", kernel_size, nd, 1)
     pixels = batch * math.prod(int_tuple(op, "out_spatial", out_spatial, nd, 1))
@@ -255,6 +306,7 @@ def conv_cost(in_channels: int, out_channels: int, kernel_size: IntOrTuple, out_
 
 class TransposeOverlap(NamedTuple):
     """Result of :func:`transpose_overlap`."""
+
     counts: np.ndarray
     """Kernel taps landing on each output pixel of one period, shape ``stride`` (away from the borders)."""
     uniform: bool
@@ -343,12 +395,13 @@ def dead_channels(activations: np.ndarray, tol: float = 0.0, *, layout: Layout |
     host_only(op, activations=activations)
     if activations.dtype.kind not in "biuf":
         raise TypeError(f"{op}: activations dtype {activations.dtype} is not supported; use a real dtype")
-    if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, (int, float, np.integer, np.floating)) \
-            or not tol >= 0:
+    if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, (int, float, np.integer, np.floating)) or not tol >= 0:
         raise ValueError(f"{op}: tol={tol!r} must be a non-negative real number")
     if activations.ndim < 2:
-        raise ValueError(f"{op}: activations must be at least 2-d (N, C, *spatial), got {activations.ndim}-d "
-                         f"shape {activations.shape}")
+        raise ValueError(
+            f"{op}: activations must be at least 2-d (N, C, *spatial), got {activations.ndim}-d "
+            f"shape {activations.shape}"
+        )
     channel_axis = activations.ndim - 1 if channels_last_any(op, layout, activations.ndim) else 1
     if any(n == 0 for i, n in enumerate(activations.shape) if i != channel_axis):
         raise ValueError(f"{op}: activations shape {activations.shape} has no samples or positions to look at")

@@ -23,6 +23,7 @@ from numbaconv._algorithms import select
 @dataclass(frozen=True)
 class Case:
     """One benchmark: a family, the op's arguments, and how much work it is."""
+
     name: str
     family: str
     make: Callable[[], dict]
@@ -40,6 +41,7 @@ def _arr(shape, dtype=np.float32):
 
 def _torch_conv(torch, x, w, channels_last=False, transpose=False, **kw):
     import torch.nn.functional as F
+
     tx, tw = torch.from_numpy(x), torch.from_numpy(w)
     if channels_last:
         tx, tw = tx.contiguous(memory_format=torch.channels_last), tw.contiguous(memory_format=torch.channels_last)
@@ -49,23 +51,35 @@ def _torch_conv(torch, x, w, channels_last=False, transpose=False, **kw):
 
 def conv_case(name, x_shape, w_shape, *, dtype=np.float32, tags=(), channels_last=False, **kw):
     """A conv2d case; with channels_last numbaconv runs on NHWC data (compare with the torch_cl column)."""
+
     def make():
         x, w = _arr(x_shape, dtype), _arr(w_shape, dtype)
         params = nc.conv_params("conv2d", 2, x_shape, w_shape, **kw)
-        kernel = select(nc.conv_params("conv2d", 2, (x_shape[0], *x_shape[2:], x_shape[1]), w_shape, layout="NHWC",
-                                       **kw) if channels_last else params)
+        kernel = select(
+            nc.conv_params("conv2d", 2, (x_shape[0], *x_shape[2:], x_shape[1]), w_shape, layout="NHWC", **kw)
+            if channels_last
+            else params
+        )
         nbytes = (x.size + w.size + math.prod(params.out_shape)) * x.itemsize
         if channels_last:
             x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
             ours = lambda: nc.conv2d(x_nhwc, w, layout="NHWC", **kw)
         else:
             ours = lambda: nc.conv2d(x, w, **kw)
-        return dict(numbaconv=ours,
-                    torch=lambda torch: _torch_conv(torch, x, w, **kw),
-                    torch_cl=lambda torch: _torch_conv(torch, x, w, channels_last=True, **kw),
-                    flops=params.flops, bytes=nbytes, kernel=kernel)
-    family = "depthwise" if w_shape[1] == 1 and kw.get("groups", 1) > 1 else (
-        "grouped" if kw.get("groups", 1) > 1 else ("pointwise" if w_shape[2:] == (1, 1) else "dense"))
+        return dict(
+            numbaconv=ours,
+            torch=lambda torch: _torch_conv(torch, x, w, **kw),
+            torch_cl=lambda torch: _torch_conv(torch, x, w, channels_last=True, **kw),
+            flops=params.flops,
+            bytes=nbytes,
+            kernel=kernel,
+        )
+
+    family = (
+        "depthwise"
+        if w_shape[1] == 1 and kw.get("groups", 1) > 1
+        else ("grouped" if kw.get("groups", 1) > 1 else ("pointwise" if w_shape[2:] == (1, 1) else "dense"))
+    )
     return Case(name, family, make, tags)
 
 
@@ -78,14 +92,21 @@ def separable_case(name, x_shape, c_out, k=3, tags=()):
 
         def torch_fn(torch, channels_last=False):
             import torch.nn.functional as F
+
             tx, tdw, tpw = torch.from_numpy(x), torch.from_numpy(dw), torch.from_numpy(pw[:, :, None, None].copy())
             if channels_last:
                 tx = tx.contiguous(memory_format=torch.channels_last)
                 tdw, tpw = (t.contiguous(memory_format=torch.channels_last) for t in (tdw, tpw))
             return lambda: F.conv2d(F.conv2d(tx, tdw, padding=k // 2, groups=c), tpw)
-        return dict(numbaconv=lambda: nc.separable_conv2d(x, dw, pw, padding=k // 2), torch=torch_fn,
-                    torch_cl=lambda torch: torch_fn(torch, True), flops=dwp.flops + pwp.flops,
-                    bytes=(x.size + 2 * math.prod(dwp.out_shape) + math.prod(pwp.out_shape)) * 4)
+
+        return dict(
+            numbaconv=lambda: nc.separable_conv2d(x, dw, pw, padding=k // 2),
+            torch=torch_fn,
+            torch_cl=lambda torch: torch_fn(torch, True),
+            flops=dwp.flops + pwp.flops,
+            bytes=(x.size + 2 * math.prod(dwp.out_shape) + math.prod(pwp.out_shape)) * 4,
+        )
+
     return Case(name, "separable", make, tags)
 
 
@@ -94,10 +115,14 @@ def transpose_case(name, x_shape, w_shape, tags=(), **kw):
         x, w = _arr(x_shape), _arr(w_shape)
         shape = nc.conv_transpose_output_shape(x_shape, w_shape, **kw)
         flops = 2 * x.size * w_shape[1] * math.prod(w_shape[2:])
-        return dict(numbaconv=lambda: nc.conv_transpose2d(x, w, **kw),
-                    torch=lambda torch: _torch_conv(torch, x, w, transpose=True, **kw),
-                    torch_cl=lambda torch: _torch_conv(torch, x, w, channels_last=True, transpose=True, **kw),
-                    flops=flops, bytes=(x.size + w.size + math.prod(shape)) * 4)
+        return dict(
+            numbaconv=lambda: nc.conv_transpose2d(x, w, **kw),
+            torch=lambda torch: _torch_conv(torch, x, w, transpose=True, **kw),
+            torch_cl=lambda torch: _torch_conv(torch, x, w, channels_last=True, transpose=True, **kw),
+            flops=flops,
+            bytes=(x.size + w.size + math.prod(shape)) * 4,
+        )
+
     return Case(name, "transpose", make, tags)
 
 
@@ -110,14 +135,22 @@ def pool_case(name, x_shape, kind, tags=(), **kw):
 
         def torch_fn(torch, channels_last=False):
             import torch.nn.functional as F
+
             tx = torch.from_numpy(x)
             if channels_last:
                 tx = tx.contiguous(memory_format=torch.channels_last)
             op = F.max_pool2d if kind == "max" else F.avg_pool2d
             return lambda: op(tx, **kw)
+
         op = nc.max_pool2d if kind == "max" else nc.avg_pool2d
-        return dict(numbaconv=lambda: op(x, **kw), torch=torch_fn, torch_cl=lambda torch: torch_fn(torch, True),
-                    flops=0, bytes=nbytes)
+        return dict(
+            numbaconv=lambda: op(x, **kw),
+            torch=torch_fn,
+            torch_cl=lambda torch: torch_fn(torch, True),
+            flops=0,
+            bytes=nbytes,
+        )
+
     return Case(name, "pool", make, tags)
 
 
@@ -126,84 +159,129 @@ def unpool_case(name, x_shape, mode, tags=()):
         x = _arr(x_shape)
         out_bytes = x.size * 4 * 4
         if mode == "max":
-            values, indices = nc.max_pool2d(_arr((x_shape[0], x_shape[1], 2 * x_shape[2], 2 * x_shape[3])), 2,
-                                            return_indices=True)
+            values, indices = nc.max_pool2d(
+                _arr((x_shape[0], x_shape[1], 2 * x_shape[2], 2 * x_shape[3])), 2, return_indices=True
+            )
 
             def torch_fn(torch):
                 import torch.nn.functional as F
+
                 tv, ti = torch.from_numpy(values), torch.from_numpy(indices)
                 return lambda: F.max_unpool2d(tv, ti, 2)
-            return dict(numbaconv=lambda: nc.max_unpool2d(values, indices, 2), torch=torch_fn, flops=0,
-                        bytes=values.size * 12 + out_bytes)
+
+            return dict(
+                numbaconv=lambda: nc.max_unpool2d(values, indices, 2),
+                torch=torch_fn,
+                flops=0,
+                bytes=values.size * 12 + out_bytes,
+            )
 
         def torch_fn(torch):
             import torch.nn.functional as F
+
             tx = torch.from_numpy(x)
             if mode == "nearest":
                 return lambda: F.interpolate(tx, scale_factor=2, mode="nearest")
             return None
-        return dict(numbaconv=lambda: nc.unpool2d(x, 2, mode=mode), torch=torch_fn,
-                    numpy=(lambda: x.repeat(2, axis=2).repeat(2, axis=3)) if mode == "nearest" else None,
-                    flops=0, bytes=x.size * 4 + out_bytes)
+
+        return dict(
+            numbaconv=lambda: nc.unpool2d(x, 2, mode=mode),
+            torch=torch_fn,
+            numpy=(lambda: x.repeat(2, axis=2).repeat(2, axis=3)) if mode == "nearest" else None,
+            flops=0,
+            bytes=x.size * 4 + out_bytes,
+        )
+
     return Case(name, "unpool", make, tags)
 
 
 def image_case(name, size, k, tags=()):
     """Single-channel image filtering: the SciPy comparison (ndimage.correlate; fftconvolve for big kernels)."""
+
     def make():
         import scipy.ndimage
         import scipy.signal
+
         img, kern = _arr((size, size)), _arr((k, k))
         x, w = img[None, None], kern[None, None]
-        calls = dict(numbaconv=lambda: nc.conv2d(x, w, padding="same"),
-                     scipy=lambda: scipy.ndimage.correlate(img, kern, mode="constant"),
-                     torch=lambda torch: _torch_conv(torch, x, w, padding=k // 2),
-                     flops=2 * size * size * k * k, bytes=2 * img.nbytes)
+        calls = dict(
+            numbaconv=lambda: nc.conv2d(x, w, padding="same"),
+            scipy=lambda: scipy.ndimage.correlate(img, kern, mode="constant"),
+            torch=lambda torch: _torch_conv(torch, x, w, padding=k // 2),
+            flops=2 * size * size * k * k,
+            bytes=2 * img.nbytes,
+        )
         if k >= 15:
             calls["scipy_fft"] = lambda: scipy.signal.fftconvolve(img, kern[::-1, ::-1], mode="same")
         return calls
+
     return Case(name, "image", make, tags)
 
 
-CASES = {c.name: c for c in [
-    conv_case("resnet50_stem_7x7_s2", (4, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3),
-    conv_case("resnet_3x3_64ch_56", (4, 64, 56, 56), (64, 64, 3, 3), padding=1),
-    conv_case("resnet_1x1_256to64_56", (4, 256, 56, 56), (64, 256, 1, 1)),
-    conv_case("resnet_1x1_64to256_56", (4, 64, 56, 56), (256, 64, 1, 1)),
-    conv_case("vgg16_3x3_128ch_112", (1, 128, 112, 112), (128, 128, 3, 3), padding=1),
-    conv_case("resnet_3x3_s2_128ch_28", (4, 128, 56, 56), (128, 128, 3, 3), stride=2, padding=1),
-    conv_case("deeplab_3x3_d2_256ch_33", (2, 256, 33, 33), (256, 256, 3, 3), padding=2, dilation=2),
-    conv_case("deeplab_3x3_d4_256ch_33", (2, 256, 33, 33), (256, 256, 3, 3), padding=4, dilation=4),
-    conv_case("mobilenetv2_dw_s1_144ch_56", (4, 144, 56, 56), (144, 1, 3, 3), padding=1, groups=144),
-    conv_case("mobilenetv2_dw_s2_144ch_56", (4, 144, 56, 56), (144, 1, 3, 3), stride=2, padding=1, groups=144),
-    conv_case("mobilenetv2_dw_s1_144ch_56_nhwc", (4, 144, 56, 56), (144, 1, 3, 3), padding=1, groups=144,
-              channels_last=True, tags=("channels_last",)),
-    conv_case("mobilenetv2_pw_144to24_56", (4, 144, 56, 56), (24, 144, 1, 1)),
-    separable_case("mobilenetv1_sep_64to128_112", (4, 64, 112, 112), 128),
-    conv_case("shufflenet_1x1_g3_240ch_28", (4, 240, 28, 28), (240, 80, 1, 1), groups=3),
-    conv_case("shufflenet_1x1_g8_384ch_28", (4, 384, 28, 28), (384, 48, 1, 1), groups=8),
-    conv_case("resnext_3x3_g32_128ch_56", (4, 128, 56, 56), (128, 4, 3, 3), padding=1, groups=32),
-    transpose_case("dcgan_tconv_4x4_s2_512to256_4", (16, 512, 4, 4), (512, 256, 4, 4), stride=2, padding=1),
-    transpose_case("unet_tconv_2x2_s2_128to64_64", (2, 128, 64, 64), (128, 64, 2, 2), stride=2),
-    transpose_case("linknet_tconv_3x3_s2_64to32_56", (4, 64, 56, 56), (64, 32, 3, 3), stride=2, padding=1,
-                   output_padding=1),
-    pool_case("segnet_maxpool_2x2_idx_64ch_224", (4, 64, 224, 224), "max", kernel_size=2, return_indices=True),
-    pool_case("resnet_maxpool_3x3_s2_64ch_112", (4, 64, 112, 112), "max", kernel_size=3, stride=2, padding=1),
-    pool_case("avgpool_2x2_256ch_56", (4, 256, 56, 56), "avg", kernel_size=2),
-    unpool_case("segnet_maxunpool_2x2_64ch_112", (4, 64, 112, 112), "max"),
-    unpool_case("unpool_nearest_x2_64ch_56", (4, 64, 56, 56), "nearest"),
-    unpool_case("unpool_bed_of_nails_x2_64ch_56", (4, 64, 56, 56), "bed_of_nails"),
-    conv_case("latency_n1_resnet_3x3_64ch_56", (1, 64, 56, 56), (64, 64, 3, 3), padding=1, tags=("latency",)),
-    conv_case("latency_n1_mobilenet_dw_144ch_56", (1, 144, 56, 56), (144, 1, 3, 3), padding=1, groups=144,
-              tags=("latency",)),
-    conv_case("f64_resnet_3x3_64ch_56", (2, 64, 56, 56), (64, 64, 3, 3), padding=1, dtype=np.float64,
-              tags=("float64",)),
-    conv_case("f64_mobilenet_dw_144ch_56", (2, 144, 56, 56), (144, 1, 3, 3), padding=1, groups=144,
-              dtype=np.float64, tags=("float64",)),
-    image_case("image_1024_3x3", 1024, 3),
-    image_case("image_1024_7x7", 1024, 7),
-    image_case("image_1024_31x31", 1024, 31),
-]}
+CASES = {
+    c.name: c
+    for c in [
+        conv_case("resnet50_stem_7x7_s2", (4, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3),
+        conv_case("resnet_3x3_64ch_56", (4, 64, 56, 56), (64, 64, 3, 3), padding=1),
+        conv_case("resnet_1x1_256to64_56", (4, 256, 56, 56), (64, 256, 1, 1)),
+        conv_case("resnet_1x1_64to256_56", (4, 64, 56, 56), (256, 64, 1, 1)),
+        conv_case("vgg16_3x3_128ch_112", (1, 128, 112, 112), (128, 128, 3, 3), padding=1),
+        conv_case("resnet_3x3_s2_128ch_28", (4, 128, 56, 56), (128, 128, 3, 3), stride=2, padding=1),
+        conv_case("deeplab_3x3_d2_256ch_33", (2, 256, 33, 33), (256, 256, 3, 3), padding=2, dilation=2),
+        conv_case("deeplab_3x3_d4_256ch_33", (2, 256, 33, 33), (256, 256, 3, 3), padding=4, dilation=4),
+        conv_case("mobilenetv2_dw_s1_144ch_56", (4, 144, 56, 56), (144, 1, 3, 3), padding=1, groups=144),
+        conv_case("mobilenetv2_dw_s2_144ch_56", (4, 144, 56, 56), (144, 1, 3, 3), stride=2, padding=1, groups=144),
+        conv_case(
+            "mobilenetv2_dw_s1_144ch_56_nhwc",
+            (4, 144, 56, 56),
+            (144, 1, 3, 3),
+            padding=1,
+            groups=144,
+            channels_last=True,
+            tags=("channels_last",),
+        ),
+        conv_case("mobilenetv2_pw_144to24_56", (4, 144, 56, 56), (24, 144, 1, 1)),
+        separable_case("mobilenetv1_sep_64to128_112", (4, 64, 112, 112), 128),
+        conv_case("shufflenet_1x1_g3_240ch_28", (4, 240, 28, 28), (240, 80, 1, 1), groups=3),
+        conv_case("shufflenet_1x1_g8_384ch_28", (4, 384, 28, 28), (384, 48, 1, 1), groups=8),
+        conv_case("resnext_3x3_g32_128ch_56", (4, 128, 56, 56), (128, 4, 3, 3), padding=1, groups=32),
+        transpose_case("dcgan_tconv_4x4_s2_512to256_4", (16, 512, 4, 4), (512, 256, 4, 4), stride=2, padding=1),
+        transpose_case("unet_tconv_2x2_s2_128to64_64", (2, 128, 64, 64), (128, 64, 2, 2), stride=2),
+        transpose_case(
+            "linknet_tconv_3x3_s2_64to32_56", (4, 64, 56, 56), (64, 32, 3, 3), stride=2, padding=1, output_padding=1
+        ),
+        pool_case("segnet_maxpool_2x2_idx_64ch_224", (4, 64, 224, 224), "max", kernel_size=2, return_indices=True),
+        pool_case("resnet_maxpool_3x3_s2_64ch_112", (4, 64, 112, 112), "max", kernel_size=3, stride=2, padding=1),
+        pool_case("avgpool_2x2_256ch_56", (4, 256, 56, 56), "avg", kernel_size=2),
+        unpool_case("segnet_maxunpool_2x2_64ch_112", (4, 64, 112, 112), "max"),
+        unpool_case("unpool_nearest_x2_64ch_56", (4, 64, 56, 56), "nearest"),
+        unpool_case("unpool_bed_of_nails_x2_64ch_56", (4, 64, 56, 56), "bed_of_nails"),
+        conv_case("latency_n1_resnet_3x3_64ch_56", (1, 64, 56, 56), (64, 64, 3, 3), padding=1, tags=("latency",)),
+        conv_case(
+            "latency_n1_mobilenet_dw_144ch_56",
+            (1, 144, 56, 56),
+            (144, 1, 3, 3),
+            padding=1,
+            groups=144,
+            tags=("latency",),
+        ),
+        conv_case(
+            "f64_resnet_3x3_64ch_56", (2, 64, 56, 56), (64, 64, 3, 3), padding=1, dtype=np.float64, tags=("float64",)
+        ),
+        conv_case(
+            "f64_mobilenet_dw_144ch_56",
+            (2, 144, 56, 56),
+            (144, 1, 3, 3),
+            padding=1,
+            groups=144,
+            dtype=np.float64,
+            tags=("float64",),
+        ),
+        image_case("image_1024_3x3", 1024, 3),
+        image_case("image_1024_7x7", 1024, 7),
+        image_case("image_1024_31x31", 1024, 31),
+    ]
+}
 
 
 def best_time(fn, repeat: int, min_time: float = 0.05) -> float:
@@ -224,6 +302,7 @@ def best_time(fn, repeat: int, min_time: float = 0.05) -> float:
 def run_bench(compare=("torch", "scipy", "numpy"), only=None, repeat=5, threads=2) -> list[dict]:
     """Time every case (or those whose name contains `only`), interleaving numbaconv and the baselines."""
     import numba
+
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     torch: Any = None  # the torch module when it takes part
     if "torch" in compare:
@@ -235,6 +314,7 @@ def run_bench(compare=("torch", "scipy", "numpy"), only=None, repeat=5, threads=
     cases = [c for c in CASES.values() if not only or any(o in c.name for o in only.split(","))]
     try:
         from tqdm import tqdm
+
         progress = tqdm(cases, unit="case")
     except ImportError:
         progress = cases
@@ -256,27 +336,42 @@ def run_bench(compare=("torch", "scipy", "numpy"), only=None, repeat=5, threads=
         for _ in range(repeat):  # interleaved, so drift hits every contender alike
             for k, fn in fns.items():
                 times[k] = min(times[k], best_time(fn, 1))
-        rows.append(dict(case=case.name, family=case.family, tags=case.tags, flops=calls["flops"],
-                         bytes=calls["bytes"], times=times, kernel=calls.get("kernel", "")))
+        rows.append(
+            dict(
+                case=case.name,
+                family=case.family,
+                tags=case.tags,
+                flops=calls["flops"],
+                bytes=calls["bytes"],
+                times=times,
+                kernel=calls.get("kernel", ""),
+            )
+        )
     return rows
 
 
 def print_table(rows: list[dict]) -> None:
     others = sorted({k for r in rows for k in r["times"]} - {"numbaconv"})
-    head = (f"{'case':<38} {'numbaconv':>10} " + " ".join(f"{'/' + k:>10}" for k in others)
-            + f" {'GFLOP/s':>8} {'GB/s':>6}  kernel")
+    head = (
+        f"{'case':<38} {'numbaconv':>10} "
+        + " ".join(f"{'/' + k:>10}" for k in others)
+        + f" {'GFLOP/s':>8} {'GB/s':>6}  kernel"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
         t = r["times"]["numbaconv"]
         cells = " ".join(f"{t / r['times'][k]:>10.2f}" if k in r["times"] else f"{'':>10}" for k in others)
         gflops = f"{r['flops'] / t / 1e9:>8.1f}" if r["flops"] else f"{'':>8}"
-        print(f"{r['case']:<38} {t * 1e3:>8.2f}ms {cells} {gflops} {r['bytes'] / t / 1e9:>6.1f}  "
-              f"{r.get('kernel', '')}")
-    print("\nratio columns = numbaconv time / that library's time (below 1 means numbaconv is faster); "
-          "torch_cl = torch with channels_last tensors; kernel = the CPU kernel algorithm='auto' ran (convolutions)")
+        print(f"{r['case']:<38} {t * 1e3:>8.2f}ms {cells} {gflops} {r['bytes'] / t / 1e9:>6.1f}  {r.get('kernel', '')}")
+    print(
+        "\nratio columns = numbaconv time / that library's time (below 1 means numbaconv is faster); "
+        "torch_cl = torch with channels_last tensors; kernel = the CPU kernel algorithm='auto' ran (convolutions)"
+    )
     for k in others:
         ratios = [r["times"]["numbaconv"] / r["times"][k] for r in rows if k in r["times"]]
         if ratios:
-            print(f"geometric mean vs {k}: {math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f} "
-                  f"over {len(ratios)} cases")
+            print(
+                f"geometric mean vs {k}: {math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f} "
+                f"over {len(ratios)} cases"
+            )

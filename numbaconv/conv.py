@@ -7,8 +7,6 @@ numbaconv/_launch_conv.py runs it. All checks happen before any kernel runs.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from ._algorithms import select, tuning_candidates
 from ._arrays import backend_of
 from ._call import Call
@@ -26,6 +24,7 @@ from ._types import (
     PaddingMode,
     Shape,
     Stream,
+    for_dims,
 )
 
 _COMMON_DOC = """
@@ -68,18 +67,49 @@ _COMMON_DOC = """
 """
 
 
-def _conv(op: str, nd: int, x, weight, bias, *, stride, padding, dilation, groups, padding_mode, flip,
-          activation, negative_slope, layout, out, algorithm, dtype, stream=None):
+def _conv(
+    op: str,
+    nd: int,
+    /,
+    x: Array,
+    weight: Array,
+    bias: Array | None = None,
+    *,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    padding_mode: PaddingMode = "zeros",
+    flip: bool = False,
+    activation: Activation = None,
+    negative_slope: float = 0.01,
+    layout: Layout | None = None,
+    out: Array | None = None,
+    algorithm: ConvAlgorithm = "auto",
+    dtype: DTypeLike | None = None,
+    stream: Stream = None,
+) -> Array:
     call = Call(op, {"x": x, "weight": weight, "bias": bias}, outs={"out": out}, stream=stream)
     call.float_result(dtype).real("weight")
-    params = conv_params(op, nd, call.x.shape, call["weight"].shape, stride=stride, padding=padding,
-                         dilation=dilation, groups=groups, padding_mode=padding_mode, flip=flip,
-                         activation=activation, negative_slope=negative_slope, layout=layout)
+    params = conv_params(
+        op,
+        nd,
+        call.x.shape,
+        call["weight"].shape,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+        flip=flip,
+        activation=activation,
+        negative_slope=negative_slope,
+        layout=layout,
+    )
     return run_conv(call, params, algorithm)
 
 
-def run_conv(call: Call, params: ConvParams, algorithm: str, one_group: ConvParams | None = None,
-             select_kernel=select):
+def run_conv(call: Call, params: ConvParams, algorithm: str, one_group: ConvParams | None = None, select_kernel=select):
     """The shared tail of every convolution: bias, kernel choice, `out=` check, tuning, launch.
 
     With `one_group`, the grouped conv `params` is run one group at a time with its channels shuffled
@@ -98,40 +128,20 @@ def run_conv(call: Call, params: ConvParams, algorithm: str, one_group: ConvPara
 
     if kernel == "tune":
         from . import tuning
-        kernel = tuning.tune(params, call.compute, call.backend, tuning_candidates(one_group or params, call.backend),
-                             lambda name: fill(name, call.scratch(params.out_shape)))
+
+        kernel = tuning.tune(
+            params,
+            call.compute,
+            call.backend,
+            tuning_candidates(one_group or params, call.backend),
+            lambda name: fill(name, call.scratch(params.out_shape)),
+        )
     return call.run(params.out_shape, lambda target: fill(kernel, target))
 
 
-class _ConvNd(Protocol):
-    """The signature of conv1d, conv2d and conv3d (made by `_make_conv`)."""
-
-    def __call__(self, x: Array, weight: Array, bias: Array | None = None, *, stride: IntOrTuple = 1,
-                 padding: Padding = 0, dilation: IntOrTuple = 1, groups: int = 1, padding_mode: PaddingMode = "zeros",
-                 flip: bool = False, activation: Activation = None, negative_slope: float = 0.01,
-                 layout: Layout | None = None, out: Array | None = None, algorithm: ConvAlgorithm = "auto",
-                 dtype: DTypeLike | None = None, stream: Stream = None) -> Array: ...
-
-
-def _make_conv(nd: int) -> _ConvNd:
-    op = f"conv{nd}d"
-
-    def conv_nd(x: Array, weight: Array, bias: Array | None = None, *, stride: IntOrTuple = 1, padding: Padding = 0,
-                dilation: IntOrTuple = 1, groups: int = 1, padding_mode: PaddingMode = "zeros", flip: bool = False,
-                activation: Activation = None, negative_slope: float = 0.01, layout: Layout | None = None,
-                out: Array | None = None, algorithm: ConvAlgorithm = "auto", dtype: DTypeLike | None = None,
-                stream: Stream = None) -> Array:
-        return _conv(op, nd, x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=groups,
-                     padding_mode=padding_mode, flip=flip, activation=activation, negative_slope=negative_slope,
-                     layout=layout, out=out, algorithm=algorithm, dtype=dtype, stream=stream)
-
-    conv_nd.__name__ = conv_nd.__qualname__ = op
-    return conv_nd
-
-
-conv1d = _make_conv(1)
-conv2d = _make_conv(2)
-conv3d = _make_conv(3)
+conv1d = for_dims(_conv, "conv1d", 1)
+conv2d = for_dims(_conv, "conv2d", 2)
+conv3d = for_dims(_conv, "conv3d", 3)
 
 conv1d.__doc__ = (
     """1-D convolution (cross-correlation) of ``x (N, C_in, W)`` with ``weight (C_out, C_in/groups, kW)``.
@@ -197,11 +207,24 @@ conv3d.__doc__ = (
 )
 
 
-def depthwise_conv2d(x: Array, weight: Array, bias: Array | None = None, *, stride: IntOrTuple = 1,
-                     padding: Padding = 0, dilation: IntOrTuple = 1, padding_mode: PaddingMode = "zeros",
-                     flip: bool = False, activation: Activation = None, negative_slope: float = 0.01,
-                     layout: Layout2d = "NCHW", out: Array | None = None, algorithm: ConvAlgorithm = "auto",
-                     dtype: DTypeLike | None = None, stream: Stream = None) -> Array:
+def depthwise_conv2d(
+    x: Array,
+    weight: Array,
+    bias: Array | None = None,
+    *,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    padding_mode: PaddingMode = "zeros",
+    flip: bool = False,
+    activation: Activation = None,
+    negative_slope: float = 0.01,
+    layout: Layout2d = "NCHW",
+    out: Array | None = None,
+    algorithm: ConvAlgorithm = "auto",
+    dtype: DTypeLike | None = None,
+    stream: Stream = None,
+) -> Array:
     """Depthwise 2-D convolution: each input channel convolved with its own ``multiplier`` filters.
 
     ``weight`` is ``(C_in * multiplier, 1, kH, kW)``; output channel ``o`` reads input channel
@@ -217,12 +240,30 @@ def depthwise_conv2d(x: Array, weight: Array, bias: Array | None = None, *, stri
     op = "depthwise_conv2d"
     backend_of(op, x=x, weight=weight, bias=bias, out=out)
     if x.ndim == 4 and weight.ndim == 4 and weight.shape[1] != 1:
-        raise ValueError(f"{op}: weight.shape[1]={weight.shape[1]} must be 1 (weight is (C_in * multiplier, 1, "
-                         f"kH, kW))")
+        raise ValueError(
+            f"{op}: weight.shape[1]={weight.shape[1]} must be 1 (weight is (C_in * multiplier, 1, kH, kW))"
+        )
     channels = tuple(x.shape)[-1 if layout == "NHWC" else 1] if x.ndim == 4 else 1
-    return _conv(op, 2, x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=channels,
-                 padding_mode=padding_mode, flip=flip, activation=activation, negative_slope=negative_slope,
-                 layout=layout, out=out, algorithm=algorithm, dtype=dtype, stream=stream)
+    return _conv(
+        op,
+        2,
+        x,
+        weight,
+        bias,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=channels,
+        padding_mode=padding_mode,
+        flip=flip,
+        activation=activation,
+        negative_slope=negative_slope,
+        layout=layout,
+        out=out,
+        algorithm=algorithm,
+        dtype=dtype,
+        stream=stream,
+    )
 
 
 def _pointwise_weight(op: str, weight):
@@ -233,10 +274,20 @@ def _pointwise_weight(op: str, weight):
     raise ValueError(f"{op}: weight.shape={tuple(weight.shape)} must be (C_out, C_in) or (C_out, C_in, 1, 1)")
 
 
-def pointwise_conv2d(x: Array, weight: Array, bias: Array | None = None, *, groups: int = 1,
-                     activation: Activation = None, negative_slope: float = 0.01, layout: Layout2d = "NCHW",
-                     out: Array | None = None, algorithm: ConvAlgorithm = "auto", dtype: DTypeLike | None = None,
-                     stream: Stream = None) -> Array:
+def pointwise_conv2d(
+    x: Array,
+    weight: Array,
+    bias: Array | None = None,
+    *,
+    groups: int = 1,
+    activation: Activation = None,
+    negative_slope: float = 0.01,
+    layout: Layout2d = "NCHW",
+    out: Array | None = None,
+    algorithm: ConvAlgorithm = "auto",
+    dtype: DTypeLike | None = None,
+    stream: Stream = None,
+) -> Array:
     """1x1 convolution: a per-pixel matrix product over channels, run as BLAS GEMM.
 
     ``weight`` is ``(C_out, C_in / groups)`` or ``(C_out, C_in / groups, 1, 1)``. Other arguments as
@@ -251,17 +302,47 @@ def pointwise_conv2d(x: Array, weight: Array, bias: Array | None = None, *, grou
     """
     op = "pointwise_conv2d"
     backend_of(op, x=x, weight=weight, bias=bias, out=out)
-    return _conv(op, 2, x, _pointwise_weight(op, weight), bias, stride=1, padding=0, dilation=1, groups=groups,
-                 padding_mode="zeros", flip=False, activation=activation, negative_slope=negative_slope,
-                 layout=layout, out=out, algorithm=algorithm, dtype=dtype, stream=stream)
+    return _conv(
+        op,
+        2,
+        x,
+        _pointwise_weight(op, weight),
+        bias,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=groups,
+        padding_mode="zeros",
+        flip=False,
+        activation=activation,
+        negative_slope=negative_slope,
+        layout=layout,
+        out=out,
+        algorithm=algorithm,
+        dtype=dtype,
+        stream=stream,
+    )
 
 
-def separable_conv2d(x: Array, depthwise_weight: Array, pointwise_weight: Array, bias: Array | None = None, *,
-                     depthwise_bias: Array | None = None, stride: IntOrTuple = 1, padding: Padding = 0,
-                     dilation: IntOrTuple = 1, padding_mode: PaddingMode = "zeros",
-                     depthwise_activation: Activation = None, activation: Activation = None,
-                     negative_slope: float = 0.01, layout: Layout2d = "NCHW", out: Array | None = None,
-                     dtype: DTypeLike | None = None, stream: Stream = None) -> Array:
+def separable_conv2d(
+    x: Array,
+    depthwise_weight: Array,
+    pointwise_weight: Array,
+    bias: Array | None = None,
+    *,
+    depthwise_bias: Array | None = None,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    padding_mode: PaddingMode = "zeros",
+    depthwise_activation: Activation = None,
+    activation: Activation = None,
+    negative_slope: float = 0.01,
+    layout: Layout2d = "NCHW",
+    out: Array | None = None,
+    dtype: DTypeLike | None = None,
+    stream: Stream = None,
+) -> Array:
     """Depthwise-separable 2-D convolution: :func:`depthwise_conv2d` then :func:`pointwise_conv2d`.
 
     ``depthwise_weight`` is ``(C_in * multiplier, 1, kH, kW)``; ``pointwise_weight`` is
@@ -279,35 +360,80 @@ def separable_conv2d(x: Array, depthwise_weight: Array, pointwise_weight: Array,
     (1, 8, 6, 6)
     """
     op = "separable_conv2d"
-    call = Call(op, {"x": x, "depthwise_weight": depthwise_weight, "pointwise_weight": pointwise_weight, "bias": bias,
-                     "depthwise_bias": depthwise_bias}, outs={"out": out}, stream=stream)
+    call = Call(
+        op,
+        {
+            "x": x,
+            "depthwise_weight": depthwise_weight,
+            "pointwise_weight": pointwise_weight,
+            "bias": bias,
+            "depthwise_bias": depthwise_bias,
+        },
+        outs={"out": out},
+        stream=stream,
+    )
     call.float_result(dtype).real("depthwise_weight", "pointwise_weight")
     x, depthwise_weight = call.x, call["depthwise_weight"]
     if x.ndim != 4:
         raise ValueError(f"{op}: input must be 4-d ({layout}), got {x.ndim}-d shape {x.shape}")
     if depthwise_weight.ndim == 4 and depthwise_weight.shape[1] != 1:
-        raise ValueError(f"{op}: depthwise_weight.shape[1]={depthwise_weight.shape[1]} must be 1 (it is "
-                         f"(C_in * multiplier, 1, kH, kW))")
+        raise ValueError(
+            f"{op}: depthwise_weight.shape[1]={depthwise_weight.shape[1]} must be 1 (it is "
+            f"(C_in * multiplier, 1, kH, kW))"
+        )
     call.arrays["pointwise_weight"] = _pointwise_weight(op, call["pointwise_weight"])
     channels = tuple(x.shape)[-1 if layout == "NHWC" else 1]
-    dw_params = conv_params(op, 2, x.shape, depthwise_weight.shape, stride=stride, padding=padding,
-                            dilation=dilation, groups=channels, padding_mode=padding_mode,
-                            activation=depthwise_activation, negative_slope=negative_slope, layout=layout)
-    pw_params = conv_params(op, 2, dw_params.out_shape, call["pointwise_weight"].shape, activation=activation,
-                            negative_slope=negative_slope, layout=layout)
+    dw_params = conv_params(
+        op,
+        2,
+        x.shape,
+        depthwise_weight.shape,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=channels,
+        padding_mode=padding_mode,
+        activation=depthwise_activation,
+        negative_slope=negative_slope,
+        layout=layout,
+    )
+    pw_params = conv_params(
+        op,
+        2,
+        dw_params.out_shape,
+        call["pointwise_weight"].shape,
+        activation=activation,
+        negative_slope=negative_slope,
+        layout=layout,
+    )
     depthwise_bias = call.bias("depthwise_bias", dw_params.out_channels)
     bias = call.bias("bias", pw_params.out_channels)
     call.check_out(pw_params.out_shape)
     mid = call.empty(dw_params.out_shape, call.compute)
-    launch(call, dw_params, select(dw_params, "depthwise", call.backend), call.compute_input("x"),
-           call.compute_input("depthwise_weight"), depthwise_bias, mid)
+    launch(
+        call,
+        dw_params,
+        select(dw_params, "depthwise", call.backend),
+        call.compute_input("x"),
+        call.compute_input("depthwise_weight"),
+        depthwise_bias,
+        mid,
+    )
     pointwise = select(pw_params, "pointwise" if not call.is_cuda else "gemm", call.backend)
     pw = call.compute_input("pointwise_weight")
     return call.run(pw_params.out_shape, lambda target: launch(call, pw_params, pointwise, mid, pw, bias, target))
 
 
-def conv_output_shape(input_shape: Shape, weight_shape: Shape, *, stride: IntOrTuple = 1, padding: Padding = 0,
-                      dilation: IntOrTuple = 1, groups: int = 1, layout: Layout | None = None) -> tuple[int, ...]:
+def conv_output_shape(
+    input_shape: Shape,
+    weight_shape: Shape,
+    *,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    layout: Layout | None = None,
+) -> tuple[int, ...]:
     """Shape of ``conv{1,2,3}d(x, weight, ...)`` for these shapes, with every rule of the op checked.
 
     Examples
@@ -317,6 +443,14 @@ def conv_output_shape(input_shape: Shape, weight_shape: Shape, *, stride: IntOrT
     (1, 64, 112, 112)
     """
     nd = shape_nd("conv_output_shape", input_shape)
-    return conv_params(f"conv{nd}d", nd, tuple(input_shape), tuple(weight_shape), stride=stride, padding=padding,
-                       dilation=dilation, groups=groups, layout=layout).out_shape
-
+    return conv_params(
+        f"conv{nd}d",
+        nd,
+        tuple(input_shape),
+        tuple(weight_shape),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        layout=layout,
+    ).out_shape

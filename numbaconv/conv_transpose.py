@@ -9,7 +9,6 @@ kernel runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 from ._algorithms import select_resize, select_transpose
 from ._call import Call
@@ -36,54 +35,66 @@ from ._types import (
     Stream,
     TransposeAlgorithm,
     TransposePadding,
+    for_dims,
 )
 from .conv import run_conv
 
-__all__ = ["ConvTransposeParams", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
-           "conv_transpose_output_shape", "conv_transpose_params", "output_padding_for", "resize_conv2d"]
+__all__ = [
+    "ConvTransposeParams",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "conv_transpose_output_shape",
+    "conv_transpose_params",
+    "output_padding_for",
+    "resize_conv2d",
+]
 
-def _conv_transpose(op: str, nd: int, x, weight, bias, *, stride, padding, output_padding, groups, dilation,
-                    output_size, activation, negative_slope, layout, out, algorithm, dtype, stream):
+
+def _conv_transpose(
+    op: str,
+    nd: int,
+    /,
+    x: Array,
+    weight: Array,
+    bias: Array | None = None,
+    *,
+    stride: IntOrTuple = 1,
+    padding: TransposePadding = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+    output_size: Sequence[int] | None = None,
+    activation: Activation = None,
+    negative_slope: float = 0.01,
+    layout: Layout | None = None,
+    out: Array | None = None,
+    algorithm: TransposeAlgorithm = "auto",
+    dtype: DTypeLike | None = None,
+    stream: Stream = None,
+) -> Array:
     call = Call(op, {"x": x, "weight": weight, "bias": bias}, outs={"out": out}, stream=stream)
     call.float_result(dtype).real("weight")
-    params = conv_transpose_params(op, nd, call.x.shape, call["weight"].shape, stride=stride, padding=padding,
-                                   output_padding=output_padding, groups=groups, dilation=dilation,
-                                   output_size=output_size, activation=activation, negative_slope=negative_slope,
-                                   layout=layout)
+    params = conv_transpose_params(
+        op,
+        nd,
+        call.x.shape,
+        call["weight"].shape,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        groups=groups,
+        dilation=dilation,
+        output_size=output_size,
+        activation=activation,
+        negative_slope=negative_slope,
+        layout=layout,
+    )
     bias = call.bias("bias", params.out_channels)
     kernel = select_transpose(params, algorithm, call.backend)
     call.check_out(params.out_shape)
     x, weight = call.compute_input("x"), call.compute_input("weight")
     return call.run(params.out_shape, lambda target: launch(call, params, kernel, x, weight, bias, target))
-
-
-class _ConvTransposeNd(Protocol):
-    """The signature of conv_transpose1d, conv_transpose2d and conv_transpose3d (made by `_make_conv_transpose`)."""
-
-    def __call__(self, x: Array, weight: Array, bias: Array | None = None, *, stride: IntOrTuple = 1,
-                 padding: TransposePadding = 0, output_padding: IntOrTuple = 0, groups: int = 1,
-                 dilation: IntOrTuple = 1, output_size: Sequence[int] | None = None, activation: Activation = None,
-                 negative_slope: float = 0.01, layout: Layout | None = None, out: Array | None = None,
-                 algorithm: TransposeAlgorithm = "auto", dtype: DTypeLike | None = None,
-                 stream: Stream = None) -> Array: ...
-
-
-def _make_conv_transpose(nd: int) -> _ConvTransposeNd:
-    op = f"conv_transpose{nd}d"
-
-    def conv_transpose_nd(x: Array, weight: Array, bias: Array | None = None, *, stride: IntOrTuple = 1,
-                          padding: TransposePadding = 0, output_padding: IntOrTuple = 0, groups: int = 1,
-                          dilation: IntOrTuple = 1, output_size: Sequence[int] | None = None,
-                          activation: Activation = None, negative_slope: float = 0.01, layout: Layout | None = None,
-                          out: Array | None = None, algorithm: TransposeAlgorithm = "auto",
-                          dtype: DTypeLike | None = None, stream: Stream = None) -> Array:
-        return _conv_transpose(op, nd, x, weight, bias, stride=stride, padding=padding,
-                               output_padding=output_padding, groups=groups, dilation=dilation,
-                               output_size=output_size, activation=activation, negative_slope=negative_slope,
-                               layout=layout, out=out, algorithm=algorithm, dtype=dtype, stream=stream)
-
-    conv_transpose_nd.__name__ = conv_transpose_nd.__qualname__ = op
-    return conv_transpose_nd
 
 
 _COMMON_DOC = """
@@ -127,11 +138,12 @@ _COMMON_DOC = """
         ``(N, C_out, *out_spatial)`` in ``layout``, of x's dtype and array kind (CUDA in, CUDA out).
 """
 
-conv_transpose1d = _make_conv_transpose(1)
-conv_transpose2d = _make_conv_transpose(2)
-conv_transpose3d = _make_conv_transpose(3)
+conv_transpose1d = for_dims(_conv_transpose, "conv_transpose1d", 1)
+conv_transpose2d = for_dims(_conv_transpose, "conv_transpose2d", 2)
+conv_transpose3d = for_dims(_conv_transpose, "conv_transpose3d", 3)
 
-conv_transpose1d.__doc__ = """1-D transpose convolution (fractionally strided convolution) of ``x (N, C_in, W)``.
+conv_transpose1d.__doc__ = (
+    """1-D transpose convolution (fractionally strided convolution) of ``x (N, C_in, W)``.
 
     The adjoint of :func:`conv1d` with the same weight, stride, padding, dilation and groups.
 
@@ -140,7 +152,9 @@ conv_transpose1d.__doc__ = """1-D transpose convolution (fractionally strided co
     x : ndarray
         ``(N, C_in, W)``, or ``(N, W, C_in)`` with ``layout="NWC"``.
     weight : ndarray
-        ``(C_in, C_out / groups, kW)`` (torch's transpose layout).""" + _COMMON_DOC + """
+        ``(C_in, C_out / groups, kW)`` (torch's transpose layout)."""
+    + _COMMON_DOC
+    + """
     Examples
     --------
     >>> import numpy as np, numbaconv
@@ -148,8 +162,10 @@ conv_transpose1d.__doc__ = """1-D transpose convolution (fractionally strided co
     >>> numbaconv.conv_transpose1d(x, np.ones((1, 1, 2), np.float32), stride=2)
     array([[[1., 1., 2., 2., 3., 3.]]], dtype=float32)
 """
+)
 
-conv_transpose2d.__doc__ = """2-D transpose convolution (fractionally strided convolution) of ``x (N, C_in, H, W)``.
+conv_transpose2d.__doc__ = (
+    """2-D transpose convolution (fractionally strided convolution) of ``x (N, C_in, H, W)``.
 
     The adjoint of :func:`conv2d` with the same weight, stride, padding, dilation and groups.
 
@@ -158,7 +174,9 @@ conv_transpose2d.__doc__ = """2-D transpose convolution (fractionally strided co
     x : ndarray
         ``(N, C_in, H, W)``, or ``(N, H, W, C_in)`` with ``layout="NHWC"``.
     weight : ndarray
-        ``(C_in, C_out / groups, kH, kW)`` (torch's transpose layout).""" + _COMMON_DOC + """
+        ``(C_in, C_out / groups, kH, kW)`` (torch's transpose layout)."""
+    + _COMMON_DOC
+    + """
     Examples
     --------
     >>> import numpy as np, numbaconv
@@ -168,8 +186,10 @@ conv_transpose2d.__doc__ = """2-D transpose convolution (fractionally strided co
     >>> numbaconv.conv_transpose2d(x, w[:, :, :3, :3], stride=2, padding=1, output_size=(10, 10)).shape
     (1, 2, 10, 10)
 """
+)
 
-conv_transpose3d.__doc__ = """3-D transpose convolution (fractionally strided convolution) of ``x (N, C_in, D, H, W)``.
+conv_transpose3d.__doc__ = (
+    """3-D transpose convolution (fractionally strided convolution) of ``x (N, C_in, D, H, W)``.
 
     The adjoint of :func:`conv3d` with the same weight, stride, padding, dilation and groups.
 
@@ -178,7 +198,9 @@ conv_transpose3d.__doc__ = """3-D transpose convolution (fractionally strided co
     x : ndarray
         ``(N, C_in, D, H, W)``, or ``(N, D, H, W, C_in)`` with ``layout="NDHWC"``.
     weight : ndarray
-        ``(C_in, C_out / groups, kD, kH, kW)`` (torch's transpose layout).""" + _COMMON_DOC + """
+        ``(C_in, C_out / groups, kD, kH, kW)`` (torch's transpose layout)."""
+    + _COMMON_DOC
+    + """
     Examples
     --------
     >>> import numpy as np, numbaconv
@@ -186,12 +208,20 @@ conv_transpose3d.__doc__ = """3-D transpose convolution (fractionally strided co
     >>> numbaconv.conv_transpose3d(x, np.ones((2, 3, 2, 2, 2)), stride=2, padding="same").shape
     (1, 3, 6, 8, 10)
 """
+)
 
 
-def conv_transpose_output_shape(input_shape: Shape, weight_shape: Shape, *, stride: IntOrTuple = 1,
-                                padding: TransposePadding = 0, output_padding: IntOrTuple = 0,
-                                dilation: IntOrTuple = 1, groups: int = 1,
-                                layout: Layout | None = None) -> tuple[int, ...]:
+def conv_transpose_output_shape(
+    input_shape: Shape,
+    weight_shape: Shape,
+    *,
+    stride: IntOrTuple = 1,
+    padding: TransposePadding = 0,
+    output_padding: IntOrTuple = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    layout: Layout | None = None,
+) -> tuple[int, ...]:
     """Shape of ``conv_transpose{1,2,3}d(x, weight, ...)`` for these shapes, with every rule of the op checked.
 
     Examples
@@ -201,14 +231,28 @@ def conv_transpose_output_shape(input_shape: Shape, weight_shape: Shape, *, stri
     (1, 32, 56, 56)
     """
     nd = shape_nd("conv_transpose_output_shape", input_shape)
-    return conv_transpose_params(f"conv_transpose{nd}d", nd, input_shape, weight_shape, stride=stride,
-                                 padding=padding, output_padding=output_padding, dilation=dilation, groups=groups,
-                                 layout=layout).out_shape
+    return conv_transpose_params(
+        f"conv_transpose{nd}d",
+        nd,
+        input_shape,
+        weight_shape,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+        groups=groups,
+        layout=layout,
+    ).out_shape
 
 
-def output_padding_for(input_size: IntOrTuple, output_size: IntOrTuple, kernel_size: IntOrTuple,
-                       stride: IntOrTuple = 1, padding: TransposePadding = 0,
-                       dilation: IntOrTuple = 1) -> tuple[int, ...]:
+def output_padding_for(
+    input_size: IntOrTuple,
+    output_size: IntOrTuple,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple = 1,
+    padding: TransposePadding = 0,
+    dilation: IntOrTuple = 1,
+) -> tuple[int, ...]:
     """The ``output_padding`` that makes a transpose convolution produce ``output_size``.
 
     Every argument is an int or a per-dim tuple (``padding`` also per-side pairs or ``"same"``); the number of
@@ -222,12 +266,15 @@ def output_padding_for(input_size: IntOrTuple, output_size: IntOrTuple, kernel_s
     (1, 0)
     """
     op = "output_padding_for"
-    args = dict(input_size=input_size, output_size=output_size, kernel_size=kernel_size, stride=stride,
-                dilation=dilation)
+    args = dict(
+        input_size=input_size, output_size=output_size, kernel_size=kernel_size, stride=stride, dilation=dilation
+    )
     lengths = {len(v) for v in args.values() if isinstance(v, (tuple, list))}
     if len(lengths) > 1:
-        raise ValueError(f"{op}: per-dim arguments have different lengths: "
-                         f"{', '.join(f'{k}={show(v)!r}' for k, v in args.items() if isinstance(v, (tuple, list)))}")
+        raise ValueError(
+            f"{op}: per-dim arguments have different lengths: "
+            f"{', '.join(f'{k}={show(v)!r}' for k, v in args.items() if isinstance(v, (tuple, list)))}"
+        )
     nd = lengths.pop() if lengths else 1
     sizes = int_tuple(op, "input_size", input_size, nd, 1)
     want = int_tuple(op, "output_size", output_size, nd, 1)
@@ -243,11 +290,25 @@ def output_padding_for(input_size: IntOrTuple, output_size: IntOrTuple, kernel_s
     return solve_output_padding(op, want, sizes, kernel, stride, dilation, pads)
 
 
-def resize_conv2d(x: Array, weight: Array, bias: Array | None = None, *, scale_factor: IntOrTuple = 2,
-                  padding: Padding = "same", padding_mode: PaddingMode = "zeros", stride: IntOrTuple = 1,
-                  dilation: IntOrTuple = 1, groups: int = 1, activation: Activation = None,
-                  negative_slope: float = 0.01, layout: Layout2d = "NCHW", out: Array | None = None,
-                  algorithm: ResizeAlgorithm = "auto", dtype: DTypeLike | None = None, stream: Stream = None) -> Array:
+def resize_conv2d(
+    x: Array,
+    weight: Array,
+    bias: Array | None = None,
+    *,
+    scale_factor: IntOrTuple = 2,
+    padding: Padding = "same",
+    padding_mode: PaddingMode = "zeros",
+    stride: IntOrTuple = 1,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    activation: Activation = None,
+    negative_slope: float = 0.01,
+    layout: Layout2d = "NCHW",
+    out: Array | None = None,
+    algorithm: ResizeAlgorithm = "auto",
+    dtype: DTypeLike | None = None,
+    stream: Stream = None,
+) -> Array:
     """Nearest upsampling by an integer ``scale_factor`` fused with a 2-D convolution, in one pass.
 
     Equal to ``conv2d(nearest_upsample(x, scale_factor), weight, ...)``, the checkerboard-free alternative to a
@@ -288,7 +349,18 @@ def resize_conv2d(x: Array, weight: Array, bias: Array | None = None, *, scale_f
     op = "resize_conv2d"
     call = Call(op, {"x": x, "weight": weight, "bias": bias}, outs={"out": out}, stream=stream)
     call.float_result(dtype).real("weight")
-    params = resize_conv_params(op, call.x.shape, call["weight"].shape, scale_factor=scale_factor, layout=layout,
-                                stride=stride, padding=padding, dilation=dilation, groups=groups,
-                                padding_mode=padding_mode, activation=activation, negative_slope=negative_slope)
+    params = resize_conv_params(
+        op,
+        call.x.shape,
+        call["weight"].shape,
+        scale_factor=scale_factor,
+        layout=layout,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+        activation=activation,
+        negative_slope=negative_slope,
+    )
     return run_conv(call, params, algorithm, select_kernel=select_resize)

@@ -9,7 +9,6 @@ same params and index tables), and the result is of the caller's array kind.
 from __future__ import annotations
 
 import math
-from typing import Literal, Protocol, overload
 
 import numpy as np
 
@@ -17,14 +16,20 @@ from ._call import Call
 from ._launch_pool import launch, select
 from ._params import shape_nd
 from ._params_pool import avg_options, check_bool, pool_params
-from ._types import Array, DTypeLike, IntOrTuple, Layout, Padding, Shape, Stream
+from ._types import Array, DTypeLike, IntOrTuple, Layout, Padding, Shape, Stream, for_dims
 
 __all__ = ["avg_pool1d", "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool2d", "max_pool3d", "pool_output_shape"]
 
 
-def pool_output_shape(input_shape: Shape, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-                      padding: Padding = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
-                      layout: Layout | None = None) -> tuple[int, ...]:
+def pool_output_shape(
+    input_shape: Shape,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+    layout: Layout | None = None,
+) -> tuple[int, ...]:
     """Shape of ``max_pool{1,2,3}d`` / ``avg_pool{1,2,3}d`` on this input, with every rule checked.
 
     Examples
@@ -36,15 +41,33 @@ def pool_output_shape(input_shape: Shape, kernel_size: IntOrTuple, stride: IntOr
     (1, 3, 3, 8)
     """
     nd = shape_nd("pool_output_shape", input_shape)
-    return pool_params("pool_output_shape", nd, tuple(input_shape), kernel_size, stride, padding, dilation,
-                       ceil_mode, layout).out_shape
+    return pool_params(
+        "pool_output_shape", nd, tuple(input_shape), kernel_size, stride, padding, dilation, ceil_mode, layout
+    ).out_shape
 
 
-def _max_pool(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout, out, stream):
+def _max_pool(
+    op: str,
+    nd: int,
+    /,
+    x: Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+    *,
+    layout: Layout | None = None,
+    out: Array | tuple[Array, Array] | None = None,
+    stream: Stream = None,
+) -> Array | tuple[Array, Array]:
     return_indices = check_bool(op, "return_indices", return_indices)
     if return_indices and out is not None and not (isinstance(out, (tuple, list)) and len(out) == 2):
-        raise TypeError(f"{op}: with return_indices=True, out must be a (values, indices) pair of arrays, got "
-                        f"{type(out).__qualname__}")
+        raise TypeError(
+            f"{op}: with return_indices=True, out must be a (values, indices) pair of arrays, got "
+            f"{type(out).__qualname__}"
+        )
     out_values, out_indices = out if return_indices and out is not None else (out, None)
     call = Call(op, {"x": x}, outs={"out": out_values, "out_indices": out_indices}, stream=stream).max_result()
     params = pool_params(op, nd, call.x.shape, kernel_size, stride, padding, dilation, ceil_mode, layout)
@@ -61,15 +84,32 @@ def _max_pool(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, retu
     return call.finish(values, target), indices
 
 
-def _avg_pool(op, nd, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, dilation,
-              layout, out, dtype, stream):
+def _avg_pool(
+    op: str,
+    nd: int,
+    /,
+    x: Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: Padding = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+    dilation: IntOrTuple = 1,
+    *,
+    layout: Layout | None = None,
+    out: Array | None = None,
+    dtype: DTypeLike | None = None,
+    stream: Stream = None,
+) -> Array:
     call = Call(op, {"x": x}, outs={"out": out}, stream=stream).float_result(dtype)
     params = pool_params(op, nd, call.x.shape, kernel_size, stride, padding, dilation, ceil_mode, layout)
     count_include_pad, divisor_override = avg_options(op, count_include_pad, divisor_override)
     call.check_out(params.out_shape)
     kernel = select(params, "avg", call.backend)
-    return call.run(params.out_shape,
-                    lambda target: launch(call, params, kernel, target, count_include_pad, divisor_override))
+    return call.run(
+        params.out_shape, lambda target: launch(call, params, kernel, target, count_include_pad, divisor_override)
+    )
 
 
 _PARAMS_DOC = """
@@ -92,74 +132,11 @@ _STREAM_DOC = """
         by default CuPy's / torch's current stream."""
 
 
-class _MaxPoolNd(Protocol):
-    """The signature of max_pool1d, max_pool2d and max_pool3d (made by `_make_max_pool`): the values, or with
-    ``return_indices=True`` a (values, indices) pair."""
+max_pool1d, max_pool2d, max_pool3d = (for_dims(_max_pool, f"max_pool{nd}d", nd) for nd in (1, 2, 3))
+avg_pool1d, avg_pool2d, avg_pool3d = (for_dims(_avg_pool, f"avg_pool{nd}d", nd) for nd in (1, 2, 3))
 
-    @overload
-    def __call__(self, x: Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: Padding = 0,
-                 dilation: IntOrTuple = 1, ceil_mode: bool = False, return_indices: Literal[False] = False, *,
-                 layout: Layout | None = None, out: Array | None = None, stream: Stream = None) -> Array: ...
-
-    @overload
-    def __call__(self, x: Array, kernel_size: IntOrTuple, stride: IntOrTuple | None, padding: Padding,
-                 dilation: IntOrTuple, ceil_mode: bool, return_indices: Literal[True], *, layout: Layout | None = None,
-                 out: tuple[Array, Array] | None = None, stream: Stream = None) -> tuple[Array, Array]: ...
-
-    @overload
-    def __call__(self, x: Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: Padding = 0,
-                 dilation: IntOrTuple = 1, ceil_mode: bool = False, *, return_indices: Literal[True],
-                 layout: Layout | None = None, out: tuple[Array, Array] | None = None,
-                 stream: Stream = None) -> tuple[Array, Array]: ...
-
-    @overload
-    def __call__(self, x: Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: Padding = 0,
-                 dilation: IntOrTuple = 1, ceil_mode: bool = False, return_indices: bool = False, *,
-                 layout: Layout | None = None, out: Array | tuple[Array, Array] | None = None,
-                 stream: Stream = None) -> Array | tuple[Array, Array]: ...
-
-
-class _AvgPoolNd(Protocol):
-    """The signature of avg_pool1d, avg_pool2d and avg_pool3d (made by `_make_avg_pool`)."""
-
-    def __call__(self, x: Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: Padding = 0,
-                 ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None,
-                 dilation: IntOrTuple = 1, *, layout: Layout | None = None, out: Array | None = None,
-                 dtype: DTypeLike | None = None, stream: Stream = None) -> Array: ...
-
-
-def _make_max_pool(nd: int) -> _MaxPoolNd:
-    op = f"max_pool{nd}d"
-
-    def max_pool_nd(x: Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: Padding = 0,
-                    dilation: IntOrTuple = 1, ceil_mode: bool = False, return_indices: bool = False, *,
-                    layout: Layout | None = None, out: Array | tuple[Array, Array] | None = None,
-                    stream: Stream = None) -> Array | tuple[Array, Array]:
-        return _max_pool(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layout, out,
-                         stream)
-
-    max_pool_nd.__name__ = max_pool_nd.__qualname__ = op
-    return max_pool_nd
-
-
-def _make_avg_pool(nd: int) -> _AvgPoolNd:
-    op = f"avg_pool{nd}d"
-
-    def avg_pool_nd(x: Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: Padding = 0,
-                    ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None,
-                    dilation: IntOrTuple = 1, *, layout: Layout | None = None, out: Array | None = None,
-                    dtype: DTypeLike | None = None, stream: Stream = None) -> Array:
-        return _avg_pool(op, nd, x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
-                         dilation, layout, out, dtype, stream)
-
-    avg_pool_nd.__name__ = avg_pool_nd.__qualname__ = op
-    return avg_pool_nd
-
-
-max_pool1d, max_pool2d, max_pool3d = (_make_max_pool(nd) for nd in (1, 2, 3))
-avg_pool1d, avg_pool2d, avg_pool3d = (_make_avg_pool(nd) for nd in (1, 2, 3))
-
-_MAX_DOC = """{nd}-D max pooling of ``x {shape}`` (torch.nn.functional.max_pool{nd}d semantics).
+_MAX_DOC = (
+    """{nd}-D max pooling of ``x {shape}`` (torch.nn.functional.max_pool{nd}d semantics).
 
     Padded positions never win; NaN propagates (a window holding a NaN gives NaN, and its index); among equal
     maxima the first in scan order wins. Integer input pools as it is; float16 is pooled exactly in float32.
@@ -168,17 +145,23 @@ _MAX_DOC = """{nd}-D max pooling of ``x {shape}`` (torch.nn.functional.max_pool{
     ----------
     x : ndarray or CUDA array
         ``{shape}``, or ``{shape_last}`` with ``layout="{layout_last}"``; float16/32/64 or any integer dtype.
-""" + _PARAMS_DOC + """
+"""
+    + _PARAMS_DOC
+    + """
     dilation : int or tuple of ints
         Spacing between the taps of a window.
     ceil_mode : bool
         Round the output size up; a last window that would start inside the right padding is dropped.
     return_indices : bool
         Also return the int64 flat position of each maximum within its (n, c) spatial plane (as torch),
-        in the same layout as the values: what ``max_unpool{nd}d`` takes.""" + _LAYOUT_OUT_DOC + """
+        in the same layout as the values: what ``max_unpool{nd}d`` takes."""
+    + _LAYOUT_OUT_DOC
+    + """
     out : ndarray or (ndarray, ndarray), optional
         C-contiguous result of the exact shape and dtype (a (values, int64 indices) pair with
-        ``return_indices=True``), not overlapping ``x``; device arrays for CUDA input.""" + _STREAM_DOC + """
+        ``return_indices=True``), not overlapping ``x``; device arrays for CUDA input."""
+    + _STREAM_DOC
+    + """
 
     Returns
     -------
@@ -188,8 +171,10 @@ _MAX_DOC = """{nd}-D max pooling of ``x {shape}`` (torch.nn.functional.max_pool{
     Examples
     --------
 {example}"""
+)
 
-_AVG_DOC = """{nd}-D average pooling of ``x {shape}`` (torch.nn.functional.avg_pool{nd}d semantics).
+_AVG_DOC = (
+    """{nd}-D average pooling of ``x {shape}`` (torch.nn.functional.avg_pool{nd}d semantics).
 
     The divisor is the number of taps inside the input (``count_include_pad=False``), or inside the input
     and its padding (the default, as torch: a ceil_mode window that hangs past the padding does not count the
@@ -200,7 +185,9 @@ _AVG_DOC = """{nd}-D average pooling of ``x {shape}`` (torch.nn.functional.avg_p
     ----------
     x : ndarray or CUDA array
         ``{shape}``, or ``{shape_last}`` with ``layout="{layout_last}"``.
-""" + _PARAMS_DOC + """
+"""
+    + _PARAMS_DOC
+    + """
     ceil_mode : bool
         Round the output size up; a last window that would start inside the right padding is dropped.
     count_include_pad : bool
@@ -208,13 +195,17 @@ _AVG_DOC = """{nd}-D average pooling of ``x {shape}`` (torch.nn.functional.avg_p
     divisor_override : int, optional
         Positive divisor used for every window instead.
     dilation : int or tuple of ints
-        Spacing between the taps of a window.""" + _LAYOUT_OUT_DOC + """
+        Spacing between the taps of a window."""
+    + _LAYOUT_OUT_DOC
+    + """
     out : ndarray, optional
         C-contiguous result array of the exact shape and dtype, not overlapping ``x``; a device array for CUDA
         input.
     dtype : dtype, optional
         Result dtype (float16, float32 or float64); required for integer input (torch would return integers
-        rounded toward zero; here an average is a float). Defaults to x's dtype.""" + _STREAM_DOC + """
+        rounded toward zero; here an average is a float). Defaults to x's dtype."""
+    + _STREAM_DOC
+    + """
 
     Returns
     -------
@@ -224,9 +215,13 @@ _AVG_DOC = """{nd}-D average pooling of ``x {shape}`` (torch.nn.functional.avg_p
     Examples
     --------
 {example}"""
+)
 
-_SHAPES = {1: ("(N, C, W)", "(N, W, C)", "NWC"), 2: ("(N, C, H, W)", "(N, H, W, C)", "NHWC"),
-           3: ("(N, C, D, H, W)", "(N, D, H, W, C)", "NDHWC")}
+_SHAPES = {
+    1: ("(N, C, W)", "(N, W, C)", "NWC"),
+    2: ("(N, C, H, W)", "(N, H, W, C)", "NHWC"),
+    3: ("(N, C, D, H, W)", "(N, D, H, W, C)", "NDHWC"),
+}
 
 _MAX_EXAMPLES = {
     1: """    >>> import numpy as np, numbaconv

@@ -35,16 +35,25 @@ from ._types import (
 )
 from .conv import run_conv
 
-__all__ = ["Separable", "channel_shuffle", "factorize_separable", "pixel_shuffle", "pixel_unshuffle",
-           "shuffle_conv2d", "spatially_separable_conv2d"]
+__all__ = [
+    "Separable",
+    "channel_shuffle",
+    "factorize_separable",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "shuffle_conv2d",
+    "spatially_separable_conv2d",
+]
 
 
 def _movable(op: str, x, out, stream) -> Call:
     """The call of a shuffle: x (and `out=`) on their backend, any fixed-size dtype (the kernels move bytes)."""
     call = Call(op, {"x": x}, outs={"out": out}, stream=stream)
     if call.x.dtype.hasobject or call.x.dtype.itemsize == 0:
-        raise TypeError(f"{op}: input dtype {call.x.dtype} is not supported; any fixed-size dtype (numbers, bool, "
-                        f"datetime, structured) works, object arrays do not")
+        raise TypeError(
+            f"{op}: input dtype {call.x.dtype} is not supported; any fixed-size dtype (numbers, bool, "
+            f"datetime, structured) works, object arrays do not"
+        )
     return call
 
 
@@ -54,8 +63,14 @@ def _shuffled(call: Call, params: PermuteParams) -> Array:
     return call.run(params.out_shape, lambda target: launch_shuffle(call, params.src_shape, params.axes, target))
 
 
-def channel_shuffle(x: Array, groups: int, *, layout: Layout | Literal["NC"] | None = None, out: Array | None = None,
-                    stream: Stream = None) -> Array:
+def channel_shuffle(
+    x: Array,
+    groups: int,
+    *,
+    layout: Layout | Literal["NC"] | None = None,
+    out: Array | None = None,
+    stream: Stream = None,
+) -> Array:
     """Shuffle channels across ``groups``, as ShuffleNet does between grouped convolutions.
 
     Channel ``gi * (C / groups) + k`` moves to ``k * groups + gi``: the reshape ``(N, groups, C / groups,
@@ -91,8 +106,14 @@ def channel_shuffle(x: Array, groups: int, *, layout: Layout | Literal["NC"] | N
     return _shuffled(call, channel_shuffle_params("channel_shuffle", tuple(call.x.shape), groups, layout))
 
 
-def pixel_shuffle(x: Array, upscale_factor: int | tuple[int, int], *, layout: Layout2d = "NCHW",
-                  out: Array | None = None, stream: Stream = None) -> Array:
+def pixel_shuffle(
+    x: Array,
+    upscale_factor: int | tuple[int, int],
+    *,
+    layout: Layout2d = "NCHW",
+    out: Array | None = None,
+    stream: Stream = None,
+) -> Array:
     """Rearrange ``(*, C * r**2, H, W)`` into ``(*, C, H * r, W * r)`` (sub-pixel convolution upsampling).
 
     ``out[..., c, h * r + i, w * r + j] = x[..., c * r * r + i * r + j, h, w]``, as
@@ -127,8 +148,14 @@ def pixel_shuffle(x: Array, upscale_factor: int | tuple[int, int], *, layout: La
     return _shuffled(call, pixel_shuffle_params("pixel_shuffle", tuple(call.x.shape), upscale_factor, layout))
 
 
-def pixel_unshuffle(x: Array, downscale_factor: int | tuple[int, int], *, layout: Layout2d = "NCHW",
-                    out: Array | None = None, stream: Stream = None) -> Array:
+def pixel_unshuffle(
+    x: Array,
+    downscale_factor: int | tuple[int, int],
+    *,
+    layout: Layout2d = "NCHW",
+    out: Array | None = None,
+    stream: Stream = None,
+) -> Array:
     """Rearrange ``(*, C, H * r, W * r)`` into ``(*, C * r**2, H, W)``: the inverse of :func:`pixel_shuffle`.
 
     ``out[..., c * r * r + i * r + j, h, w] = x[..., c, h * r + i, w * r + j]``, as
@@ -159,15 +186,28 @@ def pixel_unshuffle(x: Array, downscale_factor: int | tuple[int, int], *, layout
     array([0, 1, 2, 3])
     """
     call = _movable("pixel_unshuffle", x, out, stream)
-    return _shuffled(call, pixel_unshuffle_params("pixel_unshuffle", tuple(call.x.shape), downscale_factor,
-                                                  layout))
+    return _shuffled(call, pixel_unshuffle_params("pixel_unshuffle", tuple(call.x.shape), downscale_factor, layout))
 
 
-def shuffle_conv2d(x: Array, weight: Array, bias: Array | None = None, *, groups: int, stride: IntOrTuple = 1,
-                   padding: Padding = 0, dilation: IntOrTuple = 1, padding_mode: PaddingMode = "zeros",
-                   flip: bool = False, activation: Activation = None, negative_slope: float = 0.01,
-                   layout: Layout2d = "NCHW", out: Array | None = None, algorithm: ConvAlgorithm = "auto",
-                   dtype: DTypeLike | None = None, stream: Stream = None) -> Array:
+def shuffle_conv2d(
+    x: Array,
+    weight: Array,
+    bias: Array | None = None,
+    *,
+    groups: int,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    padding_mode: PaddingMode = "zeros",
+    flip: bool = False,
+    activation: Activation = None,
+    negative_slope: float = 0.01,
+    layout: Layout2d = "NCHW",
+    out: Array | None = None,
+    algorithm: ConvAlgorithm = "auto",
+    dtype: DTypeLike | None = None,
+    stream: Stream = None,
+) -> Array:
     """Grouped 2-D convolution whose output is written already channel-shuffled, in one pass.
 
     Equals ``channel_shuffle(conv2d(x, weight, bias, groups=groups, ...), groups)`` (activation applied
@@ -205,11 +245,24 @@ def shuffle_conv2d(x: Array, weight: Array, bias: Array | None = None, *, groups
     op = "shuffle_conv2d"
     call = Call(op, {"x": x, "weight": weight, "bias": bias}, outs={"out": out}, stream=stream)
     call.float_result(dtype).real("weight")
-    params = conv_params(op, 2, call.x.shape, call["weight"].shape, stride=stride, padding=padding,
-                         dilation=dilation, groups=groups, padding_mode=padding_mode, flip=flip,
-                         activation=activation, negative_slope=negative_slope, layout=layout)
-    one_group = dataclasses.replace(params, in_channels=params.in_per_group, out_channels=params.out_per_group,
-                                    groups=1)
+    params = conv_params(
+        op,
+        2,
+        call.x.shape,
+        call["weight"].shape,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+        flip=flip,
+        activation=activation,
+        negative_slope=negative_slope,
+        layout=layout,
+    )
+    one_group = dataclasses.replace(
+        params, in_channels=params.in_per_group, out_channels=params.out_per_group, groups=1
+    )
     return run_conv(call, params, algorithm, one_group=one_group)
 
 
@@ -219,6 +272,7 @@ def _separable_weight(op: str, name: str, weight, axis: int, shape_text: str):
         return np.expand_dims(weight, axis)
     if weight.ndim == 3:
         from . import _cuda
+
         shape, strides = list(weight.shape), list(weight.strides)
         shape.insert(axis, 1)
         strides.insert(axis, 0)
@@ -228,12 +282,25 @@ def _separable_weight(op: str, name: str, weight, axis: int, shape_text: str):
     raise ValueError(f"{op}: {name}.shape={tuple(weight.shape)} must be {shape_text}")
 
 
-def spatially_separable_conv2d(x: Array, column_weight: Array, row_weight: Array, bias: Array | None = None, *,
-                               stride: IntOrTuple = 1, padding: Padding = 0, dilation: IntOrTuple = 1,
-                               groups: int = 1, padding_mode: PaddingMode = "zeros", flip: bool = False,
-                               activation: Activation = None, negative_slope: float = 0.01, layout: Layout2d = "NCHW",
-                               out: Array | None = None, dtype: DTypeLike | None = None,
-                               stream: Stream = None) -> Array:
+def spatially_separable_conv2d(
+    x: Array,
+    column_weight: Array,
+    row_weight: Array,
+    bias: Array | None = None,
+    *,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    padding_mode: PaddingMode = "zeros",
+    flip: bool = False,
+    activation: Activation = None,
+    negative_slope: float = 0.01,
+    layout: Layout2d = "NCHW",
+    out: Array | None = None,
+    dtype: DTypeLike | None = None,
+    stream: Stream = None,
+) -> Array:
     """A ``kH x 1`` convolution down the columns, then a ``1 x kW`` convolution along the rows.
 
     Exactly ``conv2d(conv2d(x, column_weight, stride=(sH, 1), padding=((pH_lo, pH_hi), (0, 0)),
@@ -276,13 +343,19 @@ def spatially_separable_conv2d(x: Array, column_weight: Array, row_weight: Array
            [-8., -8.]])
     """
     op = "spatially_separable_conv2d"
-    call = Call(op, {"x": x, "column_weight": column_weight, "row_weight": row_weight, "bias": bias},
-                outs={"out": out}, stream=stream)
+    call = Call(
+        op,
+        {"x": x, "column_weight": column_weight, "row_weight": row_weight, "bias": bias},
+        outs={"out": out},
+        stream=stream,
+    )
     call.float_result(dtype).real("column_weight", "row_weight")
-    col = _separable_weight(op, "column_weight", call["column_weight"], 3,
-                            "(C_mid, C_in/groups, kH) or (C_mid, C_in/groups, kH, 1)")
-    row = _separable_weight(op, "row_weight", call["row_weight"], 2,
-                            "(C_out, C_mid/groups, kW) or (C_out, C_mid/groups, 1, kW)")
+    col = _separable_weight(
+        op, "column_weight", call["column_weight"], 3, "(C_mid, C_in/groups, kH) or (C_mid, C_in/groups, kH, 1)"
+    )
+    row = _separable_weight(
+        op, "row_weight", call["row_weight"], 2, "(C_out, C_mid/groups, kW) or (C_out, C_mid/groups, 1, kW)"
+    )
     s_h, s_w = int_tuple(op, "stride", stride, 2, 1)
     d_h, d_w = int_tuple(op, "dilation", dilation, 2, 1)
     col_pad: Padding
@@ -292,25 +365,43 @@ def spatially_separable_conv2d(x: Array, column_weight: Array, row_weight: Array
     else:
         p_h, p_w = padding_pairs(op, padding, 2, None, None, None, None)
         col_pad, row_pad = (p_h, (0, 0)), ((0, 0), p_w)
-    common: dict[str, Any] = dict(groups=groups, padding_mode=padding_mode, flip=flip, negative_slope=negative_slope,
-                                  layout=layout)
-    col_params = conv_params(f"{op} (column pass)", 2, call.x.shape, col.shape, stride=(s_h, 1), padding=col_pad,
-                             dilation=(d_h, 1), **common)
-    row_params = conv_params(f"{op} (row pass)", 2, col_params.out_shape, row.shape, stride=(1, s_w),
-                             padding=row_pad, dilation=(1, d_w), activation=activation, **common)
+    common: dict[str, Any] = dict(
+        groups=groups, padding_mode=padding_mode, flip=flip, negative_slope=negative_slope, layout=layout
+    )
+    col_params = conv_params(
+        f"{op} (column pass)", 2, call.x.shape, col.shape, stride=(s_h, 1), padding=col_pad, dilation=(d_h, 1), **common
+    )
+    row_params = conv_params(
+        f"{op} (row pass)",
+        2,
+        col_params.out_shape,
+        row.shape,
+        stride=(1, s_w),
+        padding=row_pad,
+        dilation=(1, d_w),
+        activation=activation,
+        **common,
+    )
     bias = call.bias("bias", row_params.out_channels, row_params.op)
     call.check_out(row_params.out_shape)
     call.arrays.update(column_weight=col, row_weight=row)
     mid = call.empty(col_params.out_shape, call.compute)
-    launch(call, col_params, select(col_params, "auto", call.backend), call.compute_input("x"),
-           call.compute_input("column_weight"), call.bias(None, col_params.out_channels), mid)
+    launch(
+        call,
+        col_params,
+        select(col_params, "auto", call.backend),
+        call.compute_input("x"),
+        call.compute_input("column_weight"),
+        call.bias(None, col_params.out_channels),
+        mid,
+    )
     row_kernel, row_w = select(row_params, "auto", call.backend), call.compute_input("row_weight")
-    return call.run(row_params.out_shape, lambda target: launch(call, row_params, row_kernel, mid, row_w, bias,
-                                                                target))
+    return call.run(row_params.out_shape, lambda target: launch(call, row_params, row_kernel, mid, row_w, bias, target))
 
 
 class Separable(NamedTuple):
     """Result of :func:`factorize_separable`."""
+
     column: np.ndarray
     """``(..., rank, kH)`` column filters."""
     row: np.ndarray
@@ -357,9 +448,11 @@ def factorize_separable(weight: np.ndarray, rank: int = 1) -> Separable:
     """
     op = "factorize_separable"
     if backend_of(op, weight=weight) != "cpu":
-        raise TypeError(f"{op}: weight is a CUDA array ({type(weight).__qualname__}); {op} is a host function "
-                        f"that takes NumPy: copy the weight to the host (cupy.asnumpy(w), w.copy_to_host(), "
-                        f"w.cpu().numpy()) and move the filters back to the device")
+        raise TypeError(
+            f"{op}: weight is a CUDA array ({type(weight).__qualname__}); {op} is a host function "
+            f"that takes NumPy: copy the weight to the host (cupy.asnumpy(w), w.copy_to_host(), "
+            f"w.cpu().numpy()) and move the filters back to the device"
+        )
     check_real(op, "weight", weight)
     if weight.ndim < 2:
         raise ValueError(f"{op}: weight must be at least 2-d (..., kH, kW), got {weight.ndim}-d shape {weight.shape}")

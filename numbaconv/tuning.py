@@ -49,17 +49,24 @@ def signature(params, compute, backend: str) -> str:
 
 def tune(params, compute, backend: str, candidates: Sequence[str], run: Callable[[str], object]) -> str:
     """The algorithm for a call: `choose` under the call's signature, waiting for the device on CUDA."""
-    return choose(signature(params, compute, backend), candidates, run, _device_sync if backend == "cuda" else
-                  lambda: None)
+    return choose(
+        signature(params, compute, backend), candidates, run, _device_sync if backend == "cuda" else lambda: None
+    )
 
 
 def _device_sync() -> None:
     from . import _cuda
+
     _cuda.cuda().synchronize()
 
 
-def choose(key: str, candidates: Sequence[str], run: Callable[[str], object], sync: Callable[[], object] = lambda: None,
-           timer: Callable[[], float] = time.perf_counter) -> str:
+def choose(
+    key: str,
+    candidates: Sequence[str],
+    run: Callable[[str], object],
+    sync: Callable[[], object] = lambda: None,
+    timer: Callable[[], float] = time.perf_counter,
+) -> str:
     """The remembered algorithm for `key` if it is one of `candidates`; else time each candidate (`run(name)`
     runs it, `sync()` waits for it to finish) and remember the fastest."""
     _load_env_once()
@@ -118,8 +125,11 @@ def load(path: str | os.PathLike) -> int:
         data = json.load(f)
     if not isinstance(data, dict) or data.get("format") != _FORMAT or not isinstance(data.get("choices"), dict):
         raise ValueError(f"tuning.load: {os.fspath(path)!r} is not a numbaconv tuning file (format {_FORMAT!r})")
-    entries = {key: {"algorithm": str(e["algorithm"]), "seconds": dict(e.get("seconds", {}))}
-               for key, e in data["choices"].items() if isinstance(e, dict) and "algorithm" in e}
+    entries = {
+        key: {"algorithm": str(e["algorithm"]), "seconds": dict(e.get("seconds", {}))}
+        for key, e in data["choices"].items()
+        if isinstance(e, dict) and "algorithm" in e
+    }
     with _lock:
         for key, entry in entries.items():
             _choices.setdefault(key, entry)

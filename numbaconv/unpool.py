@@ -9,15 +9,23 @@ the same source tables, and the result is of the caller's array kind.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from ._call import Call
 from ._launch_pool import launch, select
 from ._params import CHANNELS_FIRST, show
 from ._params_pool import INTERPOLATE_MODES as INTERPOLATE_MODES  # the modes: public here as before
 from ._params_pool import UNPOOL_MODES as UNPOOL_MODES
 from ._params_pool import GatherParams, check_copy_dtype, interpolate_params, max_unpool_params, unpool_params
-from ._types import Array, FloatOrTuple, InterpolateMode, IntOrTuple, Layout, PaddingNumbers, Stream, UnpoolMode
+from ._types import (
+    Array,
+    FloatOrTuple,
+    InterpolateMode,
+    IntOrTuple,
+    Layout,
+    PaddingNumbers,
+    Stream,
+    UnpoolMode,
+    for_dims,
+)
 
 __all__ = ["interpolate", "max_unpool1d", "max_unpool2d", "max_unpool3d", "unpool1d", "unpool2d", "unpool3d"]
 
@@ -31,71 +39,80 @@ def _gather(call: Call, params: GatherParams):
 
 # ---- max_unpool ----
 
-def _max_unpool(op, nd, x, indices, kernel_size, stride, padding, output_size, layout, out, stream):
+
+def _max_unpool(
+    op: str,
+    nd: int,
+    /,
+    x: Array,
+    indices: Array,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: PaddingNumbers = 0,
+    output_size: IntOrTuple | None = None,
+    *,
+    layout: Layout | None = None,
+    out: Array | None = None,
+    stream: Stream = None,
+) -> Array:
     call = Call(op, {"x": x, "indices": indices}, outs={"out": out}, stream=stream).max_result()
-    params = max_unpool_params(op, nd, call.x.shape, call["indices"].dtype, call["indices"].shape, kernel_size,
-                               stride, padding, output_size, layout)
+    params = max_unpool_params(
+        op,
+        nd,
+        call.x.shape,
+        call["indices"].dtype,
+        call["indices"].shape,
+        kernel_size,
+        stride,
+        padding,
+        output_size,
+        layout,
+    )
     call.check_out(params.out_shape)
     pos = launch(call, params, "first_outside")  # on CUDA a device reduction, waited for
     if pos is not None:
-        raise ValueError(f"{op}: indices[{', '.join(map(str, pos))}]={show(call['indices'][pos])} is outside "
-                         f"[0, {params.plane}): indices are flat positions within each (n, c) plane of the "
-                         f"{params.out_spatial} output")
+        raise ValueError(
+            f"{op}: indices[{', '.join(map(str, pos))}]={show(call['indices'][pos])} is outside "
+            f"[0, {params.plane}): indices are flat positions within each (n, c) plane of the "
+            f"{params.out_spatial} output"
+        )
     kernel = select(params, "max_unpool", call.backend)
     return call.run(params.out_shape, lambda target: launch(call, params, kernel, target))
 
 
-class _MaxUnpoolNd(Protocol):
-    """The signature of max_unpool1d, max_unpool2d and max_unpool3d (made by `_make_max_unpool`)."""
-
-    def __call__(self, x: Array, indices: Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-                 padding: PaddingNumbers = 0, output_size: IntOrTuple | None = None, *,
-                 layout: Layout | None = None, out: Array | None = None, stream: Stream = None) -> Array: ...
-
-
-def _make_max_unpool(nd: int) -> _MaxUnpoolNd:
-    op = f"max_unpool{nd}d"
-
-    def max_unpool_nd(x: Array, indices: Array, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-                      padding: PaddingNumbers = 0, output_size: IntOrTuple | None = None, *,
-                      layout: Layout | None = None, out: Array | None = None, stream: Stream = None) -> Array:
-        return _max_unpool(op, nd, x, indices, kernel_size, stride, padding, output_size, layout, out, stream)
-
-    max_unpool_nd.__name__ = max_unpool_nd.__qualname__ = op
-    return max_unpool_nd
-
-
 # ---- unpool ----
 
-def _unpool(op, nd, x, scale_factor, mode, layout, out, stream):
+
+def _unpool(
+    op: str,
+    nd: int,
+    /,
+    x: Array,
+    scale_factor: IntOrTuple = 2,
+    mode: UnpoolMode = "nearest",
+    *,
+    layout: Layout | None = None,
+    out: Array | None = None,
+    stream: Stream = None,
+) -> Array:
     call = Call(op, {"x": x}, outs={"out": out}, stream=stream)
     check_copy_dtype(op, call.x.dtype)
     return _gather(call, unpool_params(op, nd, call.x.shape, scale_factor, mode, layout))
 
 
-class _UnpoolNd(Protocol):
-    """The signature of unpool1d, unpool2d and unpool3d (made by `_make_unpool`)."""
-
-    def __call__(self, x: Array, scale_factor: IntOrTuple = 2, mode: UnpoolMode = "nearest", *,
-                 layout: Layout | None = None, out: Array | None = None, stream: Stream = None) -> Array: ...
-
-
-def _make_unpool(nd: int) -> _UnpoolNd:
-    op = f"unpool{nd}d"
-
-    def unpool_nd(x: Array, scale_factor: IntOrTuple = 2, mode: UnpoolMode = "nearest", *,
-                  layout: Layout | None = None, out: Array | None = None, stream: Stream = None) -> Array:
-        return _unpool(op, nd, x, scale_factor, mode, layout, out, stream)
-
-    unpool_nd.__name__ = unpool_nd.__qualname__ = op
-    return unpool_nd
-
-
 # ---- interpolate ----
 
-def interpolate(x: Array, size: IntOrTuple | None = None, scale_factor: FloatOrTuple | None = None,
-                mode: InterpolateMode = "nearest", *, layout: Layout | None = None, out: Array | None = None,
-                stream: Stream = None) -> Array:
+
+def interpolate(
+    x: Array,
+    size: IntOrTuple | None = None,
+    scale_factor: FloatOrTuple | None = None,
+    mode: InterpolateMode = "nearest",
+    *,
+    layout: Layout | None = None,
+    out: Array | None = None,
+    stream: Stream = None,
+) -> Array:
     """Nearest-neighbour resize of the spatial dims of ``x`` (torch.nn.functional.interpolate semantics).
 
     Output index ``dst`` reads input index ``floor(dst * scale)`` (``"nearest"``: torch's legacy rule, which
@@ -147,11 +164,14 @@ def interpolate(x: Array, size: IntOrTuple | None = None, scale_factor: FloatOrT
     return _gather(call, interpolate_params(call.x.shape, size, scale_factor, mode, layout))
 
 
-max_unpool1d, max_unpool2d, max_unpool3d = (_make_max_unpool(nd) for nd in (1, 2, 3))
-unpool1d, unpool2d, unpool3d = (_make_unpool(nd) for nd in (1, 2, 3))
+max_unpool1d, max_unpool2d, max_unpool3d = (for_dims(_max_unpool, f"max_unpool{nd}d", nd) for nd in (1, 2, 3))
+unpool1d, unpool2d, unpool3d = (for_dims(_unpool, f"unpool{nd}d", nd) for nd in (1, 2, 3))
 
-_SHAPES = {1: ("(N, C, W)", "(N, W, C)", "NWC"), 2: ("(N, C, H, W)", "(N, H, W, C)", "NHWC"),
-           3: ("(N, C, D, H, W)", "(N, D, H, W, C)", "NDHWC")}
+_SHAPES = {
+    1: ("(N, C, W)", "(N, W, C)", "NWC"),
+    2: ("(N, C, H, W)", "(N, H, W, C)", "NHWC"),
+    3: ("(N, C, D, H, W)", "(N, D, H, W, C)", "NDHWC"),
+}
 
 _MAX_UNPOOL_DOC = """Partial inverse of ``max_pool{nd}d``: ``out`` is zero except ``out[n, c][indices] = x``.
 
@@ -265,9 +285,16 @@ _UNPOOL_EXAMPLES = {
 
 for _nd in (1, 2, 3):
     _shape, _shape_last, _layout_last = _SHAPES[_nd]
-    _fmt = dict(nd=_nd, nd_full=_nd + 2, shape=_shape, shape_last=_shape_last, layout_last=_layout_last,
-                layout_first=CHANNELS_FIRST[_nd])
+    _fmt = dict(
+        nd=_nd,
+        nd_full=_nd + 2,
+        shape=_shape,
+        shape_last=_shape_last,
+        layout_last=_layout_last,
+        layout_first=CHANNELS_FIRST[_nd],
+    )
     (max_unpool1d, max_unpool2d, max_unpool3d)[_nd - 1].__doc__ = _MAX_UNPOOL_DOC.format(
-        example=_MAX_UNPOOL_EXAMPLES[_nd], **_fmt)
+        example=_MAX_UNPOOL_EXAMPLES[_nd], **_fmt
+    )
     (unpool1d, unpool2d, unpool3d)[_nd - 1].__doc__ = _UNPOOL_DOC.format(example=_UNPOOL_EXAMPLES[_nd], **_fmt)
 del _nd, _shape, _shape_last, _layout_last, _fmt

@@ -39,9 +39,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     import numba
+
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     try:
         import torch
+
         torch.set_num_threads(args.threads)
     except ImportError:
         torch = None

@@ -26,8 +26,9 @@ import tempfile
 def export(rev: str, root: pathlib.Path) -> pathlib.Path:
     """`rev`'s package as <tmp>/numbaconv_at_rev (kernels/ as its subpackage `kernels`)."""
     repo = pathlib.Path(__file__).resolve().parent.parent
-    data = subprocess.run(["git", "archive", rev, "numbaconv", "kernels"], cwd=repo, check=True,
-                          capture_output=True).stdout
+    data = subprocess.run(
+        ["git", "archive", rev, "numbaconv", "kernels"], cwd=repo, check=True, capture_output=True
+    ).stdout
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         tar.extractall(root, filter="data")
     pkg = root / "numbaconv_at_rev"
@@ -56,8 +57,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         sys.path.insert(0, str(export(args.rev, pathlib.Path(tmp))))
         old = importlib.import_module("numbaconv_at_rev.bench")
-        names = [n for n in new.CASES if n in old.CASES and (not args.only or any(
-            o in n for o in args.only.split(",")))]
+        names = [
+            n for n in new.CASES if n in old.CASES and (not args.only or any(o in n for o in args.only.split(",")))
+        ]
         families: dict[str, list[float]] = {}
         print(f"{'case':<38} {'tree':>9} {args.rev[:9]:>9} {'ratio':>7}")
         for name in names:

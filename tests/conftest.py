@@ -22,6 +22,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 def small_blocks(monkeypatch):
     """Tiny thread blocks and GEMM tiles, so many blocks and ragged edges run even on tiny shapes."""
     from numbaconv import _cuda
+
     monkeypatch.setattr(_cuda, "THREADS_1D", 32)
     monkeypatch.setattr(_cuda, "GEMM_TILE", 4)
 
@@ -39,4 +40,5 @@ def backend(request):
 def dev():
     """Host -> Numba device array (the simulator's too), for the CUDA-only tests."""
     from numba import cuda
+
     return cuda.to_device

@@ -46,10 +46,12 @@ def to_channels_first(a):
 
 # ---- shape cases ----
 
+
 @dataclass(frozen=True)
 class Case:
     """A named shape case: input shape `x` (N, C, *spatial), weight shape `w` (None where the op has none) and
     the op's keyword arguments `kw`."""
+
     name: str
     x: tuple
     w: tuple | None = None
@@ -80,8 +82,10 @@ def reference_pads(spatial, kernel, padding=0, stride=1, dilation=1):
     kernel, stride, dilation = (tuple(int(v) for v in np.broadcast_to(a, (nd,))) for a in (kernel, stride, dilation))
     if isinstance(padding, str):
         if padding in ("same", "same_lower"):
-            return [ref.same_pads(n, k, s, d, padding == "same_lower")
-                    for n, k, s, d in zip(spatial, kernel, stride, dilation)]
+            return [
+                ref.same_pads(n, k, s, d, padding == "same_lower")
+                for n, k, s, d in zip(spatial, kernel, stride, dilation)
+            ]
         if padding == "full":
             return [(d * (k - 1),) * 2 for k, d in zip(kernel, dilation)]
         assert padding == "valid", padding
@@ -93,14 +97,17 @@ def reference_pads(spatial, kernel, padding=0, stride=1, dilation=1):
 
 # ---- backends ----
 
+
 def over_backends(argnames, cpu, cuda=()):
     """A parametrize mark over `backend` (through the fixture, so CUDA gets its small blocks) and `argnames`:
     each row of `cpu` on the CPU, each row of `cuda` on CUDA (marked `cuda`). For tests whose CUDA matrix is a
     subset of the CPU one; tests with one matrix for both take the `backend` fixture as it is."""
+
     def param(backend, row):
         row = row if isinstance(row, tuple) else (row,)
         marks = [pytest.mark.cuda] if backend == "cuda" else []
         return pytest.param(backend, *row, marks=marks, id="-".join([backend] + [_id(v) for v in row]))
+
     params = [param("cpu", row) for row in cpu] + [param("cuda", row) for row in cuda]
     return pytest.mark.parametrize(f"backend,{argnames}", params, indirect=["backend"])
 
@@ -123,6 +130,7 @@ def to_backend(backend, a, channels_last=False):
     if backend == "cpu":
         return a
     from numba import cuda
+
     return cuda.to_device(np.ascontiguousarray(a))
 
 
@@ -151,8 +159,10 @@ def run(backend, op, x, *args, layout="first", layout_args=1, **kw):
     last = layout == "last"
     assert layout in LAYOUTS, layout
     positional = [x, *args]
-    moved = [to_backend(backend, a, last and i < layout_args) if isinstance(a, np.ndarray) else a
-             for i, a in enumerate(positional)]
+    moved = [
+        to_backend(backend, a, last and i < layout_args) if isinstance(a, np.ndarray) else a
+        for i, a in enumerate(positional)
+    ]
     kw = {k: to_backend(backend, v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
     if last:
         kw["layout"] = LAYOUT_LAST[x.ndim - 2]

@@ -35,8 +35,19 @@ def activation(y, name, negative_slope=0.01):
     raise ValueError(name)
 
 
-def conv(x, w, bias=None, stride=1, pads=0, dilation=1, groups=1, padding_mode="zeros", flip=False,
-         act=None, negative_slope=0.01):
+def conv(
+    x,
+    w,
+    bias=None,
+    stride=1,
+    pads=0,
+    dilation=1,
+    groups=1,
+    padding_mode="zeros",
+    flip=False,
+    act=None,
+    negative_slope=0.01,
+):
     """N-d cross-correlation (or convolution with flip=True) of x (N, C, *S) with w (O, C/g, *K).
 
     `pads` is an int or a list of (lo, hi) pairs per spatial dim.
@@ -54,14 +65,17 @@ def conv(x, w, bias=None, stride=1, pads=0, dilation=1, groups=1, padding_mode="
     extent = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     # windows: (N, C, *out_positions_stride1, *extent) -> take every dilation-th tap, every stride-th output
     win = sliding_window_view(xp, extent, axis=tuple(range(2, 2 + nd)))
-    win = win[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)
-              + tuple(slice(None, None, d) for d in dilation)]
+    win = win[
+        (slice(None), slice(None))
+        + tuple(slice(None, None, s) for s in stride)
+        + tuple(slice(None, None, d) for d in dilation)
+    ]
     cg, og = x.shape[1] // groups, w.shape[0] // groups
     outs = []
     letters = "defg"[:nd]
     for g in range(groups):
-        wg = w[g * og:(g + 1) * og]
-        xg = win[:, g * cg:(g + 1) * cg]
+        wg = w[g * og : (g + 1) * og]
+        xg = win[:, g * cg : (g + 1) * cg]
         spatial = "".join("pqrs"[:nd])
         outs.append(np.einsum(f"nc{spatial}{letters},oc{letters}->no{spatial}", xg, wg))
     y = np.concatenate(outs, axis=1)
@@ -73,8 +87,9 @@ def conv(x, w, bias=None, stride=1, pads=0, dilation=1, groups=1, padding_mode="
 # ---- transpose convolution and resize-conv (numbaconv/conv_transpose.py) ----
 
 
-def conv_transpose(x, w, bias=None, stride=1, pads=0, output_padding=0, dilation=1, groups=1, act=None,
-                   negative_slope=0.01):
+def conv_transpose(
+    x, w, bias=None, stride=1, pads=0, output_padding=0, dilation=1, groups=1, act=None, negative_slope=0.01
+):
     """N-d transpose convolution of x (N, C_in, *S) with w (C_in, C_out/g, *K), from its definition.
 
     Every input pixel scatters its group's filters, scaled by its value, into the full output at
@@ -89,8 +104,10 @@ def conv_transpose(x, w, bias=None, stride=1, pads=0, output_padding=0, dilation
     output_padding = (output_padding,) * nd if np.isscalar(output_padding) else tuple(output_padding)
     pads = [(pads, pads)] * nd if np.isscalar(pads) else [tuple(p) for p in pads]
     kernel = w.shape[2:]
-    full = [(n - 1) * s + d * (k - 1) + 1 + q
-            for n, k, s, d, q in zip(x.shape[2:], kernel, stride, dilation, output_padding)]
+    full = [
+        (n - 1) * s + d * (k - 1) + 1 + q
+        for n, k, s, d, q in zip(x.shape[2:], kernel, stride, dilation, output_padding)
+    ]
     cg, og = x.shape[1] // groups, w.shape[1]
     y = np.zeros((x.shape[0], og * groups, *full))
     for i in np.ndindex(*x.shape[2:]):
@@ -116,6 +133,7 @@ def resize_conv(x, w, bias=None, scale=2, **conv_options):
 
 
 # ---- pooling (numbaconv/pool.py) ----
+
 
 def _per_dim(value, nd):
     return (value,) * nd if np.isscalar(value) else tuple(value)
@@ -148,17 +166,23 @@ def pool_windows(a, kernel, stride, pads, dilation, ceil_mode, fill, beyond_fill
     kernel, dilation = _per_dim(kernel, nd), _per_dim(dilation, nd)
     stride = kernel if stride is None else _per_dim(stride, nd)
     pads = _pad_pairs(pads, nd)
-    outs = [pool_out_size(n, k, s, p, d, ceil_mode)
-            for n, k, s, p, d in zip(a.shape[2:], kernel, stride, pads, dilation)]
+    outs = [
+        pool_out_size(n, k, s, p, d, ceil_mode) for n, k, s, p, d in zip(a.shape[2:], kernel, stride, pads, dilation)
+    ]
     extents = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
-    beyond = [max(0, (o - 1) * s + e - (n + lo + hi))
-              for o, s, e, n, (lo, hi) in zip(outs, stride, extents, a.shape[2:], pads)]
+    beyond = [
+        max(0, (o - 1) * s + e - (n + lo + hi))
+        for o, s, e, n, (lo, hi) in zip(outs, stride, extents, a.shape[2:], pads)
+    ]
     a = np.pad(a, [(0, 0), (0, 0)] + [tuple(p) for p in pads], constant_values=fill)
     a = np.pad(a, [(0, 0), (0, 0)] + [(0, b) for b in beyond], constant_values=beyond_fill)
     win = sliding_window_view(a, extents, axis=tuple(range(2, 2 + nd)))
-    win = win[(slice(None), slice(None)) + tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(outs, stride))
-              + tuple(slice(None, None, d) for d in dilation)]
-    return win.reshape(win.shape[:2 + nd] + (-1,))
+    win = win[
+        (slice(None), slice(None))
+        + tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(outs, stride))
+        + tuple(slice(None, None, d) for d in dilation)
+    ]
+    return win.reshape(win.shape[: 2 + nd] + (-1,))
 
 
 def max_pool(x, kernel, stride=None, pads=0, dilation=1, ceil_mode=False):
@@ -181,8 +205,9 @@ def max_pool(x, kernel, stride=None, pads=0, dilation=1, ceil_mode=False):
     return np.where(has_nan, np.nan, best), np.take_along_axis(pos, winner[..., None], axis=-1)[..., 0]
 
 
-def avg_pool(x, kernel, stride=None, pads=0, dilation=1, ceil_mode=False, count_include_pad=True,
-             divisor_override=None):
+def avg_pool(
+    x, kernel, stride=None, pads=0, dilation=1, ceil_mode=False, count_include_pad=True, divisor_override=None
+):
     """Window sums over the (dilated) taps / the number of taps in the input (and padding), or the override."""
     x = np.asarray(x, np.float64)
     args = (kernel, stride, pads, dilation, ceil_mode)
@@ -195,6 +220,7 @@ def avg_pool(x, kernel, stride=None, pads=0, dilation=1, ceil_mode=False, count_
 
 
 # ---- unpooling and upsampling (numbaconv/unpool.py) ----
+
 
 def max_unpool(x, indices, out_spatial):
     """Zeros, then out[n, c].flat[indices[n, c].flat[p]] = x[n, c].flat[p] in order of p.
@@ -289,10 +315,41 @@ def shuffle_conv(x, w, bias=None, groups=1, **conv_options):
     return channel_shuffle(conv(x, w, bias, groups=groups, **conv_options), groups)
 
 
-def spatially_separable_conv(x, column, row, bias=None, stride=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1),
-                             groups=1, padding_mode="zeros", flip=False, act=None, negative_slope=0.01):
+def spatially_separable_conv(
+    x,
+    column,
+    row,
+    bias=None,
+    stride=(1, 1),
+    pads=((0, 0), (0, 0)),
+    dilation=(1, 1),
+    groups=1,
+    padding_mode="zeros",
+    flip=False,
+    act=None,
+    negative_slope=0.01,
+):
     """Column pass (kH x 1, the H parts of the geometry) then row pass (1 x kW, the W parts); 4-d weights."""
-    mid = conv(x, column, stride=(stride[0], 1), pads=[pads[0], (0, 0)], dilation=(dilation[0], 1), groups=groups,
-               padding_mode=padding_mode, flip=flip)
-    return conv(mid, row, bias, stride=(1, stride[1]), pads=[(0, 0), pads[1]], dilation=(1, dilation[1]),
-                groups=groups, padding_mode=padding_mode, flip=flip, act=act, negative_slope=negative_slope)
+    mid = conv(
+        x,
+        column,
+        stride=(stride[0], 1),
+        pads=[pads[0], (0, 0)],
+        dilation=(dilation[0], 1),
+        groups=groups,
+        padding_mode=padding_mode,
+        flip=flip,
+    )
+    return conv(
+        mid,
+        row,
+        bias,
+        stride=(1, stride[1]),
+        pads=[(0, 0), pads[1]],
+        dilation=(1, dilation[1]),
+        groups=groups,
+        padding_mode=padding_mode,
+        flip=flip,
+        act=act,
+        negative_slope=negative_slope,
+    )

@@ -7,10 +7,25 @@ import scipy.ndimage
 import scipy.signal
 
 import numbaconv
-import reference as ref
-from helpers import (LAYOUT_LAST, LAYOUTS, Case, assert_close, full, ids, over_backends, rand, reference_pads, run,
-                     to_backend, to_channels_first, to_channels_last, to_host)
 from numbaconv._algorithms import applicable_algorithms
+
+import reference as ref
+from helpers import (
+    LAYOUT_LAST,
+    LAYOUTS,
+    Case,
+    assert_close,
+    full,
+    ids,
+    over_backends,
+    rand,
+    reference_pads,
+    run,
+    to_backend,
+    to_channels_first,
+    to_channels_last,
+    to_host,
+)
 
 CONV = {1: numbaconv.conv1d, 2: numbaconv.conv2d, 3: numbaconv.conv3d}
 ACTIVATIONS = [None, "relu", "relu6", "leaky_relu", "sigmoid", "tanh"]
@@ -19,8 +34,12 @@ CASES = [
     Case("1d_basic", (2, 3, 11), (4, 3, 3), dict(padding=1)),
     Case("1d_strided_dilated", (1, 2, 17), (3, 2, 3), dict(stride=2, dilation=2, padding="same")),
     Case("2d_basic", (2, 3, 9, 10), (4, 3, 3, 3), dict(padding=1)),
-    Case("2d_rect_stride_pairs_groups", (1, 4, 12, 9), (6, 2, 3, 2),
-         dict(stride=(2, 1), padding=((1, 0), (0, 2)), groups=2)),
+    Case(
+        "2d_rect_stride_pairs_groups",
+        (1, 4, 12, 9),
+        (6, 2, 3, 2),
+        dict(stride=(2, 1), padding=((1, 0), (0, 2)), groups=2),
+    ),
     Case("2d_dilated", (1, 3, 13, 13), (5, 3, 3, 3), dict(dilation=2, padding=2)),
     Case("2d_grouped", (2, 6, 8, 8), (6, 2, 3, 3), dict(groups=3, padding=1)),
     Case("2d_depthwise_multiplier", (2, 4, 10, 11), (8, 1, 3, 3), dict(groups=4, padding=1)),
@@ -30,8 +49,7 @@ CASES = [
     Case("2d_gemm_sized", (1, 8, 10, 10), (16, 8, 3, 3), dict(padding=1)),
     Case("2d_kernel_wider_than_input", (1, 2, 4, 3), (2, 2, 3, 5), dict(padding=2)),
     Case("3d_basic", (1, 2, 5, 6, 7), (3, 2, 3, 3, 3), dict(padding=1)),
-    Case("3d_strided_same_groups", (2, 4, 7, 6, 5), (4, 2, 3, 1, 2), dict(stride=(2, 1, 2), groups=2,
-                                                                         padding="same")),
+    Case("3d_strided_same_groups", (2, 4, 7, 6, 5), (4, 2, 3, 1, 2), dict(stride=(2, 1, 2), groups=2, padding="same")),
     Case("2d_winograd_ragged", (2, 8, 9, 7), (8, 8, 3, 3), dict(padding=((2, 0), (0, 1)))),
 ]
 IDS = ids(CASES)
@@ -45,10 +63,19 @@ def pads_of(case, kw=None):
 
 def expected(case, x, w, b=None, **options):
     kw = {**case.kw, **options}
-    return ref.conv(x, w, b, stride=kw.get("stride", 1), pads=pads_of(case, kw),
-                    dilation=kw.get("dilation", 1), groups=kw.get("groups", 1),
-                    padding_mode=kw.get("padding_mode", "zeros"), flip=kw.get("flip", False),
-                    act=kw.get("activation"), negative_slope=kw.get("negative_slope", 0.01))
+    return ref.conv(
+        x,
+        w,
+        b,
+        stride=kw.get("stride", 1),
+        pads=pads_of(case, kw),
+        dilation=kw.get("dilation", 1),
+        groups=kw.get("groups", 1),
+        padding_mode=kw.get("padding_mode", "zeros"),
+        flip=kw.get("flip", False),
+        act=kw.get("activation"),
+        negative_slope=kw.get("negative_slope", 0.01),
+    )
 
 
 def algorithms(case, backend="cpu", **options):
@@ -57,10 +84,16 @@ def algorithms(case, backend="cpu", **options):
 
 # CPU: every case x every applicable algorithm (and auto) x float32/float64 x both layouts. CUDA: every case x
 # every CUDA algorithm in float32, and auto in float64 on three cases. float16: test_conv_float16 below.
-CPU_MATRIX = [(case, name, dtype, layout) for case in CASES for name in ("auto",) + algorithms(case)
-              for dtype in (np.float32, np.float64) for layout in LAYOUTS]
-CUDA_MATRIX = ([(case, name, np.float32, "first") for case in CASES for name in algorithms(case, "cuda")]
-               + [(CASES[i], "auto", np.float64, "first") for i in (0, 2, 8)])
+CPU_MATRIX = [
+    (case, name, dtype, layout)
+    for case in CASES
+    for name in ("auto",) + algorithms(case)
+    for dtype in (np.float32, np.float64)
+    for layout in LAYOUTS
+]
+CUDA_MATRIX = [(case, name, np.float32, "first") for case in CASES for name in algorithms(case, "cuda")] + [
+    (CASES[i], "auto", np.float64, "first") for i in (0, 2, 8)
+]
 
 
 @over_backends("case,algorithm,dtype,layout", CPU_MATRIX, CUDA_MATRIX)
@@ -91,11 +124,17 @@ def test_conv_float16_accumulates_in_float32(backend):
 
 
 # CUDA: three cases, channels-last, each with three (padding mode, flip, activation) combinations.
-PADDING_CPU = [(case, mode, flip, None, "first") for case in CASES
-               for mode in ("zeros", "reflect", "replicate", "circular") for flip in (False, True)]
-PADDING_CUDA = [(CASES[i], mode, flip, act, "last") for i in (3, 6, 12)
-                for mode, flip, act in [("circular", True, "relu"), ("replicate", False, "tanh"),
-                                        ("zeros", True, "leaky_relu")]]
+PADDING_CPU = [
+    (case, mode, flip, None, "first")
+    for case in CASES
+    for mode in ("zeros", "reflect", "replicate", "circular")
+    for flip in (False, True)
+]
+PADDING_CUDA = [
+    (CASES[i], mode, flip, act, "last")
+    for i in (3, 6, 12)
+    for mode, flip, act in [("circular", True, "relu"), ("replicate", False, "tanh"), ("zeros", True, "leaky_relu")]
+]
 
 
 @over_backends("case,padding_mode,flip,activation,layout", PADDING_CPU, PADDING_CUDA)
@@ -105,7 +144,7 @@ def test_conv_padding_modes_flip_and_activation(backend, case, padding_mode, fli
     x, w, b = rand(case.x, np.float64, 4), rand(case.w, np.float64, 5), rand(case.w[:1], np.float64, 6)
     options = dict(padding_mode=padding_mode, flip=flip, activation=activation)
     if padding_mode == "reflect" and any(max(p) >= n for p, n in zip(pads_of(case), case.x[2:])):
-        with pytest.raises(ValueError, match="reflect padding .* must be smaller than the input size"):
+        with pytest.raises(ValueError, match=r"reflect padding .* must be smaller than the input size"):
             run(backend, CONV[case.nd], x, w, b, layout=layout, **options, **case.kw)
         return
     want = expected(case, x, w, b, **options)
@@ -114,8 +153,12 @@ def test_conv_padding_modes_flip_and_activation(backend, case, padding_mode, fli
         assert_close(got, want)
 
 
-FUSED_CPU = [(name, act, dtype) for name in ("direct", "gemm", "depthwise", "pointwise", "winograd", "winograd_f2")
-             for act in ACTIVATIONS for dtype in (np.float32, np.float64)]
+FUSED_CPU = [
+    (name, act, dtype)
+    for name in ("direct", "gemm", "depthwise", "pointwise", "winograd", "winograd_f2")
+    for act in ACTIVATIONS
+    for dtype in (np.float32, np.float64)
+]
 FUSED_CUDA = [(("direct", "depthwise", "gemm")[i % 3], act, np.float32) for i, act in enumerate(ACTIVATIONS)]
 
 
@@ -123,8 +166,9 @@ FUSED_CUDA = [(("direct", "depthwise", "gemm")[i % 3], act, np.float32) for i, a
 def test_conv_fused_activation(backend, activation, algorithm, dtype):
     case = {"depthwise": CASES[6], "pointwise": CASES[8]}.get(algorithm, CASES[2]).on(backend)
     x, w, b = 3 * rand(case.x, dtype, 6), rand(case.w, dtype, 7), rand(case.w[:1], dtype, 8)
-    got = run(backend, numbaconv.conv2d, x, w, b, activation=activation, negative_slope=0.2, algorithm=algorithm,
-              **case.kw)
+    got = run(
+        backend, numbaconv.conv2d, x, w, b, activation=activation, negative_slope=0.2, algorithm=algorithm, **case.kw
+    )
     assert_close(got, expected(case, x, w, b, activation=activation, negative_slope=0.2), dtype)
 
 
@@ -132,11 +176,12 @@ def test_conv_fused_activation(backend, activation, algorithm, dtype):
 @pytest.mark.parametrize("stride,dilation", [(1, 1), (2, 1), (3, 2), (2, 3)])
 @pytest.mark.parametrize("size,kernel", [(10, 3), (11, 4), (7, 2)])
 def test_conv_padding_strings(padding, stride, dilation, size, kernel):
-    case = Case("p", (1, 2, size, size + 1), (3, 2, kernel, kernel),
-                dict(padding=padding, stride=stride, dilation=dilation))
+    case = Case(
+        "p", (1, 2, size, size + 1), (3, 2, kernel, kernel), dict(padding=padding, stride=stride, dilation=dilation)
+    )
     x, w = rand(case.x, np.float64, 9), rand(case.w, np.float64, 10)
     if padding == "valid" and size < dilation * (kernel - 1) + 1:
-        with pytest.raises(ValueError, match="output size .* < 1"):
+        with pytest.raises(ValueError, match=r"output size .* < 1"):
             numbaconv.conv2d(x, w, **case.kw)
         return
     got = numbaconv.conv2d(x, w, **case.kw)
@@ -146,14 +191,17 @@ def test_conv_padding_strings(padding, stride, dilation, size, kernel):
 
 
 def test_same_puts_odd_pixel_at_end_and_same_lower_at_start():
-    x = np.zeros((1, 1, 4)); x[0, 0, 0] = 1.0
+    x = np.zeros((1, 1, 4))
+    x[0, 0, 0] = 1.0
     w = np.ones((1, 1, 2))
     assert numbaconv.conv1d(x, w, padding="same")[0, 0].tolist() == [1, 0, 0, 0]
     assert numbaconv.conv1d(x, w, padding="same_lower")[0, 0].tolist() == [1, 1, 0, 0]
 
 
-@pytest.mark.parametrize("padding_mode,scipy_mode", [("zeros", "constant"), ("reflect", "mirror"),
-                                                    ("replicate", "nearest"), ("circular", "wrap")])
+@pytest.mark.parametrize(
+    "padding_mode,scipy_mode",
+    [("zeros", "constant"), ("reflect", "mirror"), ("replicate", "nearest"), ("circular", "wrap")],
+)
 @pytest.mark.parametrize("flip", [False, True])
 def test_conv2d_matches_scipy_ndimage(padding_mode, scipy_mode, flip):
     """SciPy as a second oracle: ndimage.correlate/convolve with the mapped mode on one channel."""
@@ -168,23 +216,25 @@ def test_conv2d_matches_scipy_ndimage(padding_mode, scipy_mode, flip):
 def test_conv2d_matches_scipy_signal(mode):
     img, k = rand((9, 14), np.float32, 13), rand((4, 3), np.float32, 14)
     got = numbaconv.conv2d(img[None, None], k[None, None], padding=mode)
-    assert_close(got[0, 0], scipy.signal.correlate(img.astype(np.float64), k.astype(np.float64), mode=mode),
-                 np.float32)
+    assert_close(got[0, 0], scipy.signal.correlate(img.astype(np.float64), k.astype(np.float64), mode=mode), np.float32)
     got = numbaconv.conv2d(img[None, None], k[None, None], padding=mode, flip=True)
-    assert_close(got[0, 0], scipy.signal.convolve(img.astype(np.float64), k.astype(np.float64), mode=mode),
-                 np.float32)
+    assert_close(got[0, 0], scipy.signal.convolve(img.astype(np.float64), k.astype(np.float64), mode=mode), np.float32)
 
 
 def test_depthwise_pointwise_and_separable_conv2d(backend):
     x = rand((2, 3, 7, 8), np.float32, 15)
     dw, pw = rand((6, 1, 3, 3), np.float32, 16), rand((5, 6), np.float32, 17)
     got = run(backend, numbaconv.depthwise_conv2d, x, dw, stride=2, padding="same")
-    assert_close(got, ref.conv(x, dw, stride=2, pads=[ref.same_pads(7, 3, 2, 1), ref.same_pads(8, 3, 2, 1)],
-                               groups=3), np.float32)
+    assert_close(
+        got,
+        ref.conv(x, dw, stride=2, pads=[ref.same_pads(7, 3, 2, 1), ref.same_pads(8, 3, 2, 1)], groups=3),
+        np.float32,
+    )
     y = rand((2, 6, 4, 5), np.float32, 18)
     assert_close(run(backend, numbaconv.pointwise_conv2d, y, pw), ref.conv(y, pw[:, :, None, None]), np.float32)
-    assert_close(run(backend, numbaconv.pointwise_conv2d, y, pw[:, :, None, None]), ref.conv(y, pw[:, :, None, None]),
-                 np.float32)
+    assert_close(
+        run(backend, numbaconv.pointwise_conv2d, y, pw[:, :, None, None]), ref.conv(y, pw[:, :, None, None]), np.float32
+    )
     want = ref.conv(ref.conv(x, dw, pads=1, groups=3), pw[:, :, None, None])
     assert_close(run(backend, numbaconv.separable_conv2d, x, dw, pw, padding=1), want, np.float32)
     # The depthwise result stays on the backend and feeds the pointwise conv, which fills `out`.
@@ -192,8 +242,11 @@ def test_depthwise_pointwise_and_separable_conv2d(backend):
     out = full(backend, (2, 5, 7, 8), np.nan, np.float32)
     assert numbaconv.pointwise_conv2d(mid, to_backend(backend, pw), out=out) is out
     assert_close(to_host(backend, out), want, np.float32)
-    assert_close(run(backend, numbaconv.depthwise_conv2d, x, dw, padding=1, layout="last"),
-                 ref.conv(x, dw, pads=1, groups=3), np.float32)
+    assert_close(
+        run(backend, numbaconv.depthwise_conv2d, x, dw, padding=1, layout="last"),
+        ref.conv(x, dw, pads=1, groups=3),
+        np.float32,
+    )
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -203,8 +256,20 @@ def test_separable_conv2d_equals_two_steps(backend, layout):
     pw, pwb = rand((6, 8), np.float64, 22), rand((6,), np.float64, 23)
     mid = ref.conv(x, dw, dwb, stride=2, pads=1, groups=4, act="relu")
     want = ref.conv(mid, pw[:, :, None, None], pwb, act="tanh")
-    got = run(backend, numbaconv.separable_conv2d, x, dw, pw, pwb, depthwise_bias=dwb, stride=2, padding=1,
-              depthwise_activation="relu", activation="tanh", layout=layout)
+    got = run(
+        backend,
+        numbaconv.separable_conv2d,
+        x,
+        dw,
+        pw,
+        pwb,
+        depthwise_bias=dwb,
+        stride=2,
+        padding=1,
+        depthwise_activation="relu",
+        activation="tanh",
+        layout=layout,
+    )
     assert_close(got, want)
 
 
@@ -236,11 +301,14 @@ def test_non_contiguous_input_is_accepted():
     assert_close(numbaconv.conv2d(x, w, padding=1), ref.conv(x, w, pads=1), np.float32)
 
 
-@pytest.mark.parametrize("shape,kw,want", [
-    ((1, 3, 224, 224), dict(weight_shape=(64, 3, 7, 7), stride=2, padding=3), (1, 64, 112, 112)),
-    ((1, 3, 10), dict(weight_shape=(2, 3, 4), padding="same"), (1, 2, 10)),
-    ((2, 5, 6, 8, 3), dict(weight_shape=(4, 3, 3, 3, 3), layout="NDHWC", padding="valid"), (2, 3, 4, 6, 4)),
-])
+@pytest.mark.parametrize(
+    "shape,kw,want",
+    [
+        ((1, 3, 224, 224), dict(weight_shape=(64, 3, 7, 7), stride=2, padding=3), (1, 64, 112, 112)),
+        ((1, 3, 10), dict(weight_shape=(2, 3, 4), padding="same"), (1, 2, 10)),
+        ((2, 5, 6, 8, 3), dict(weight_shape=(4, 3, 3, 3, 3), layout="NDHWC", padding="valid"), (2, 3, 4, 6, 4)),
+    ],
+)
 def test_conv_output_shape(shape, kw, want):
     assert numbaconv.conv_output_shape(shape, **kw) == want
 
@@ -281,8 +349,9 @@ def test_params_count_flops_and_select_algorithms():
 
 
 @pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
-@pytest.mark.parametrize("kernel,dilation,multiplier", [((3, 3), (1, 1), 1), ((3, 3), (2, 3), 1),
-                                                        ((5, 3), (1, 2), 2), ((3, 3), (1, 1), 3)])
+@pytest.mark.parametrize(
+    "kernel,dilation,multiplier", [((3, 3), (1, 1), 1), ((3, 3), (2, 3), 1), ((5, 3), (1, 2), 2), ((3, 3), (1, 1), 3)]
+)
 @pytest.mark.parametrize("c_group", [1, 3])
 def test_stride1_plane_kernel(kernel, dilation, multiplier, padding_mode, c_group):
     """The stride-1 plane kernel behind "depthwise" (c_group 1) and "direct" (few channels per group): padded
@@ -295,15 +364,27 @@ def test_stride1_plane_kernel(kernel, dilation, multiplier, padding_mode, c_grou
     pads = [(d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for k, d in zip(kernel, dilation)]
     algorithm = "depthwise" if c_group == 1 else "direct"
     for flip in (False, True):
-        got = numbaconv.conv2d(x, w, b, padding=pads, dilation=dilation, groups=groups, padding_mode=padding_mode,
-                               flip=flip, activation="relu6", algorithm=algorithm)
-        want = ref.conv(x, w, b, pads=pads, dilation=dilation, groups=groups, padding_mode=padding_mode, flip=flip,
-                        act="relu6")
+        got = numbaconv.conv2d(
+            x,
+            w,
+            b,
+            padding=pads,
+            dilation=dilation,
+            groups=groups,
+            padding_mode=padding_mode,
+            flip=flip,
+            activation="relu6",
+            algorithm=algorithm,
+        )
+        want = ref.conv(
+            x, w, b, pads=pads, dilation=dilation, groups=groups, padding_mode=padding_mode, flip=flip, act="relu6"
+        )
         assert_close(got, want, np.float32)
     x1, w1 = rand((1, 2 * c_group, 11), np.float64, 53), rand((2, c_group, 3), np.float64, 54)
-    assert_close(numbaconv.conv1d(x1, w1, padding=2, dilation=2, groups=2, padding_mode=padding_mode,
-                                  algorithm=algorithm),
-                 ref.conv(x1, w1, pads=2, dilation=2, groups=2, padding_mode=padding_mode))
+    assert_close(
+        numbaconv.conv1d(x1, w1, padding=2, dilation=2, groups=2, padding_mode=padding_mode, algorithm=algorithm),
+        ref.conv(x1, w1, pads=2, dilation=2, groups=2, padding_mode=padding_mode),
+    )
 
 
 @pytest.mark.parametrize("algorithm,bound32", [("winograd", 2e-5), ("winograd_f2", 2e-6)])
@@ -328,6 +409,7 @@ def test_winograd_tiles_chunks_groups_and_big_padding(monkeypatch, algorithm):
     """A workspace smaller than one tile row forces a chunk per tile row; groups split the GEMMs; padding wider
     than the kernel and outputs that end mid-tile exercise the zero strip and the partial tiles."""
     from numbaconv import _cpu
+
     monkeypatch.setattr(_cpu, "WORKSPACE_BYTES", 1024)
     x, w, b = rand((2, 6, 9, 7), np.float32, 40), rand((4, 3, 3, 3), np.float32, 41), rand((4,), np.float32, 42)
     pads = ((4, 1), (0, 3))
@@ -338,6 +420,7 @@ def test_winograd_tiles_chunks_groups_and_big_padding(monkeypatch, algorithm):
 def test_large_image_tiles_the_gemm_workspace(monkeypatch):
     """A workspace smaller than one image forces several row tiles; the result must not change."""
     from numbaconv import _cpu
+
     monkeypatch.setattr(_cpu, "WORKSPACE_BYTES", 2048)
     case = Case("tiles", (2, 4, 11, 13), (8, 4, 3, 3), dict(padding=1, stride=(1, 2)))
     x, w = rand(case.x, np.float32, 29), rand(case.w, np.float32, 30)
@@ -352,22 +435,35 @@ def test_large_image_tiles_the_gemm_workspace(monkeypatch):
 
 @pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "circular"])
 @pytest.mark.parametrize("activation", [None, "relu6"])
-@pytest.mark.parametrize("nd,x_shape,w_shape,kw", [
-    (2, (2, 5, 9, 11), (5, 1, 3, 3), dict(padding=1)),
-    (2, (1, 4, 10, 9), (4, 1, 3, 5), dict(stride=(2, 1), padding="same", dilation=(1, 2))),
-    (1, (2, 3, 12), (3, 1, 5), dict(stride=2, padding=2)),
-])
+@pytest.mark.parametrize(
+    "nd,x_shape,w_shape,kw",
+    [
+        (2, (2, 5, 9, 11), (5, 1, 3, 3), dict(padding=1)),
+        (2, (1, 4, 10, 9), (4, 1, 3, 5), dict(stride=(2, 1), padding="same", dilation=(1, 2))),
+        (1, (2, 3, 12), (3, 1, 5), dict(stride=2, padding=2)),
+    ],
+)
 def test_depthwise_channels_last_kernel(nd, x_shape, w_shape, kw, padding_mode, activation):
     """Multiplier-1 depthwise convs in channels-last run the NHWC kernel (unit stride over C)."""
     x, w, b = rand(x_shape, np.float32, 33), rand(w_shape, np.float32, 34), rand(w_shape[:1], np.float32, 35)
     case = Case("nhwc", x_shape, w_shape, dict(kw, groups=x_shape[1]))
-    got = CONV[nd](to_channels_last(x), w, b, layout=LAYOUT_LAST[nd], padding_mode=padding_mode, flip=True,
-                   activation=activation, algorithm="depthwise", **case.kw)
+    got = CONV[nd](
+        to_channels_last(x),
+        w,
+        b,
+        layout=LAYOUT_LAST[nd],
+        padding_mode=padding_mode,
+        flip=True,
+        activation=activation,
+        algorithm="depthwise",
+        **case.kw,
+    )
     want = expected(case, x, w, b, padding_mode=padding_mode, flip=True, activation=activation)
     assert_close(to_channels_first(got), want, np.float32)
 
 
 # ---- CUDA only ----
+
 
 @pytest.mark.cuda
 def test_cuda_errors_and_mixing(dev):
@@ -380,6 +476,7 @@ def test_cuda_errors_and_mixing(dev):
         d = dev(np.zeros((1, 2, 5, 5), np.float32))
         numbaconv.conv2d(d, dev(np.ones((2, 2, 1, 1), np.float32)), out=d)
     from numba import cuda
+
     with pytest.raises(ValueError, match=r"conv2d: out.shape=\(1, 2, 4, 4\) must equal the result shape"):
         numbaconv.conv2d(dev(x), dev(w), out=cuda.device_array((1, 2, 4, 4), np.float32))
 
@@ -388,11 +485,12 @@ def test_cuda_errors_and_mixing(dev):
 @pytest.mark.usefixtures("small_blocks")
 def test_cuda_tune_times_the_cuda_algorithms_once(dev):
     from numbaconv import tuning
+
     tuning.clear()
     case = CASES[2].on("cuda")
     x, w = rand(case.x, np.float32, 21), rand(case.w, np.float32, 22)
     got = numbaconv.conv2d(dev(x), dev(w), algorithm="tune", **case.kw)
     assert_close(got.copy_to_host(), expected(case, x, w), np.float32)
-    (key, entry), = tuning.choices().items()
+    ((key, entry),) = tuning.choices().items()
     assert key.startswith("cuda|float32|") and set(entry["seconds"]) == {"direct", "gemm"}
     tuning.clear()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import numbaconv
+
 import reference as ref
 from helpers import assert_close, rand
 
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.cuda
 @pytest.fixture
 def cupy():
     from numba import config
+
     if config.ENABLE_CUDASIM:
         pytest.skip("the CUDA simulator has no __cuda_array_interface__")
     return pytest.importorskip("cupy")
@@ -25,6 +27,7 @@ def cupy():
 @pytest.fixture
 def torch_cuda():
     from numba import config
+
     if config.ENABLE_CUDASIM:
         pytest.skip("the CUDA simulator has no __cuda_array_interface__")
     torch = pytest.importorskip("torch")

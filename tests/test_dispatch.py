@@ -14,49 +14,63 @@ from numbaconv._params_transpose import conv_transpose_params, resize_conv_param
 
 
 def conv(x_shape, w_shape, **kw):
-    return numbaconv.conv_params("conv2d" if len(x_shape) == 4 else f"conv{len(x_shape) - 2}d",
-                                 len(x_shape) - 2, x_shape, w_shape, **kw)
+    return numbaconv.conv_params(
+        "conv2d" if len(x_shape) == 4 else f"conv{len(x_shape) - 2}d", len(x_shape) - 2, x_shape, w_shape, **kw
+    )
 
 
-@pytest.mark.parametrize("params,algorithm,backend,kernel", [
-    # "direct" is the plane kernel where it applies (stride 1, channels-first, <= 16 channels per group) ...
-    (conv((1, 4, 8, 8), (4, 4, 3, 3), padding=1), "direct", "cpu", "plane"),
-    # ... and the row kernel elsewhere: strided, channels-last, many channels per group, 3-D.
-    (conv((1, 4, 8, 8), (4, 4, 3, 3), stride=2), "direct", "cpu", "row"),
-    (conv((1, 8, 8, 4), (4, 4, 3, 3), layout="NHWC"), "direct", "cpu", "row"),
-    (conv((1, 32, 8, 8), (4, 32, 3, 3)), "direct", "cpu", "row"),
-    (conv((1, 2, 4, 4, 4), (2, 2, 3, 3, 3)), "direct", "cpu", "row"),
-    # "depthwise" is one of four kernels.
-    (conv((1, 4, 8, 8), (4, 1, 3, 3), groups=4), "depthwise", "cpu", "plane"),
-    (conv((1, 4, 8, 8), (4, 1, 3, 3), groups=4, stride=2), "depthwise", "cpu", "depthwise_row"),
-    (conv((1, 8, 8, 4), (4, 1, 3, 3), groups=4, stride=2, layout="NHWC"), "depthwise", "cpu", "depthwise_nhwc"),
-    (conv((1, 8, 8, 4), (8, 1, 3, 3), groups=4, stride=2, layout="NHWC"), "depthwise", "cpu", "depthwise_row"),
-    (conv((1, 4, 5, 5, 5), (4, 1, 3, 3, 3), groups=4, stride=2), "depthwise", "cpu", "depthwise_row3d"),
-    (conv((1, 8, 8, 8), (8, 8, 3, 3), padding=1), "winograd_f2", "cpu", "winograd_f2"),
-    (conv((1, 8, 8, 8), (8, 8, 1, 1)), "pointwise", "cpu", "pointwise"),
-    # CUDA: depthwise is the direct gather with groups == C_in.
-    (conv((1, 4, 8, 8), (4, 1, 3, 3), groups=4), "depthwise", "cuda", "direct"),
-    (conv((1, 4, 8, 8), (8, 4, 3, 3)), "gemm", "cuda", "gemm"),
-])
+@pytest.mark.parametrize(
+    "params,algorithm,backend,kernel",
+    [
+        # "direct" is the plane kernel where it applies (stride 1, channels-first, <= 16 channels per group) ...
+        (conv((1, 4, 8, 8), (4, 4, 3, 3), padding=1), "direct", "cpu", "plane"),
+        # ... and the row kernel elsewhere: strided, channels-last, many channels per group, 3-D.
+        (conv((1, 4, 8, 8), (4, 4, 3, 3), stride=2), "direct", "cpu", "row"),
+        (conv((1, 8, 8, 4), (4, 4, 3, 3), layout="NHWC"), "direct", "cpu", "row"),
+        (conv((1, 32, 8, 8), (4, 32, 3, 3)), "direct", "cpu", "row"),
+        (conv((1, 2, 4, 4, 4), (2, 2, 3, 3, 3)), "direct", "cpu", "row"),
+        # "depthwise" is one of four kernels.
+        (conv((1, 4, 8, 8), (4, 1, 3, 3), groups=4), "depthwise", "cpu", "plane"),
+        (conv((1, 4, 8, 8), (4, 1, 3, 3), groups=4, stride=2), "depthwise", "cpu", "depthwise_row"),
+        (conv((1, 8, 8, 4), (4, 1, 3, 3), groups=4, stride=2, layout="NHWC"), "depthwise", "cpu", "depthwise_nhwc"),
+        (conv((1, 8, 8, 4), (8, 1, 3, 3), groups=4, stride=2, layout="NHWC"), "depthwise", "cpu", "depthwise_row"),
+        (conv((1, 4, 5, 5, 5), (4, 1, 3, 3, 3), groups=4, stride=2), "depthwise", "cpu", "depthwise_row3d"),
+        (conv((1, 8, 8, 8), (8, 8, 3, 3), padding=1), "winograd_f2", "cpu", "winograd_f2"),
+        (conv((1, 8, 8, 8), (8, 8, 1, 1)), "pointwise", "cpu", "pointwise"),
+        # CUDA: depthwise is the direct gather with groups == C_in.
+        (conv((1, 4, 8, 8), (4, 1, 3, 3), groups=4), "depthwise", "cuda", "direct"),
+        (conv((1, 4, 8, 8), (8, 4, 3, 3)), "gemm", "cuda", "gemm"),
+    ],
+)
 def test_select_names_the_kernel_that_runs(params, algorithm, backend, kernel):
     assert select(params, algorithm, backend) == kernel
     assert (kernel, backend) in _launch_conv.LAUNCHERS
 
 
 def test_auto_is_the_algorithm_rule_then_its_kernel():
-    for params in (conv((1, 64, 16, 16), (64, 64, 3, 3), padding=1), conv((1, 4, 8, 8), (4, 1, 3, 3), groups=4),
-                   conv((2, 3, 9, 9), (5, 3, 1, 1)), conv((1, 1, 64, 64), (1, 1, 15, 15)),
-                   conv((1, 8, 8, 8), (16, 8, 3, 3), stride=2)):
+    for params in (
+        conv((1, 64, 16, 16), (64, 64, 3, 3), padding=1),
+        conv((1, 4, 8, 8), (4, 1, 3, 3), groups=4),
+        conv((2, 3, 9, 9), (5, 3, 1, 1)),
+        conv((1, 1, 64, 64), (1, 1, 15, 15)),
+        conv((1, 8, 8, 8), (16, 8, 3, 3), stride=2),
+    ):
         for backend in ("cpu", "cuda"):
-            assert select(params, "auto", backend) == kernel_for(params, _algorithms.select_algorithm(params,
-                                                                                                       backend), backend)
+            assert select(params, "auto", backend) == kernel_for(
+                params, _algorithms.select_algorithm(params, backend), backend
+            )
 
 
 def test_every_selectable_kernel_has_a_launcher():
-    shapes = [((1, 4, 8, 8), (4, 4, 3, 3), {}), ((1, 4, 8, 8), (4, 1, 3, 3), {"groups": 4}),
-              ((1, 8, 8, 4), (4, 1, 3, 3), {"groups": 4, "layout": "NHWC"}), ((1, 9, 9, 9), (9, 9, 1, 1), {}),
-              ((1, 2, 4, 4, 4), (2, 1, 3, 3, 3), {"groups": 2}), ((1, 1, 40, 40), (1, 1, 15, 15), {}),
-              ((1, 16, 9, 9), (16, 16, 3, 3), {"padding": 1})]
+    shapes = [
+        ((1, 4, 8, 8), (4, 4, 3, 3), {}),
+        ((1, 4, 8, 8), (4, 1, 3, 3), {"groups": 4}),
+        ((1, 8, 8, 4), (4, 1, 3, 3), {"groups": 4, "layout": "NHWC"}),
+        ((1, 9, 9, 9), (9, 9, 1, 1), {}),
+        ((1, 2, 4, 4, 4), (2, 1, 3, 3, 3), {"groups": 2}),
+        ((1, 1, 40, 40), (1, 1, 15, 15), {}),
+        ((1, 16, 9, 9), (16, 16, 3, 3), {"padding": 1}),
+    ]
     for x_shape, w_shape, kw in shapes:
         params = conv(x_shape, w_shape, **kw)
         for backend in ("cpu", "cuda"):
@@ -83,6 +97,7 @@ def test_transpose_and_resize_selection():
 
 def test_tuning_reports_the_kernel_that_ran():
     from numbaconv import tuning
+
     tuning.clear()
     try:
         x, w = np.ones((1, 4, 6, 6), np.float32), np.ones((4, 4, 3, 3), np.float32)
@@ -104,6 +119,7 @@ def test_cpu_index_tables_are_cached_per_geometry_with_a_bound():
 
 def test_kernels_import_nothing_from_numbaconv():
     import numbaconv.kernels as kernels
+
     root = pathlib.Path(kernels.__file__).parent
     for path in root.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -121,8 +137,12 @@ def test_device_caches_are_keyed_by_device(monkeypatch):
 
     params = conv((1, 2, 5, 5), (2, 2, 3, 3), padding=1)
     tparams = conv_transpose_params("conv_transpose2d", 2, (1, 2, 3, 3), (2, 2, 3, 3), stride=2)
-    cached = [lambda: _gpu.device_zeros(4, "float32"), lambda: _gpu.device_constant((0.5, 0, 1, 6), "float64"),
-              lambda: _gpu.device_index_maps(params), lambda: device_tap_tables(tparams)]
+    cached = [
+        lambda: _gpu.device_zeros(4, "float32"),
+        lambda: _gpu.device_constant((0.5, 0, 1, 6), "float64"),
+        lambda: _gpu.device_index_maps(params),
+        lambda: device_tap_tables(tparams),
+    ]
     for make in cached:
         monkeypatch.setattr(_cuda, "device_id", lambda: 0)
         first = make()
@@ -141,6 +161,11 @@ def test_no_private_name_crosses_modules():
             if isinstance(node, ast.ImportFrom) and node.module:
                 private = [a.name for a in node.names if a.name.startswith("_") and a.name != "__future__"]
                 assert not private, f"{path.name} imports {private} from {node.module}"
-            if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
-                    and isinstance(node.value, ast.Name) and node.value.id in modules - {path.stem}):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+                and isinstance(node.value, ast.Name)
+                and node.value.id in modules - {path.stem}
+            ):
                 raise AssertionError(f"{path.name} uses {node.value.id}.{node.attr}")

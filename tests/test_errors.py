@@ -11,101 +11,208 @@ W = np.zeros((6, 4, 3, 3), np.float32)
 
 class FakeCudaArray:
     """Stands in for a CuPy array: only the interface matters to dispatch."""
+
     __cuda_array_interface__ = {"shape": (2, 4, 8, 8), "typestr": "<f4", "data": (0, False), "version": 3}
     shape, ndim, dtype = (2, 4, 8, 8), 4, np.dtype(np.float32)
 
 
-@pytest.mark.parametrize("call,exc,match", [
-    (lambda: numbaconv.conv2d(X[0], W), ValueError, r"conv2d: input must be 4-d \(NCHW\), got 3-d"),
-    (lambda: numbaconv.conv2d(X, W[0]), ValueError, r"conv2d: weight must be 4-d"),
-    (lambda: numbaconv.conv1d(X, W), ValueError, r"conv1d: input must be 3-d"),
-    (lambda: numbaconv.conv2d(X, np.zeros((6, 3, 3, 3), np.float32)), ValueError,
-     r"conv2d: weight.shape\[1\]=3 must equal in_channels / groups = 4 / 1 = 4"),
-    (lambda: numbaconv.conv2d(X, W, groups=3), ValueError, r"conv2d: groups=3 must divide in_channels=4"),
-    (lambda: numbaconv.conv2d(X, np.zeros((5, 2, 3, 3)), groups=2), ValueError,
-     r"conv2d: groups=2 must divide out_channels=5"),
-    (lambda: numbaconv.conv2d(X, W, groups=0), ValueError, r"conv2d: groups=0 must be a positive integer"),
-    (lambda: numbaconv.conv2d(X, W, groups=1.5), ValueError, r"conv2d: groups=1.5 must be a positive integer"),
-    (lambda: numbaconv.conv2d(X, W, stride=0), ValueError, r"conv2d: stride=0 must be positive"),
-    (lambda: numbaconv.conv2d(X, W, stride=(1, -2)), ValueError, r"conv2d: stride=\(1, -2\) must be positive"),
-    (lambda: numbaconv.conv2d(X, W, stride=(1, 2, 3)), TypeError,
-     r"conv2d: stride=\(1, 2, 3\) must be an int or a sequence of 2 ints"),
-    (lambda: numbaconv.conv2d(X, W, stride=1.0), TypeError, r"conv2d: stride=1.0 must be an int"),
-    (lambda: numbaconv.conv2d(X, W, dilation=0), ValueError, r"conv2d: dilation=0 must be positive"),
-    (lambda: numbaconv.conv2d(X, np.zeros((6, 4, 0, 3), np.float32)), ValueError,
-     r"conv2d: kernel size \(0, 3\) \(weight.shape\[2:\]\) must be positive"),
-    (lambda: numbaconv.conv2d(X, W, padding=-1), ValueError, r"conv2d: padding=-1 must be >= 0"),
-    (lambda: numbaconv.conv2d(X, W, padding=((1, -1), (0, 0))), ValueError,
-     r"conv2d: padding=\(\(1, -1\), \(0, 0\)\) must be non-negative"),
-    (lambda: numbaconv.conv2d(X, W, padding="SAME"), ValueError,
-     r"conv2d: padding='SAME' is not one of 'valid', 'same', 'same_lower', 'full'"),
-    (lambda: numbaconv.conv2d(X, W, padding=[(1, 2, 3), (0, 0)]), TypeError,
-     r"conv2d: padding=.* must be an int, 2 ints, 2 \(lo, hi\) pairs"),
-    (lambda: numbaconv.conv2d(X, W, padding_mode="mirror"), ValueError,
-     r"conv2d: padding_mode='mirror' is not one of 'zeros', 'reflect', 'replicate', 'circular'"),
-    (lambda: numbaconv.conv2d(X, W, padding=8, padding_mode="reflect"), ValueError,
-     r"conv2d: reflect padding \(8, 8\) along spatial dim 0 must be smaller than the input size 8"),
-    (lambda: numbaconv.conv2d(X, W, activation="gelu"), ValueError,
-     r"conv2d: activation='gelu' is not one of None, 'relu', 'relu6', 'leaky_relu', 'sigmoid', 'tanh'"),
-    (lambda: numbaconv.conv2d(X, W, negative_slope="a"), TypeError, r"conv2d: negative_slope='a' must be a real number"),
-    (lambda: numbaconv.conv2d(X, W, layout="CHWN"), ValueError,
-     r"conv2d: layout='CHWN' must be 'NCHW' or 'NHWC' for 2-d input"),
-    (lambda: numbaconv.conv2d(X, W, algorithm="im2win"), ValueError,
-     r"conv2d: algorithm='im2win' is unknown; valid CPU algorithms: 'auto', 'tune', 'direct', 'gemm', 'depthwise', "
-     r"'pointwise', 'fft', 'winograd', 'winograd_f2'$"),
-    (lambda: numbaconv.conv2d(X, W, stride=2, algorithm="winograd"), ValueError,
-     r"conv2d: algorithm='winograd' does not apply to this convolution; valid here: 'auto', 'tune', 'direct', 'gemm'$"),
-    (lambda: numbaconv.conv2d(X, W, stride=2, algorithm="fft"), ValueError,
-     r"conv2d: algorithm='fft' does not apply to this convolution; valid here: 'auto', 'tune', 'direct', 'gemm'$"),
-    (lambda: numbaconv.conv2d(X, W, algorithm="depthwise"), ValueError,
-     r"conv2d: algorithm='depthwise' does not apply to this convolution; valid here: 'auto', 'tune', 'direct', 'gemm', "
-     r"'fft', 'winograd', 'winograd_f2'$"),
-    (lambda: numbaconv.conv2d(X, np.zeros((6, 4, 9, 3), np.float32)), ValueError,
-     r"conv2d: output size 0 < 1 along spatial dim 0: out = floor\(\(in \+ pad_lo \+ pad_hi - dilation \* "
-     r"\(kernel - 1\) - 1\) / stride\) \+ 1 with in=8, pad=\(0, 0\), dilation=1, kernel=9, stride=1"),
-    (lambda: numbaconv.conv2d(X, W, dilation=4), ValueError,
-     r"conv2d: output size 0 < 1 along spatial dim 0: .* dilation=4, kernel=3"),
-    (lambda: numbaconv.conv2d(X, W, np.zeros(5, np.float32)), ValueError,
-     r"conv2d: bias.shape=\(5,\) must be \(out_channels,\) = \(6,\)"),
-    (lambda: numbaconv.conv2d(X.astype(np.complex64), W), TypeError,
-     r"conv2d: input dtype complex64 is not supported; use one of float16, float32, float64"),
-    (lambda: numbaconv.conv2d(X.astype(object), W), TypeError, r"conv2d: input dtype object is not supported"),
-    (lambda: numbaconv.conv2d(X.astype(bool), W), TypeError, r"conv2d: input dtype bool is not supported"),
-    (lambda: numbaconv.conv2d(X.astype(np.int32), W), TypeError,
-     r"conv2d: integer input \(int32\) needs an explicit accumulate dtype: pass dtype=np.float32"),
-    (lambda: numbaconv.conv2d(X, W, dtype=np.int16), TypeError,
-     r"conv2d: dtype=int16 is not supported; use one of float16, float32, float64"),
-    (lambda: numbaconv.conv2d(X, W, dtype="nonsense"), TypeError, r"conv2d: dtype='nonsense' is not a NumPy dtype"),
-    (lambda: numbaconv.conv2d(X, W.astype(bool)), TypeError, r"conv2d: weight dtype bool is not supported"),
-    (lambda: numbaconv.conv2d(X, W, np.zeros(6, complex)), TypeError, r"conv2d: bias dtype complex128"),
-    (lambda: numbaconv.conv2d(X.tolist(), W), TypeError,
-     r"conv2d: x must be a NumPy array or a CUDA array \(CuPy, Numba, torch\), got builtins.list"),
-    (lambda: numbaconv.conv2d(X, 3.0), TypeError, r"conv2d: weight must be a NumPy array or a CUDA array"),
-    (lambda: numbaconv.conv2d(FakeCudaArray(), W), TypeError,
-     r"conv2d: weight is a host \(NumPy\) array but x is a CUDA array \(FakeCudaArray\)"),
-    (lambda: numbaconv.conv2d(X, W, out=np.zeros((2, 6, 6, 5), np.float32)), ValueError,
-     r"conv2d: out.shape=\(2, 6, 6, 5\) must equal the result shape \(2, 6, 6, 6\)"),
-    (lambda: numbaconv.conv2d(X, W, out=np.zeros((2, 6, 6, 6), np.float64)), TypeError,
-     r"conv2d: out.dtype=float64 must equal the result dtype float32"),
-    (lambda: numbaconv.conv2d(X, W, dtype=np.float32, out=np.zeros((2, 6, 6, 6), np.float64)), TypeError,
-     r"conv2d: out.dtype=float64 must equal dtype=float32"),
-    (lambda: numbaconv.conv2d(X, W, out=np.zeros((2, 6, 6, 12), np.float32)[..., ::2]), ValueError,
-     r"conv2d: out must be C-contiguous"),
-    (lambda: numbaconv.conv2d(X, W, out=[0]), TypeError, r"conv2d: out must be a NumPy array"),
-    (lambda: numbaconv.depthwise_conv2d(X, np.zeros((8, 2, 3, 3), np.float32)), ValueError,
-     r"depthwise_conv2d: weight.shape\[1\]=2 must be 1"),
-    (lambda: numbaconv.depthwise_conv2d(X, np.zeros((6, 1, 3, 3), np.float32)), ValueError,
-     r"depthwise_conv2d: groups=4 must divide out_channels=6"),
-    (lambda: numbaconv.pointwise_conv2d(X, np.zeros((6, 4, 3, 3), np.float32)), ValueError,
-     r"pointwise_conv2d: weight.shape=\(6, 4, 3, 3\) must be \(C_out, C_in\) or \(C_out, C_in, 1, 1\)"),
-    (lambda: numbaconv.separable_conv2d(X, np.zeros((4, 1, 3, 3)), np.zeros((6, 5))), ValueError,
-     r"separable_conv2d: weight.shape\[1\]=5 must equal in_channels / groups = 4 / 1 = 4"),
-    (lambda: numbaconv.separable_conv2d(X, np.zeros((4, 2, 3, 3)), np.zeros((6, 4))), ValueError,
-     r"separable_conv2d: depthwise_weight.shape\[1\]=2 must be 1"),
-    (lambda: numbaconv.conv_output_shape((1, 3, 8), (2, 3, 3, 3)), ValueError, r"conv1d: weight must be 3-d"),
-    (lambda: numbaconv.conv_output_shape((3, 8), (2, 3, 3)), ValueError,
-     r"conv_output_shape: input_shape=\(3, 8\) must have 3, 4 or 5 dims"),
-])
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: numbaconv.conv2d(X[0], W), ValueError, r"conv2d: input must be 4-d \(NCHW\), got 3-d"),
+        (lambda: numbaconv.conv2d(X, W[0]), ValueError, r"conv2d: weight must be 4-d"),
+        (lambda: numbaconv.conv1d(X, W), ValueError, r"conv1d: input must be 3-d"),
+        (
+            lambda: numbaconv.conv2d(X, np.zeros((6, 3, 3, 3), np.float32)),
+            ValueError,
+            r"conv2d: weight.shape\[1\]=3 must equal in_channels / groups = 4 / 1 = 4",
+        ),
+        (lambda: numbaconv.conv2d(X, W, groups=3), ValueError, r"conv2d: groups=3 must divide in_channels=4"),
+        (
+            lambda: numbaconv.conv2d(X, np.zeros((5, 2, 3, 3)), groups=2),
+            ValueError,
+            r"conv2d: groups=2 must divide out_channels=5",
+        ),
+        (lambda: numbaconv.conv2d(X, W, groups=0), ValueError, r"conv2d: groups=0 must be a positive integer"),
+        (lambda: numbaconv.conv2d(X, W, groups=1.5), ValueError, r"conv2d: groups=1.5 must be a positive integer"),
+        (lambda: numbaconv.conv2d(X, W, stride=0), ValueError, r"conv2d: stride=0 must be positive"),
+        (lambda: numbaconv.conv2d(X, W, stride=(1, -2)), ValueError, r"conv2d: stride=\(1, -2\) must be positive"),
+        (
+            lambda: numbaconv.conv2d(X, W, stride=(1, 2, 3)),
+            TypeError,
+            r"conv2d: stride=\(1, 2, 3\) must be an int or a sequence of 2 ints",
+        ),
+        (lambda: numbaconv.conv2d(X, W, stride=1.0), TypeError, r"conv2d: stride=1.0 must be an int"),
+        (lambda: numbaconv.conv2d(X, W, dilation=0), ValueError, r"conv2d: dilation=0 must be positive"),
+        (
+            lambda: numbaconv.conv2d(X, np.zeros((6, 4, 0, 3), np.float32)),
+            ValueError,
+            r"conv2d: kernel size \(0, 3\) \(weight.shape\[2:\]\) must be positive",
+        ),
+        (lambda: numbaconv.conv2d(X, W, padding=-1), ValueError, r"conv2d: padding=-1 must be >= 0"),
+        (
+            lambda: numbaconv.conv2d(X, W, padding=((1, -1), (0, 0))),
+            ValueError,
+            r"conv2d: padding=\(\(1, -1\), \(0, 0\)\) must be non-negative",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, W, padding="SAME"),
+            ValueError,
+            r"conv2d: padding='SAME' is not one of 'valid', 'same', 'same_lower', 'full'",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, W, padding=[(1, 2, 3), (0, 0)]),
+            TypeError,
+            r"conv2d: padding=.* must be an int, 2 ints, 2 \(lo, hi\) pairs",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, W, padding_mode="mirror"),
+            ValueError,
+            r"conv2d: padding_mode='mirror' is not one of 'zeros', 'reflect', 'replicate', 'circular'",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, W, padding=8, padding_mode="reflect"),
+            ValueError,
+            r"conv2d: reflect padding \(8, 8\) along spatial dim 0 must be smaller than the input size 8",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, W, activation="gelu"),
+            ValueError,
+            r"conv2d: activation='gelu' is not one of None, 'relu', 'relu6', 'leaky_relu', 'sigmoid', 'tanh'",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, W, negative_slope="a"),
+            TypeError,
+            r"conv2d: negative_slope='a' must be a real number",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, W, layout="CHWN"),
+            ValueError,
+            r"conv2d: layout='CHWN' must be 'NCHW' or 'NHWC' for 2-d input",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, W, algorithm="im2win"),
+            ValueError,
+            r"conv2d: algorithm='im2win' is unknown; valid CPU algorithms: 'auto', 'tune', 'direct', 'gemm', 'depthwise', "
+            r"'pointwise', 'fft', 'winograd', 'winograd_f2'$",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, W, stride=2, algorithm="winograd"),
+            ValueError,
+            r"conv2d: algorithm='winograd' does not apply to this convolution; valid here: 'auto', 'tune', 'direct', 'gemm'$",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, W, stride=2, algorithm="fft"),
+            ValueError,
+            r"conv2d: algorithm='fft' does not apply to this convolution; valid here: 'auto', 'tune', 'direct', 'gemm'$",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, W, algorithm="depthwise"),
+            ValueError,
+            r"conv2d: algorithm='depthwise' does not apply to this convolution; valid here: 'auto', 'tune', 'direct', 'gemm', "
+            r"'fft', 'winograd', 'winograd_f2'$",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, np.zeros((6, 4, 9, 3), np.float32)),
+            ValueError,
+            r"conv2d: output size 0 < 1 along spatial dim 0: out = floor\(\(in \+ pad_lo \+ pad_hi - dilation \* "
+            r"\(kernel - 1\) - 1\) / stride\) \+ 1 with in=8, pad=\(0, 0\), dilation=1, kernel=9, stride=1",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, W, dilation=4),
+            ValueError,
+            r"conv2d: output size 0 < 1 along spatial dim 0: .* dilation=4, kernel=3",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, W, np.zeros(5, np.float32)),
+            ValueError,
+            r"conv2d: bias.shape=\(5,\) must be \(out_channels,\) = \(6,\)",
+        ),
+        (
+            lambda: numbaconv.conv2d(X.astype(np.complex64), W),
+            TypeError,
+            r"conv2d: input dtype complex64 is not supported; use one of float16, float32, float64",
+        ),
+        (lambda: numbaconv.conv2d(X.astype(object), W), TypeError, r"conv2d: input dtype object is not supported"),
+        (lambda: numbaconv.conv2d(X.astype(bool), W), TypeError, r"conv2d: input dtype bool is not supported"),
+        (
+            lambda: numbaconv.conv2d(X.astype(np.int32), W),
+            TypeError,
+            r"conv2d: integer input \(int32\) needs an explicit accumulate dtype: pass dtype=np.float32",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, W, dtype=np.int16),
+            TypeError,
+            r"conv2d: dtype=int16 is not supported; use one of float16, float32, float64",
+        ),
+        (lambda: numbaconv.conv2d(X, W, dtype="nonsense"), TypeError, r"conv2d: dtype='nonsense' is not a NumPy dtype"),
+        (lambda: numbaconv.conv2d(X, W.astype(bool)), TypeError, r"conv2d: weight dtype bool is not supported"),
+        (lambda: numbaconv.conv2d(X, W, np.zeros(6, complex)), TypeError, r"conv2d: bias dtype complex128"),
+        (
+            lambda: numbaconv.conv2d(X.tolist(), W),
+            TypeError,
+            r"conv2d: x must be a NumPy array or a CUDA array \(CuPy, Numba, torch\), got builtins.list",
+        ),
+        (lambda: numbaconv.conv2d(X, 3.0), TypeError, r"conv2d: weight must be a NumPy array or a CUDA array"),
+        (
+            lambda: numbaconv.conv2d(FakeCudaArray(), W),
+            TypeError,
+            r"conv2d: weight is a host \(NumPy\) array but x is a CUDA array \(FakeCudaArray\)",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, W, out=np.zeros((2, 6, 6, 5), np.float32)),
+            ValueError,
+            r"conv2d: out.shape=\(2, 6, 6, 5\) must equal the result shape \(2, 6, 6, 6\)",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, W, out=np.zeros((2, 6, 6, 6), np.float64)),
+            TypeError,
+            r"conv2d: out.dtype=float64 must equal the result dtype float32",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, W, dtype=np.float32, out=np.zeros((2, 6, 6, 6), np.float64)),
+            TypeError,
+            r"conv2d: out.dtype=float64 must equal dtype=float32",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, W, out=np.zeros((2, 6, 6, 12), np.float32)[..., ::2]),
+            ValueError,
+            r"conv2d: out must be C-contiguous",
+        ),
+        (lambda: numbaconv.conv2d(X, W, out=[0]), TypeError, r"conv2d: out must be a NumPy array"),
+        (
+            lambda: numbaconv.depthwise_conv2d(X, np.zeros((8, 2, 3, 3), np.float32)),
+            ValueError,
+            r"depthwise_conv2d: weight.shape\[1\]=2 must be 1",
+        ),
+        (
+            lambda: numbaconv.depthwise_conv2d(X, np.zeros((6, 1, 3, 3), np.float32)),
+            ValueError,
+            r"depthwise_conv2d: groups=4 must divide out_channels=6",
+        ),
+        (
+            lambda: numbaconv.pointwise_conv2d(X, np.zeros((6, 4, 3, 3), np.float32)),
+            ValueError,
+            r"pointwise_conv2d: weight.shape=\(6, 4, 3, 3\) must be \(C_out, C_in\) or \(C_out, C_in, 1, 1\)",
+        ),
+        (
+            lambda: numbaconv.separable_conv2d(X, np.zeros((4, 1, 3, 3)), np.zeros((6, 5))),
+            ValueError,
+            r"separable_conv2d: weight.shape\[1\]=5 must equal in_channels / groups = 4 / 1 = 4",
+        ),
+        (
+            lambda: numbaconv.separable_conv2d(X, np.zeros((4, 2, 3, 3)), np.zeros((6, 4))),
+            ValueError,
+            r"separable_conv2d: depthwise_weight.shape\[1\]=2 must be 1",
+        ),
+        (lambda: numbaconv.conv_output_shape((1, 3, 8), (2, 3, 3, 3)), ValueError, r"conv1d: weight must be 3-d"),
+        (
+            lambda: numbaconv.conv_output_shape((3, 8), (2, 3, 3)),
+            ValueError,
+            r"conv_output_shape: input_shape=\(3, 8\) must have 3, 4 or 5 dims",
+        ),
+    ],
+)
 def test_bad_input_raises_clear_error(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
@@ -118,8 +225,9 @@ def test_out_overlapping_an_input_is_rejected():
         numbaconv.conv2d(x, w, out=x)
     buf = np.zeros(2 * 4 * 8 * 8 + 64, np.float32)
     with pytest.raises(ValueError, match=r"conv2d: out overlaps x"):
-        numbaconv.conv2d(buf[64:].reshape(2, 4, 8, 8), np.ones((4, 4, 1, 1), np.float32),
-                         out=buf[:-64].reshape(2, 4, 8, 8))
+        numbaconv.conv2d(
+            buf[64:].reshape(2, 4, 8, 8), np.ones((4, 4, 1, 1), np.float32), out=buf[:-64].reshape(2, 4, 8, 8)
+        )
 
 
 def test_read_only_out_is_rejected():
@@ -151,5 +259,6 @@ def test_no_kernel_runs_on_bad_input(monkeypatch):
     with pytest.raises(TypeError):
         numbaconv.conv2d(X, W, out=np.zeros((2, 6, 6, 6), np.float64))
     with pytest.raises(ValueError):
-        numbaconv.separable_conv2d(X, np.zeros((4, 1, 3, 3), np.float32), np.zeros((6, 4), np.float32),
-                                   bias=np.zeros(7, np.float32))
+        numbaconv.separable_conv2d(
+            X, np.zeros((4, 1, 3, 3), np.float32), np.zeros((6, 4), np.float32), bias=np.zeros(7, np.float32)
+        )

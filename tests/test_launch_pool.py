@@ -48,8 +48,11 @@ def test_select_is_pure_and_covers_the_table():
 
 def test_select_rejects_an_unknown_kind_or_backend():
     params = _params(False)["max"]
-    with pytest.raises(ValueError, match=r"select: op_kind='min' is not one of 'max', 'avg', 'gather', "
-                                         r"'max_unpool'"):
+    with pytest.raises(
+        ValueError,
+        match=r"select: op_kind='min' is not one of 'max', 'avg', 'gather', "
+        r"'max_unpool'",
+    ):
         select(params, "min", "cpu")
     with pytest.raises(ValueError, match=r"select: backend='rocm' is not one of 'cpu', 'cuda'"):
         select(params, "max", "rocm")

@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import numbaconv
+
 from helpers import assert_close, to_channels_first, to_channels_last
 
 ALGORITHMS = st.sampled_from(["auto", "direct", "gemm"])
@@ -16,12 +17,15 @@ def conv_problem(draw, groups=True):
     g = draw(st.integers(1, 3)) if groups else 1
     cin, cout = g * draw(st.integers(1, 3)), g * draw(st.integers(1, 3))
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    kw_args = dict(stride=(draw(st.integers(1, 3)), draw(st.integers(1, 3))),
-                   dilation=(draw(st.integers(1, 3)), draw(st.integers(1, 3))), groups=g,
-                   padding=draw(st.sampled_from([0, 1, "same", "full", ((1, 0), (0, 2))])))
+    kw_args = dict(
+        stride=(draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+        dilation=(draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+        groups=g,
+        padding=draw(st.sampled_from([0, 1, "same", "full", ((1, 0), (0, 2))])),
+    )
     h = draw(st.integers(kw_args["dilation"][0] * (kh - 1) + 1, 12))
     w = draw(st.integers(kw_args["dilation"][1] * (kw - 1) + 1, 12))
-    seed = draw(st.integers(0, 2 ** 16))
+    seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((draw(st.integers(1, 2)), cin, h, w))
     weight = rng.standard_normal((cout, cin // g, kh, kw))
@@ -73,8 +77,9 @@ def test_grouped_conv_equals_per_group_convs(problem, algorithm):
     x, w, kw = problem
     g = kw["groups"]
     cg, og = x.shape[1] // g, w.shape[0] // g
-    parts = [numbaconv.conv2d(x[:, i * cg:(i + 1) * cg], w[i * og:(i + 1) * og], **dict(kw, groups=1))
-             for i in range(g)]
+    parts = [
+        numbaconv.conv2d(x[:, i * cg : (i + 1) * cg], w[i * og : (i + 1) * og], **dict(kw, groups=1)) for i in range(g)
+    ]
     assert_close(numbaconv.conv2d(x, w, algorithm=algorithm, **kw), np.concatenate(parts, axis=1))
 
 

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 import numbaconv
-import reference as ref
-from helpers import assert_close, rand
 from numbaconv import _launch_conv, tuning
 from numbaconv._algorithms import tuning_candidates
+
+import reference as ref
+from helpers import assert_close, rand
 
 
 @pytest.fixture(autouse=True)
@@ -27,9 +28,11 @@ def launches(monkeypatch):
     """The kernels the conv family launches, in order (every launch goes through numbaconv._launch_conv's table)."""
     calls = []
     for key, real in list(_launch_conv.LAUNCHERS.items()):
+
         def counting(*args, _real=real, _kernel=key[0]):
             calls.append(_kernel)
             return _real(*args)
+
         monkeypatch.setitem(_launch_conv.LAUNCHERS, key, counting)
     return calls
 
@@ -87,8 +90,9 @@ def test_shuffle_and_depthwise_tune_match_reference():
     want = ref.conv(x, w, pads=1, groups=2)
     assert_close(got, want.reshape(1, 2, 3, 7, 9).transpose(0, 2, 1, 3, 4).reshape(want.shape), np.float32)
     wd = rand((6, 1, 3, 3), np.float32, 8)
-    assert_close(numbaconv.depthwise_conv2d(x, wd, padding=1, algorithm="tune"), ref.conv(x, wd, pads=1, groups=6),
-                 np.float32)
+    assert_close(
+        numbaconv.depthwise_conv2d(x, wd, padding=1, algorithm="tune"), ref.conv(x, wd, pads=1, groups=6), np.float32
+    )
     assert len(tuning.choices()) == 2
 
 

@@ -25,6 +25,7 @@ def family(name: str, doc: str, *families, tags=None):
 
         def setup(self, case):
             import numba
+
             numba.set_num_threads(min(THREADS, numba.config.NUMBA_NUM_THREADS))
             self.calls = CASES[case].make()
             self.fn = self.calls["numbaconv"]
