@@ -169,3 +169,17 @@ def test_no_private_name_crosses_modules():
                 and node.value.id in modules - {path.stem}
             ):
                 raise AssertionError(f"{path.name} uses {node.value.id}.{node.attr}")
+
+
+def test_out_may_overlap_no_input_of_any_op_biases_included():
+    """One place checks `out=` for every op, against every array the call reads (biases too)."""
+    x = np.ones((1, 2, 4, 4), np.float32)
+    buf = np.zeros(64 + 8, np.float32)
+    out, bias = buf[:64].reshape(1, 4, 4, 4), buf[60:64]
+    dw, pw = np.ones((2, 1, 3, 3), np.float32), np.ones((4, 2), np.float32)
+    with pytest.raises(ValueError, match=r"separable_conv2d: out overlaps bias"):
+        numbaconv.separable_conv2d(x, dw, pw, bias=bias, padding=1, out=out)
+    with pytest.raises(ValueError, match=r"separable_conv2d: out overlaps depthwise_bias"):
+        numbaconv.separable_conv2d(x, dw, pw, depthwise_bias=buf[62:64], padding=1, out=out)
+    with pytest.raises(ValueError, match=r"conv_transpose2d: out overlaps bias"):
+        numbaconv.conv_transpose2d(x, np.ones((2, 4, 1, 1), np.float32), bias, out=out)
