@@ -19,6 +19,9 @@ import numpy as np
 
 from ._arrays import STORAGE_DTYPES, as_compute, backend_of, check_out, check_real, result_dtypes
 
+# Array arguments an op may leave out (None); every other named array is required.
+OPTIONAL = frozenset({"bias", "depthwise_bias"})
+
 
 class Call:
     """The arrays of one call as its backend's kernels see them, with its dtypes, stream and result.
@@ -30,6 +33,9 @@ class Call:
     def __init__(self, op: str, arrays: dict[str, Any], *, outs: dict[str, Any] | None = None, stream=None):
         outs = outs or {}
         self.op = op
+        for name, a in arrays.items():
+            if a is None and name not in OPTIONAL:
+                raise TypeError(f"{op}: {name} must be a NumPy array or a CUDA array (CuPy, Numba, torch), got None")
         self.backend = backend_of(op, **arrays, **outs)
         self.like = next(iter(arrays.values()))
         self.user_outs = dict(outs)

@@ -339,8 +339,10 @@ def conv_params(
         )
     if any(k < 1 for k in kernel):
         raise ValueError(f"{op}: kernel size {kernel} (weight.shape[2:]) must be positive")
-    if any(n < 1 for n in in_spatial) or batch < 1 or in_channels < 1:
+    if any(n < 1 for n in in_spatial) or in_channels < 1:  # batch 0 gives an empty result, as torch
         raise ValueError(f"{op}: input shape {tuple(x_shape)} must have no zero-size dimension")
+    if not isinstance(flip, (bool, np.bool_)):
+        raise TypeError(f"{op}: flip={flip!r} must be a bool (True: true convolution, False: cross-correlation)")
     stride = int_tuple(op, "stride", stride, nd, 1)
     dilation = int_tuple(op, "dilation", dilation, nd, 1)
     pads = padding_pairs(op, padding, nd, kernel, stride, dilation, in_spatial)

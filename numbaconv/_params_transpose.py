@@ -250,7 +250,7 @@ def conv_transpose_params(
         )
     if w_shape[1] < 1 or any(k < 1 for k in kernel):
         raise ValueError(f"{op}: weight.shape={w_shape} must have no zero-size dimension")
-    if any(n < 1 for n in in_spatial) or batch < 1 or in_channels < 1:
+    if any(n < 1 for n in in_spatial) or in_channels < 1:  # batch 0 gives an empty result, as torch
         raise ValueError(f"{op}: input shape {x_shape} must have no zero-size dimension")
     stride = int_tuple(op, "stride", stride, nd, 1)
     dilation = int_tuple(op, "dilation", dilation, nd, 1)

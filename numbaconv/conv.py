@@ -409,19 +409,16 @@ def separable_conv2d(
     depthwise_bias = call.bias("depthwise_bias", dw_params.out_channels)
     bias = call.bias("bias", pw_params.out_channels)
     call.check_out(pw_params.out_shape)
-    mid = call.empty(dw_params.out_shape, call.compute)
-    launch(
-        call,
-        dw_params,
-        select(dw_params, "depthwise", call.backend),
-        call.compute_input("x"),
-        call.compute_input("depthwise_weight"),
-        depthwise_bias,
-        mid,
-    )
+    depthwise = select(dw_params, "depthwise", call.backend)
     pointwise = select(pw_params, "pointwise" if not call.is_cuda else "gemm", call.backend)
-    pw = call.compute_input("pointwise_weight")
-    return call.run(pw_params.out_shape, lambda target: launch(call, pw_params, pointwise, mid, pw, bias, target))
+    x, dw, pw = call.compute_input("x"), call.compute_input("depthwise_weight"), call.compute_input("pointwise_weight")
+
+    def fill(target):
+        mid = call.empty(dw_params.out_shape, call.compute)
+        launch(call, dw_params, depthwise, x, dw, depthwise_bias, mid)
+        launch(call, pw_params, pointwise, mid, pw, bias, target)
+
+    return call.run(pw_params.out_shape, fill)
 
 
 def conv_output_shape(

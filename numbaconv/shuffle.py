@@ -385,18 +385,15 @@ def spatially_separable_conv2d(
     bias = call.bias("bias", row_params.out_channels, row_params.op)
     call.check_out(row_params.out_shape)
     call.arrays.update(column_weight=col, row_weight=row)
-    mid = call.empty(col_params.out_shape, call.compute)
-    launch(
-        call,
-        col_params,
-        select(col_params, "auto", call.backend),
-        call.compute_input("x"),
-        call.compute_input("column_weight"),
-        call.bias(None, col_params.out_channels),
-        mid,
-    )
-    row_kernel, row_w = select(row_params, "auto", call.backend), call.compute_input("row_weight")
-    return call.run(row_params.out_shape, lambda target: launch(call, row_params, row_kernel, mid, row_w, bias, target))
+    col_kernel, row_kernel = select(col_params, "auto", call.backend), select(row_params, "auto", call.backend)
+    x, col_w, row_w = call.compute_input("x"), call.compute_input("column_weight"), call.compute_input("row_weight")
+
+    def fill(target):
+        mid = call.empty(col_params.out_shape, call.compute)
+        launch(call, col_params, col_kernel, x, col_w, call.bias(None, col_params.out_channels), mid)
+        launch(call, row_params, row_kernel, mid, row_w, bias, target)
+
+    return call.run(row_params.out_shape, fill)
 
 
 class Separable(NamedTuple):

@@ -494,3 +494,45 @@ def test_cuda_tune_times_the_cuda_algorithms_once(dev):
     ((key, entry),) = tuning.choices().items()
     assert key.startswith("cuda|float32|") and set(entry["seconds"]) == {"direct", "gemm"}
     tuning.clear()
+
+
+EMPTY_BATCH = [
+    ("conv1d", lambda: (rand((0, 3, 9)), rand((4, 3, 3))), dict(padding=1)),
+    ("conv2d", lambda: (rand((0, 3, 6, 7)), rand((4, 3, 3, 3))), dict(stride=2)),
+    ("conv3d", lambda: (rand((0, 2, 4, 5, 3)), rand((4, 2, 2, 2, 2))), dict()),
+    ("depthwise_conv2d", lambda: (rand((0, 3, 6, 6)), rand((6, 1, 3, 3))), dict(padding="same")),
+    ("pointwise_conv2d", lambda: (rand((0, 3, 5, 5)), rand((4, 3))), dict()),
+    ("separable_conv2d", lambda: (rand((0, 3, 6, 6)), rand((3, 1, 3, 3)), rand((5, 3))), dict(padding=1)),
+    ("spatially_separable_conv2d", lambda: (rand((0, 2, 6, 6)), rand((2, 2, 3)), rand((3, 2, 3))), dict()),
+    ("shuffle_conv2d", lambda: (rand((0, 4, 5, 5)), rand((4, 2, 3, 3))), dict(groups=2)),
+    ("resize_conv2d", lambda: (rand((0, 3, 4, 4)), rand((2, 3, 3, 3))), dict()),
+    ("conv_transpose1d", lambda: (rand((0, 3, 5)), rand((3, 2, 4))), dict(stride=2)),
+    ("conv_transpose2d", lambda: (rand((0, 3, 4, 5)), rand((3, 2, 3, 3))), dict(stride=2, padding=1)),
+    ("conv_transpose3d", lambda: (rand((0, 2, 3, 3, 3)), rand((2, 2, 2, 2, 2))), dict()),
+]
+
+
+@pytest.mark.parametrize("name,make,kw", EMPTY_BATCH, ids=[c[0] for c in EMPTY_BATCH])
+def test_empty_batch_gives_an_empty_result(backend, name, make, kw):
+    """N = 0: the shape the same call gives with N = 1, batch 0, and no kernel run (as torch)."""
+    arrays = make()
+    op = getattr(numbaconv, name)
+    got = run(backend, op, *arrays, layout_args=1, **kw)
+    one = op(np.ones((1, *arrays[0].shape[1:])), *arrays[1:], **kw)
+    assert got.shape == (0, *one.shape[1:]) and got.dtype == np.float64
+    out = full(backend, got.shape, 0.0, np.float64)
+    moved = [to_backend(backend, a) for a in arrays]
+    assert op(*moved, **kw, out=out) is out
+
+
+def test_empty_batch_matches_torch():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x, w = rand((0, 3, 7, 6), np.float32), rand((4, 3, 3, 3), np.float32)
+    assert numbaconv.conv2d(x, w, stride=2, padding=1).shape == tuple(
+        F.conv2d(torch.from_numpy(x), torch.from_numpy(w), stride=2, padding=1).shape
+    )
+    wt = rand((3, 2, 4, 4), np.float32)
+    assert numbaconv.conv_transpose2d(x, wt, stride=2, padding=1).shape == tuple(
+        F.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(wt), stride=2, padding=1).shape
+    )

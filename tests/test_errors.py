@@ -262,3 +262,22 @@ def test_no_kernel_runs_on_bad_input(monkeypatch):
         numbaconv.separable_conv2d(
             X, np.zeros((4, 1, 3, 3), np.float32), np.zeros((6, 4), np.float32), bias=np.zeros(7, np.float32)
         )
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: numbaconv.conv2d(X, W, flip="False"), r"conv2d: flip='False' must be a bool"),
+        (
+            lambda: numbaconv.spatially_separable_conv2d(X, np.ones((4, 4, 3)), np.ones((4, 4, 3)), flip=1),
+            r"spatially_separable_conv2d \(column pass\): flip=1 must be a bool",
+        ),
+        (lambda: numbaconv.conv2d(None, W), r"conv2d: x must be a NumPy array or a CUDA array .*got None"),
+        (lambda: numbaconv.conv_transpose2d(X, None), r"conv_transpose2d: weight must be .*got None"),
+        (lambda: numbaconv.max_pool2d(None, 2), r"max_pool2d: x must be .*got None"),
+        (lambda: numbaconv.max_unpool2d(X, None, 2), r"max_unpool2d: indices must be .*got None"),
+    ],
+)
+def test_required_arrays_and_flip_are_checked(call, match):
+    with pytest.raises(TypeError, match=match):
+        call()
