@@ -38,10 +38,15 @@ def show(value):
 
 
 def int_tuple(op: str, name: str, value, nd: int, minimum: int) -> tuple[int, ...]:
-    """An int or a length-`nd` sequence of ints, each at least `minimum`, as a tuple of `nd` ints."""
+    """An int or a length-`nd` sequence of ints, each at least `minimum`, as a tuple of `nd` ints. A one-element
+    sequence applies to every dim (as torch); a sequence of another length is a ValueError, a non-int a TypeError."""
     items = [value] * nd if is_int(value) else value
-    if not isinstance(items, (tuple, list)) or len(items) != nd or not all(is_int(v) for v in items):
+    if not isinstance(items, (tuple, list)) or not all(is_int(v) for v in items):
         raise TypeError(f"{op}: {name}={show(value)!r} must be an int or a sequence of {nd} ints")
+    if len(items) == 1:
+        items = list(items) * nd
+    if len(items) != nd:
+        raise ValueError(f"{op}: {name}={show(value)!r} must be an int or a sequence of {nd} ints")
     items = tuple(operator.index(v) for v in items)
     if any(v < minimum for v in items):
         rule = "positive" if minimum == 1 else f">= {minimum}"

@@ -62,12 +62,13 @@ def transpose_padding(
             for n, k, s, d, p in zip(in_spatial, kernel, stride, dilation, pads, strict=False)
         )
         return pads, implied
+    rule = f"{op}: padding={show(padding)!r} must be an int, {nd} ints, {nd} (lo, hi) pairs, or 'same'"
+    if isinstance(padding, (tuple, list)) and len(padding) not in (1, nd):
+        raise ValueError(rule)
     try:
         return padding_pairs(op, padding, nd, kernel, stride, dilation, in_spatial), None
     except TypeError:
-        raise TypeError(
-            f"{op}: padding={show(padding)!r} must be an int, {nd} ints, {nd} (lo, hi) pairs, or 'same'"
-        ) from None
+        raise TypeError(rule) from None
 
 
 def _check_output_padding(op: str, output_padding, stride, dilation) -> None:

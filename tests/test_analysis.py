@@ -106,7 +106,7 @@ def test_receptive_field_prints_as_a_table():
         ([dict(kernel_size=3, dilation=0)], ValueError, r"receptive_field: layers\[0\]: dilation=0 must be positive"),
         (
             [dict(kernel_size=(3, 3)), dict(kernel_size=(3, 3, 3))],
-            TypeError,
+            ValueError,
             r"receptive_field: layers\[0\]: kernel_size=\(3, 3\) must be an int or a sequence of 3 ints",
         ),
         (
@@ -160,7 +160,7 @@ def test_conv_cost_groups_no_bias_batch_and_other_dims():
         (
             (8, 8, (3, 3), (4, 4, 4)),
             {},
-            TypeError,
+            ValueError,
             r"conv_cost: out_spatial=\(4, 4, 4\) must be an int or a "
             r"sequence of 2 ints",
         ),
@@ -221,7 +221,7 @@ def test_transpose_overlap_2d_scatter_and_known_cases():
         ((3, 0), ValueError, r"transpose_overlap: stride=0 must be positive"),
         ((0, 2), ValueError, r"transpose_overlap: kernel_size=0 must be positive"),
         ((3, 2, 0), ValueError, r"transpose_overlap: dilation=0 must be positive"),
-        (((3, 3), (2, 2, 2)), TypeError, r"transpose_overlap: stride=\(2, 2, 2\) must be an int or a sequence of 2"),
+        (((3, 3), (2, 2, 2)), ValueError, r"transpose_overlap: stride=\(2, 2, 2\) must be an int or a sequence of 2"),
         ((3.0, 2), TypeError, r"transpose_overlap: kernel_size=3.0 must be an int"),
     ],
 )

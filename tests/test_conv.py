@@ -536,3 +536,20 @@ def test_empty_batch_matches_torch():
     assert numbaconv.conv_transpose2d(x, wt, stride=2, padding=1).shape == tuple(
         F.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(wt), stride=2, padding=1).shape
     )
+
+
+def test_one_element_tuples_apply_to_every_dim():
+    """`padding=(1,)` means padding 1 on every spatial dim, as torch; any other wrong length is a ValueError."""
+    x, w = rand((1, 2, 7, 6)), rand((3, 2, 3, 3))
+    np.testing.assert_array_equal(
+        numbaconv.conv2d(x, w, padding=(1,), stride=(2,), dilation=[2]),
+        numbaconv.conv2d(x, w, padding=1, stride=2, dilation=2),
+    )
+    wt = rand((2, 3, 3, 3))
+    np.testing.assert_array_equal(
+        numbaconv.conv_transpose2d(x, wt, stride=(2,), output_padding=(1,)),
+        numbaconv.conv_transpose2d(x, wt, stride=2, output_padding=1),
+    )
+    np.testing.assert_array_equal(numbaconv.max_pool2d(x, (3,), stride=(2,)), numbaconv.max_pool2d(x, 3, stride=2))
+    with pytest.raises(ValueError, match=r"conv3d: stride=\(1, 2\) must be an int or a sequence of 3 ints"):
+        numbaconv.conv3d(rand((1, 1, 4, 4, 4)), rand((1, 1, 2, 2, 2)), stride=(1, 2))

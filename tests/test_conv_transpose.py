@@ -619,7 +619,7 @@ ERRORS = [
     ),
     (
         lambda: numbaconv.conv_transpose2d(X2, W2, padding=(1, 2, 3)),
-        TypeError,
+        ValueError,
         r"conv_transpose2d: padding=\(1, 2, 3\) must be an int, 2 ints, 2 \(lo, hi\) pairs, or 'same'",
     ),
     (lambda: numbaconv.conv_transpose2d(X2, W2, padding=-1), ValueError, r"conv_transpose2d: padding=-1 must be >= 0"),

@@ -39,7 +39,7 @@ class FakeCudaArray:
         (lambda: numbaconv.conv2d(X, W, stride=(1, -2)), ValueError, r"conv2d: stride=\(1, -2\) must be positive"),
         (
             lambda: numbaconv.conv2d(X, W, stride=(1, 2, 3)),
-            TypeError,
+            ValueError,
             r"conv2d: stride=\(1, 2, 3\) must be an int or a sequence of 2 ints",
         ),
         (lambda: numbaconv.conv2d(X, W, stride=1.0), TypeError, r"conv2d: stride=1.0 must be an int"),

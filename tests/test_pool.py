@@ -342,7 +342,7 @@ X2 = np.zeros((1, 1, 6, 6), np.float32)
         (lambda: numbaconv.max_pool2d(X2, 0), ValueError, r"max_pool2d: kernel_size=0 must be positive"),
         (
             lambda: numbaconv.max_pool2d(X2, (2, 2, 2)),
-            TypeError,
+            ValueError,
             r"max_pool2d: kernel_size=\(2, 2, 2\) must be an int or a sequence of 2 ints",
         ),
         (lambda: numbaconv.max_pool2d(X2, 2.0), TypeError, r"max_pool2d: kernel_size=2.0 must be an int"),
