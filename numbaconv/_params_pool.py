@@ -100,15 +100,16 @@ def _pool_size(
     op: str, dim: int, size: int, kernel: int, stride: int, dilation: int, pad: tuple[int, int], ceil_mode: bool
 ) -> int:
     span = size + pad[0] + pad[1] - dilation * (kernel - 1) - 1
-    if span < 0:
-        raise ValueError(
-            f"{op}: output size < 1 along spatial dim {dim}: {POOL_SIZE_FORMULA} with in={size}, "
-            f"pad=({pad[0]}, {pad[1]}), dilation={dilation}, kernel={kernel}, stride={stride}"
-        )
+    # With ceil_mode a window longer than the (padded) input still gives one output, as torch: span may be < 0.
     out = (-(-span // stride) if ceil_mode else span // stride) + 1
     # torch's rule: a last ceil_mode window that would start inside the right padding is dropped.
     if ceil_mode and (out - 1) * stride >= size + pad[0]:
         out -= 1
+    if out < 1:
+        raise ValueError(
+            f"{op}: output size < 1 along spatial dim {dim}: {POOL_SIZE_FORMULA} with in={size}, "
+            f"pad=({pad[0]}, {pad[1]}), dilation={dilation}, kernel={kernel}, stride={stride}"
+        )
     return out
 
 

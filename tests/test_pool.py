@@ -531,3 +531,32 @@ def test_cuda_mixing_and_out_errors(dev):
         numbaconv.avg_pool2d(x, 2, out=cuda.device_array((1, 2, 2, 2), np.float32))
     with pytest.raises(TypeError, match=r"avg_pool2d: integer input \(int64\) needs an explicit accumulate dtype"):
         numbaconv.avg_pool2d(idx, 2)
+
+
+@pytest.mark.parametrize(
+    "shape,kernel,stride,padding",
+    [((1, 2, 1, 1), 2, 2, 0), ((1, 2, 3, 3), 4, 4, 0), ((1, 1, 3, 3), 4, 2, 1), ((1, 1, 1, 1), 3, 1, 1)],
+)
+def test_ceil_mode_window_longer_than_the_input(backend, shape, kernel, stride, padding):
+    """With ceil_mode a window longer than the padded input still gives one output per dim, as torch."""
+    x = rand(shape, np.float64, 41)
+    want, want_idx = ref.max_pool(x, kernel, stride, padding, 1, True)
+    values, indices = run(
+        backend, numbaconv.max_pool2d, x, kernel, stride, padding, ceil_mode=True, return_indices=True
+    )
+    np.testing.assert_array_equal(values, want)
+    np.testing.assert_array_equal(indices, want_idx)
+    for count_include_pad in (True, False):
+        got = run(
+            backend,
+            numbaconv.avg_pool2d,
+            x,
+            kernel,
+            stride,
+            padding,
+            ceil_mode=True,
+            count_include_pad=count_include_pad,
+        )
+        assert_close(got, ref.avg_pool(x, kernel, stride, padding, 1, True, count_include_pad), np.float64)
+    with pytest.raises(ValueError, match=r"max_pool2d: output size < 1 along spatial dim 0"):
+        numbaconv.max_pool2d(np.ones((1, 1, 1, 1)), 2)
