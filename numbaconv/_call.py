@@ -73,14 +73,24 @@ class Call:
 
     # ---- dtypes ----
 
+    def _native(self) -> None:
+        """Host arrays of non-native byte order (big-endian data read from a file) as native copies, for the ops
+        that compute with their values; the result has the native dtype. (Shuffles and unpooling move bytes and
+        keep the byte order.)"""
+        for name, a in self.arrays.items():
+            if isinstance(a, np.ndarray) and not a.dtype.isnative:
+                self.arrays[name] = a.astype(a.dtype.newbyteorder("="))
+
     def float_result(self, dtype=None) -> Call:
         """Convolution and averaging: the result has x's dtype (or `dtype=` / a float `out=` for integer input);
         float16 is computed in float32."""
+        self._native()
         self.storage, self.compute = result_dtypes(self.op, self.x, dtype, self.out)
         return self
 
     def max_result(self) -> Call:
         """Max pooling and unpooling: integers as they are, float16 compared in float32 (exactly)."""
+        self._native()
         x = self.x
         if x.dtype.kind in "iu":
             self.storage = self.compute = np.dtype(x.dtype)

@@ -281,3 +281,23 @@ def test_no_kernel_runs_on_bad_input(monkeypatch):
 def test_required_arrays_and_flip_are_checked(call, match):
     with pytest.raises(TypeError, match=match):
         call()
+
+
+def test_big_endian_input_is_computed_in_native_byte_order():
+    """Big-endian arrays (as read from some files) give the native-order result of the same values."""
+    x = np.arange(32, dtype=np.float64).reshape(1, 2, 4, 4) - 10
+    w = np.linspace(-1, 1, 18).reshape(1, 2, 3, 3)
+    big = x.astype(">f8")
+    np.testing.assert_array_equal(numbaconv.conv2d(big, w.astype(">f8"), padding=1), numbaconv.conv2d(x, w, padding=1))
+    np.testing.assert_array_equal(
+        numbaconv.max_pool2d(big.astype(">i4"), 2), numbaconv.max_pool2d(x.astype(np.int32), 2)
+    )
+    assert numbaconv.max_pool2d(big.astype(">i4"), 2).dtype == np.int32
+    np.testing.assert_array_equal(
+        numbaconv.avg_pool2d(big.astype(">f4"), 2), numbaconv.avg_pool2d(x.astype(np.float32), 2)
+    )
+    values, indices = numbaconv.max_pool2d(x, 2, return_indices=True)
+    np.testing.assert_array_equal(
+        numbaconv.max_unpool2d(values.astype(">f8"), indices.astype(">i2"), 2),
+        numbaconv.max_unpool2d(values, indices, 2),
+    )
