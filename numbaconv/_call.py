@@ -162,7 +162,7 @@ class Call:
             from . import _cuda
 
             return _cuda.cuda().device_array(tuple(shape), dtype=np.dtype(dtype), stream=self.stream)
-        return np.empty(shape, dtype=dtype)
+        return self._host_empty(tuple(shape), dtype)
 
     def scratch(self, shape: tuple[int, ...]) -> Any:
         """A throw-away array the kernels can fill as they fill the result (for timing candidates): the compute
@@ -183,10 +183,22 @@ class Call:
             return result, _cuda.to_numba(result)
         result = self.outs.get(name)
         if result is None:
-            result = np.empty(shape, dtype=dtype)
+            result = self._host_empty(shape, dtype)
         work = self.compute if dtype == self.storage else dtype
-        target = result if work == dtype else np.empty(shape, dtype=work)
+        target = result if work == dtype else self._host_empty(shape, work)
         return result, target
+
+    def _host_empty(self, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """np.empty, with a result too big to allocate reported as the op's ValueError (an argument such as a
+        huge padding or scale factor asked for it), not NumPy's MemoryError."""
+        try:
+            return np.empty(shape, dtype=dtype)
+        except (MemoryError, ValueError):
+            size = math.prod(shape) * np.dtype(dtype).itemsize
+            raise ValueError(
+                f"{self.op}: the result of shape {tuple(shape)} ({size / 2**30:.3g} GiB of {np.dtype(dtype)}) cannot "
+                f"be allocated; check the arguments that set its size (padding, dilation, scale factors)"
+            ) from None
 
     @staticmethod
     def finish(result, target):

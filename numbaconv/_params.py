@@ -37,6 +37,18 @@ def show(value):
     return int(value) if is_int(value) else value
 
 
+# Every size, stride, dilation and padding, and every output size, stays below 2**31: index math then never
+# overflows, and an argument that big is a mistake, not a request for a terabyte result.
+MAX_EXTENT = 2**31 - 1
+
+
+def check_extent(op: str, what: str, value: int, rule: str = "") -> int:
+    """`value` if at most MAX_EXTENT, else a ValueError naming `what`."""
+    if value > MAX_EXTENT:
+        raise ValueError(f"{op}: {what} = {value} must be at most 2**31 - 1 = {MAX_EXTENT}{rule}")
+    return value
+
+
 def int_tuple(op: str, name: str, value, nd: int, minimum: int) -> tuple[int, ...]:
     """An int or a length-`nd` sequence of ints, each at least `minimum`, as a tuple of `nd` ints. A one-element
     sequence applies to every dim (as torch); a sequence of another length is a ValueError, a non-int a TypeError."""
@@ -51,6 +63,8 @@ def int_tuple(op: str, name: str, value, nd: int, minimum: int) -> tuple[int, ..
     if any(v < minimum for v in items):
         rule = "positive" if minimum == 1 else f">= {minimum}"
         raise ValueError(f"{op}: {name}={show(value)!r} must be {rule}")
+    for v in items:
+        check_extent(op, name, v)
     return items
 
 
@@ -92,6 +106,9 @@ def padding_pairs(op: str, padding, nd: int, kernel, stride, dilation, in_spatia
     pairs = tuple((int(lo), int(hi)) for lo, hi in pairs)
     if any(v < 0 for p in pairs for v in p):
         raise ValueError(f"{op}: padding={pairs!r} must be non-negative")
+    for p in pairs:
+        for v in p:
+            check_extent(op, "padding", v)
     return pairs
 
 
@@ -102,7 +119,7 @@ def output_size(op: str, dim: int, size: int, kernel: int, stride: int, dilation
             f"{op}: output size {out} < 1 along spatial dim {dim}: {_SIZE_FORMULA} with in={size}, "
             f"pad=({pad[0]}, {pad[1]}), dilation={dilation}, kernel={kernel}, stride={stride}"
         )
-    return out
+    return check_extent(op, f"output size along spatial dim {dim}", out)
 
 
 def shape_nd(op: str, input_shape) -> int:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ._params import (
     CHANNELS_FIRST,
+    check_extent,
     index_map,
     int_tuple,
     is_int,
@@ -110,7 +111,7 @@ def _pool_size(
             f"{op}: output size < 1 along spatial dim {dim}: {POOL_SIZE_FORMULA} with in={size}, "
             f"pad=({pad[0]}, {pad[1]}), dilation={dilation}, kernel={kernel}, stride={stride}"
         )
-    return out
+    return check_extent(op, f"output size along spatial dim {dim}", out)
 
 
 def _check_windows(
@@ -379,7 +380,10 @@ def unpool_params(
     if mode not in UNPOOL_MODES:
         raise ValueError(f"{op}: mode={mode!r} is not one of {', '.join(map(repr, UNPOOL_MODES))}")
     _, _, in_spatial = split_shape(tuple(x_shape), channels_last)
-    out_spatial = tuple(n * s for n, s in zip(in_spatial, scale, strict=False))
+    out_spatial = tuple(
+        check_extent(op, f"output size {n} * {s} along spatial dim {dim}", n * s)
+        for dim, (n, s) in enumerate(zip(in_spatial, scale, strict=False))
+    )
     tables = []
     for o, s in zip(out_spatial, scale, strict=False):
         dst = np.arange(o)
@@ -443,6 +447,7 @@ def interpolate_params(
                     f"{op}: scale_factor={show(scale_factor)!r} gives output size floor({n} * {f}) "
                     f"= {o} < 1 along spatial dim {dim}"
                 )
+            check_extent(op, f"output size floor({n} * {f}) along spatial dim {dim}", o)
         scales = [np.float32(1.0 / f) for f in factors]
     exact = mode != "nearest"
     tables = [_nearest_sources(n, o, s, exact) for n, o, s in zip(in_spatial, out_spatial, scales, strict=False)]

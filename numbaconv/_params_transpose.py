@@ -20,6 +20,7 @@ from ._params import (
     ConvParams,
     LayerShape,
     RowInterior,
+    check_extent,
     conv_params,
     int_tuple,
     is_int,
@@ -285,7 +286,7 @@ def conv_transpose_params(
                 f"in={n}, stride={s}, pad=({p[0]}, {p[1]}), dilation={d}, kernel={k}, "
                 f"output_padding={q}"
             )
-        out_spatial.append(size)
+        out_spatial.append(check_extent(op, f"output size along spatial dim {dim}", size))
     if activation not in ACTIVATIONS:
         raise ValueError(f"{op}: activation={activation!r} is not one of {', '.join(map(repr, ACTIVATIONS))}")
     if not isinstance(negative_slope, (int, float, np.floating, np.integer)) or isinstance(negative_slope, bool):

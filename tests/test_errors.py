@@ -301,3 +301,35 @@ def test_big_endian_input_is_computed_in_native_byte_order():
         numbaconv.max_unpool2d(values.astype(">f8"), indices.astype(">i2"), 2),
         numbaconv.max_unpool2d(values, indices, 2),
     )
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (
+            lambda: numbaconv.conv2d(X, W, stride=2**63),
+            r"conv2d: stride = 9223372036854775808 must be at most 2\*\*31 - 1",
+        ),
+        (lambda: numbaconv.conv2d(X, W, padding=2**40), r"conv2d: padding = 1099511627776 must be at most 2\*\*31 - 1"),
+        (lambda: numbaconv.conv2d(X, W, padding=((0, 2**40), (0, 0))), r"conv2d: padding = 1099511627776 must be"),
+        (lambda: numbaconv.conv2d(X, W, dilation=2**40), r"conv2d: dilation = 1099511627776 must be at most"),
+        (lambda: numbaconv.max_pool2d(X, 2, stride=2**63), r"max_pool2d: stride = 9223372036854775808 must be"),
+        (lambda: numbaconv.unpool2d(X, 2**40), r"unpool2d: scale_factor = 1099511627776 must be at most"),
+        (
+            lambda: numbaconv.interpolate(X, scale_factor=1e30),
+            r"interpolate: output size floor\(8 \* 1e\+30\) along spatial dim 0 = \d+ must be at most 2\*\*31 - 1",
+        ),
+        (
+            lambda: numbaconv.conv_transpose2d(X, np.ones((4, 2, 3, 3), np.float32), stride=2**30),
+            r"conv_transpose2d: output size along spatial dim 0 = 7516192771 must be at most 2\*\*31 - 1",
+        ),
+        (
+            lambda: numbaconv.conv2d(X, W, padding=2**29),
+            r"conv2d: the result of shape \(2, 6, 1073741830, 1073741830\) \(.* GiB of float32\) cannot be allocated",
+        ),
+    ],
+)
+def test_huge_arguments_are_value_errors(call, match):
+    """Sizes, steps and paddings past 2**31 - 1, and results too big to allocate, name the op and the argument."""
+    with pytest.raises(ValueError, match=match):
+        call()
