@@ -28,7 +28,7 @@ GEMM_MIN_OUT_PER_GROUP = 2
 WINOGRAD_MIN_CHANNELS = 8
 WINOGRAD_F4_MIN_SIZE = 8
 # Transformed weights (36 or 16 points x C_out x C_in/groups) live for the whole call: auto keeps them under
-# this, so that a call's extra memory stays within the performance issue's output size + 64 MiB.
+# this, so that a call's extra memory stays within the output size + 64 MiB.
 WINOGRAD_MAX_WEIGHT_BYTES = 32 << 20
 # The CPU "direct" and "depthwise" algorithms run the plane kernel (kernels/conv.py conv_plane_cpu) for 1-D and
 # 2-D channels-first stride-1 convs with at most PLANE_MAX_CHANNELS input channels per group: it makes C_in/g
