@@ -214,3 +214,10 @@ class Call:
         if math.prod(shape):
             fill(target)
         return self.finish(result, target)
+
+    @classmethod
+    def weighted(cls, op: str, x, weight, bias, out, dtype, stream) -> Call:
+        """The call of a convolution-like op: x, weight and an optional bias, a float result (`dtype=` for
+        integer input), a real weight."""
+        call = cls(op, {"x": x, "weight": weight, "bias": bias}, outs={"out": out}, stream=stream)
+        return call.float_result(dtype).real("weight")

@@ -78,7 +78,7 @@ def _depthwise_nhwc(params, x, weight, bias, out, call) -> None:
 
     _, mh, mw = _cpu.index_maps(params)
     x4, o4 = (x[:, None], out[:, None]) if params.nd == 1 else (x, out)
-    w_t = np.ascontiguousarray(_views(params, x, weight, out)[1][:, 0, 0].transpose(1, 2, 0))
+    w_t = np.ascontiguousarray(weight[:, 0].reshape(weight.shape[0], -1, weight.shape[-1]).transpose(1, 2, 0))
     k.conv_depthwise_nhwc_cpu(
         x4, w_t, bias, mh, mw, _cpu.row_chunk(o4.shape[0] * o4.shape[1]), *_epilogue(params, out), o4
     )

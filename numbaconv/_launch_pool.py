@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import _cuda
+from . import _cuda, _gpu
 from ._params import interior_range, join_shape, pad3, split_shape
 from ._params_pool import GatherParams, MaxUnpoolParams, PoolParams
 
@@ -187,15 +187,11 @@ def _first_outside_cpu(call, params: MaxUnpoolParams):
 # ---- CUDA: device tables, cached per geometry and device ----
 
 
-def _index_dtype(limit: int) -> np.dtype:
-    return np.dtype(np.int32 if limit < 2**31 else np.int64)
-
-
 @_cuda.device_cache(DEVICE_CACHE_SIZE)
 def device_index_maps(params: PoolParams):
     """The (out, kernel) index tables of a pooling on the device (copied synchronously)."""
     return tuple(
-        _cuda.to_device(m.astype(_index_dtype(m.max() + 1 if m.size else 0)), 0) for m in cpu_index_maps(params)
+        _cuda.to_device(m.astype(_gpu.index_dtype(m.max() + 1 if m.size else 0)), 0) for m in cpu_index_maps(params)
     )
 
 
@@ -209,7 +205,7 @@ def device_divisors(params: PoolParams, count_include_pad: bool, divisor_overrid
 def device_tables(tables: tuple[tuple[int, ...], ...]):
     """Per-dim source tables (-1 = zero), padded to 3 dims, on the device, once per set of tables."""
     tables = ((0,),) * (3 - len(tables)) + tables
-    return tuple(_cuda.to_device(np.array(t, _index_dtype(max(t) + 1)), 0) for t in tables)
+    return tuple(_cuda.to_device(np.array(t, _gpu.index_dtype(max(t) + 1)), 0) for t in tables)
 
 
 @_cuda.device_cache(8)
@@ -289,7 +285,7 @@ def _max_unpool_cuda(call, params: MaxUnpoolParams, out) -> None:
     nd, cl, stream = params.nd, params.channels_last, call.stream
     total = math.prod(out.shape)
     x5 = _cuda.view5(call["x"], nd, cl)
-    win = _cuda.cuda().device_array(tuple(out.shape), _index_dtype(math.prod(x5.shape[2:])), stream=stream)
+    win = _cuda.cuda().device_array(tuple(out.shape), _gpu.index_dtype(math.prod(x5.shape[2:])), stream=stream)
     win5 = _cuda.view5(win, nd, cl)
     k.fill_cuda[_cuda.launch_1d(total) + (stream,)](win5, -1)
     k.max_unpool_scan_cuda(call.compute.name)[_cuda.launch_1d(x5.shape[0] * x5.shape[1]) + (stream,)](

@@ -89,8 +89,7 @@ def _conv(
     dtype: DTypeLike | None = None,
     stream: Stream = None,
 ) -> Array:
-    call = Call(op, {"x": x, "weight": weight, "bias": bias}, outs={"out": out}, stream=stream)
-    call.float_result(dtype).real("weight")
+    call = Call.weighted(op, x, weight, bias, out, dtype, stream)
     params = conv_params(
         op,
         nd,

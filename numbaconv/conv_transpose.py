@@ -73,8 +73,7 @@ def _conv_transpose(
     dtype: DTypeLike | None = None,
     stream: Stream = None,
 ) -> Array:
-    call = Call(op, {"x": x, "weight": weight, "bias": bias}, outs={"out": out}, stream=stream)
-    call.float_result(dtype).real("weight")
+    call = Call.weighted(op, x, weight, bias, out, dtype, stream)
     params = conv_transpose_params(
         op,
         nd,
@@ -347,8 +346,7 @@ def resize_conv2d(
              [3., 3., 4., 4.]]]], dtype=float32)
     """
     op = "resize_conv2d"
-    call = Call(op, {"x": x, "weight": weight, "bias": bias}, outs={"out": out}, stream=stream)
-    call.float_result(dtype).real("weight")
+    call = Call.weighted(op, x, weight, bias, out, dtype, stream)
     params = resize_conv_params(
         op,
         call.x.shape,

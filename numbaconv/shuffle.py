@@ -243,8 +243,7 @@ def shuffle_conv2d(
     array([0., 2., 1., 3.], dtype=float32)
     """
     op = "shuffle_conv2d"
-    call = Call(op, {"x": x, "weight": weight, "bias": bias}, outs={"out": out}, stream=stream)
-    call.float_result(dtype).real("weight")
+    call = Call.weighted(op, x, weight, bias, out, dtype, stream)
     params = conv_params(
         op,
         2,
