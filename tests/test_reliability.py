@@ -1,0 +1,198 @@
+"""Threads, fork and the on-disk kernel cache: each case in a subprocess of its own, with a timeout.
+
+A crash (SIGABRT from Numba's workqueue layer), a hang (a forked child of an OpenMP process) or a cache that
+fails every later process would take the test runner down with it, so the work runs in a fresh interpreter and
+the test reads its exit status and output. The subprocesses share one on-disk kernel cache (a folder of this
+module's own) so that each compiles only what an earlier one has not.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numba
+import numpy as np
+import pytest
+
+from numbaconv.kernels import _jit
+
+LAYERS = ["workqueue", "omp", "tbb"]
+TIMEOUT = 300
+
+# Three ops whose CPU kernels are parallel (conv2d runs the plane kernel, the others their own), with results
+# compared bitwise against the single-threaded result computed first.
+WORKLOAD = """
+import numpy as np, numbaconv, numba
+rng = np.random.default_rng(0)
+x = rng.standard_normal((2, 4, 12, 12)).astype(np.float32)
+w = rng.standard_normal((4, 4, 3, 3)).astype(np.float32)
+OPS = [
+    lambda: numbaconv.conv2d(x, w, padding=1),
+    lambda: numbaconv.max_pool2d(x, 2),
+    lambda: numbaconv.conv_transpose2d(x, w, stride=2),
+]
+WANT = [op() for op in OPS]
+"""
+
+THREADS = (
+    WORKLOAD
+    + """
+import threading
+bad = []
+def work():
+    for _ in range(10):
+        for op, want in zip(OPS, WANT):
+            if not np.array_equal(op(), want):
+                bad.append(op)
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("layer", numba.threading_layer(), "mismatches", len(bad))
+assert not bad
+"""
+)
+
+FORK = (
+    WORKLOAD
+    + """
+import multiprocessing
+def job(i):
+    return [op() for op in OPS]
+if __name__ == "__main__":
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        results = pool.map(job, range(4))
+    print("layer", numba.threading_layer(), "children", len(results))
+    assert all(np.array_equal(g, w) for got in results for g, w in zip(got, WANT))
+"""
+)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("kernel-cache")
+
+
+def run_python(code: str, env: dict[str, str], cwd) -> subprocess.CompletedProcess:
+    script = cwd / "script.py"
+    script.write_text(textwrap.dedent(code))
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "NUMBACONV_"))}
+    return subprocess.run(
+        [sys.executable, str(script)], env={**base, **env}, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT
+    )
+
+
+def run_on_layer(code, layer, cache_dir, tmp_path) -> subprocess.CompletedProcess:
+    env = {"NUMBA_THREADING_LAYER": layer, "NUMBACONV_CACHE": "1", "NUMBA_CACHE_DIR": str(cache_dir)}
+    done = run_python(code, env, tmp_path)
+    if done.returncode != 0 and "No threading layer could be loaded" in done.stderr:
+        pytest.skip(f"Numba cannot load the {layer!r} threading layer in this environment")
+    return done
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_eight_threads_calling_parallel_kernels(layer, cache_dir, tmp_path):
+    done = run_on_layer(THREADS, layer, cache_dir, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"layer {layer} mismatches 0" in done.stdout
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_fork_pool_after_parallel_kernels_ran(layer, cache_dir, tmp_path):
+    done = run_on_layer(FORK, layer, cache_dir, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"layer {layer} children 4" in done.stdout
+
+
+# ---- on-disk kernel cache ----
+
+CACHED_CALL = """
+import warnings
+warnings.simplefilter("always")
+import numpy as np, numbaconv
+from numbaconv.kernels import pool
+x = np.arange(64, dtype=np.float32).reshape(1, 1, 8, 8)
+y = numbaconv.max_pool2d(x, 2)
+assert y[0, 0, 0, 0] == 9 and y[0, 0, 3, 3] == 63 and y.shape == (1, 1, 4, 4)
+kernel = pool.max_pool_cf
+dispatcher = kernel.serial if kernel._serial is not None else kernel.parallel
+print("hits", sum(dispatcher.stats.cache_hits.values()))
+"""
+
+
+def cached_call(cache_dir, tmp_path, serial=False):
+    env = {"NUMBACONV_CACHE": "1", "NUMBA_CACHE_DIR": str(cache_dir), "NUMBACONV_SERIAL": "1" if serial else "0"}
+    done = run_python(CACHED_CALL, env, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def test_serial_flag_is_part_of_the_cache_key(tmp_path):
+    cache = tmp_path / "cache"
+    assert "hits 0" in cached_call(cache, tmp_path).stdout
+    assert "hits 1" in cached_call(cache, tmp_path).stdout
+    assert "hits 0" in cached_call(cache, tmp_path, serial=True).stdout  # the parallel kernel is not loaded
+    assert "hits 1" in cached_call(cache, tmp_path, serial=True).stdout
+    assert "hits 1" in cached_call(cache, tmp_path).stdout  # and both stay
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[:20])
+
+
+def _garble(path):
+    data = bytearray(path.read_bytes())
+    data[8:72] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(("damage", "pattern"), [(_truncate, "*.nbi"), (_garble, "*.nbi"), (_garble, "*.nbc")])
+def test_a_corrupt_cache_recompiles_warns_once_and_repairs_itself(tmp_path, damage, pattern):
+    cache = tmp_path / "cache"
+    cached_call(cache, tmp_path)
+    files = list(cache.rglob(pattern))
+    assert files
+    for path in files:
+        damage(path)
+    done = cached_call(cache, tmp_path)
+    assert "hits 0" in done.stdout
+    assert done.stderr.count("corrupt kernel cache entry") == 1, done.stderr
+    repaired = cached_call(cache, tmp_path)
+    assert "hits 1" in repaired.stdout and "RuntimeWarning" not in repaired.stderr
+
+
+def test_a_cache_that_cannot_be_written_warns_and_compiles_in_memory(monkeypatch, tmp_path):
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_jit, "CACHE", True)
+    monkeypatch.setattr(_jit, "_reported", set())
+
+    def kernel_body(a):
+        return a + 1
+
+    dispatcher = _jit._dispatcher(kernel_body)
+    cache_file = dispatcher._cache._cache_file
+
+    def refuse(*args):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cache_file, "save", refuse)
+    with pytest.warns(RuntimeWarning, match=r"kernel cache in .* cannot be written") as record:
+        assert dispatcher(np.float64(1.0)) == 2.0
+    assert len(record) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # reported once per process
+        assert dispatcher(np.int64(1)) == 2
+
+
+def test_no_usable_cache_folder_warns_and_compiles_in_memory(monkeypatch):
+    monkeypatch.setattr(_jit, "CACHE", True)
+    monkeypatch.setattr(_jit, "_reported", set())
+
+    def no_locator(self, py_func, parallel):
+        raise RuntimeError("cannot cache function: no locator available")
+
+    monkeypatch.setattr(_jit._SafeCache, "__init__", no_locator)
+    with pytest.warns(RuntimeWarning, match=r"no kernel cache folder is usable"):
+        dispatcher = _jit._dispatcher(lambda a: a * 2)
+    assert dispatcher(np.float64(2.0)) == 4.0
