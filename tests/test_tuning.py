@@ -1,6 +1,10 @@
 """algorithm="tune": the autotuner's choice rule, its memory (in process and on disk) and its results."""
 
 import json
+import subprocess
+import sys
+import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -18,6 +22,7 @@ def fresh_tuner(monkeypatch):
     """Every test starts with no tuned signatures and no tuning file."""
     monkeypatch.delenv(tuning.ENV_FILE, raising=False)
     monkeypatch.setattr(tuning, "_env_loaded", False)
+    monkeypatch.setattr(tuning, "_reported", set())
     tuning.clear()
     yield
     tuning.clear()
@@ -128,3 +133,94 @@ def test_tune_checks_out_before_timing_anything(launches):
     with pytest.raises(ValueError, match=r"conv2d: out.shape"):
         numbaconv.conv2d(x, w, algorithm="tune", out=np.empty((1, 5, 7, 8), np.float32))
     assert launches == [] and tuning.choices() == {}
+
+
+def _fake_run(name):
+    """A candidate that costs nothing: `choose` with it exercises only the memory and the file."""
+
+
+def test_load_names_a_truncated_file(tmp_path):
+    bad = tmp_path / "cut.json"
+    bad.write_text('{"format": "numbaconv-tuning-1", "choi')
+    with pytest.raises(ValueError, match=r"tuning.load: .*cut.json' is not a numbaconv tuning file"):
+        tuning.load(bad)
+
+
+def test_save_merges_what_the_file_holds(tmp_path):
+    path = tmp_path / "tune.json"
+    other = {"format": "numbaconv-tuning-1", "choices": {"theirs": {"algorithm": "a", "seconds": {"a": 1.0}}}}
+    path.write_text(json.dumps(other))
+    tuning.choose("ours", ("b",), _fake_run)
+    tuning.save(path)
+    assert set(json.loads(path.read_text())["choices"]) == {"theirs", "ours"}
+    assert tuning.choices().keys() == {"ours"}  # saving reads the file but does not load it
+    path.write_text("not json")
+    with pytest.raises(ValueError, match=r"tuning.save: .*tune.json' is not a numbaconv tuning file"):
+        tuning.save(path)
+    assert path.read_text() == "not json"  # a file that is not ours is never overwritten
+
+
+def test_threads_tuning_into_one_file_keep_every_choice(tmp_path, monkeypatch):
+    path = tmp_path / "tune.json"
+    monkeypatch.setenv(tuning.ENV_FILE, str(path))
+    errors = []
+
+    def work(t):
+        try:
+            for i in range(15):
+                tuning.choose(f"t{t}-{i}", ("a", "b"), _fake_run)
+        except Exception as exc:  # pragma: no cover - the failure this test exists to catch
+            errors.append(exc)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a failed write would be reported as a warning
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert len(json.loads(path.read_text())["choices"]) == 8 * 15
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+_WRITER = """
+import sys
+from numbaconv import tuning
+for i in range(40):
+    tuning.choose(f"{sys.argv[1]}-{i}", ("a", "b"), lambda name: None)
+"""
+
+
+def test_processes_tuning_into_one_file_keep_every_choice(tmp_path):
+    path = tmp_path / "tune.json"
+    env = {**__import__("os").environ, tuning.ENV_FILE: str(path)}
+    writers = [
+        subprocess.Popen([sys.executable, "-W", "error", "-c", _WRITER, name], env=env, stderr=subprocess.PIPE)
+        for name in ("p", "q", "r")
+    ]
+    for w in writers:
+        _, err = w.communicate(timeout=120)
+        assert w.returncode == 0, err.decode()
+    keys = set(json.loads(path.read_text())["choices"])
+    assert keys == {f"{name}-{i}" for name in "pqr" for i in range(40)}
+
+
+@pytest.mark.parametrize("problem", ["truncated", "unwritable"])
+def test_a_bad_tuning_file_warns_once_and_the_call_still_returns(tmp_path, monkeypatch, problem):
+    if problem == "truncated":
+        path = tmp_path / "tune.json"
+        path.write_text('{"format": "numbaconv-tuning-1", "choi')
+        match = r"tuning file .* cannot be read"
+    else:
+        (tmp_path / "a_file").write_text("")
+        path = tmp_path / "a_file" / "tune.json"  # a folder that is a file: NotADirectoryError
+        match = r"tuning file .* cannot be written"
+    monkeypatch.setenv(tuning.ENV_FILE, str(path))
+    x, w = rand((1, 4, 9, 9), np.float32, 13), rand((5, 4, 3, 3), np.float32, 14)
+    with pytest.warns(RuntimeWarning, match=match) as record:
+        got = numbaconv.conv2d(x, w, algorithm="tune")
+        numbaconv.conv2d(x, w, padding=1, algorithm="tune")  # a second signature, a second write
+    assert_close(got, ref.conv(x, w, None), np.float32)
+    assert len([r for r in record if "tuning file" in str(r.message)]) == 1
+    assert len(tuning.choices()) == 2
