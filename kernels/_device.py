@@ -18,6 +18,6 @@ def device(body):
 
 
 @functools.cache
-def device_walk(body):
-    """`walk_taps(body)` (kernels/_rules.py) as a CUDA device function, with `body` as one."""
-    return device(walk_taps(device(body)))
+def device_walk(body, padded=None):
+    """`walk_taps(body, padded)` (kernels/_rules.py) as a CUDA device function, with the bodies as ones."""
+    return device(walk_taps(device(body), None if padded is None else device(padded)))

@@ -40,10 +40,12 @@ def unravel_body(t, chans, o_d, o_h, o_w, channels_last):
     return r // chans, r % chans, od, oh, ow
 
 
-def walk_taps(body):
+def walk_taps(body, padded=None):
     """The walk over a window, as a plain-Python body: `state = body(state, args, kd, kh, kw, iz, iy, ix)` for each
     in-bounds tap of output (od, oh, ow), iz = md[od, kd], iy = mh[oh, kh], ix = mw[ow, kw] ((out, kernel) index
-    tables, -1 = padding: skipped), in (kd, kh, kw) order; the walk returns the last state.
+    tables, -1 = padding), in (kd, kh, kw) order; the walk returns the last state. Padded taps are skipped, or
+    with `padded` folded by `state = padded(state, args, kd, kh, kw)` (a convolution adds 0 * weight there, so
+    that a NaN or infinite weight poisons the output as torch's zero-padded sum does).
 
     `args` is a tuple of what the body reads; `state` what it folds: a scalar or a tuple of scalars on CUDA. CPU
     bodies update C vectors passed in `args` and fold None: an array threaded through `state` cost up to 2x
@@ -65,7 +67,20 @@ def walk_taps(body):
                         state = body(state, args, kd, kh, kw, iz, iy, ix)
         return state
 
-    return walk
+    def walk_all(md, mh, mw, od, oh, ow, state, args):
+        for kd in range(md.shape[1]):
+            iz = md[od, kd]
+            for kh in range(mh.shape[1]):
+                iy = mh[oh, kh]
+                for kw in range(mw.shape[1]):
+                    ix = mw[ow, kw]
+                    if iz >= 0 and iy >= 0 and ix >= 0:
+                        state = body(state, args, kd, kh, kw, iz, iy, ix)
+                    else:
+                        state = padded(state, args, kd, kh, kw)
+        return state
+
+    return walk if padded is None else walk_all
 
 
 def cpu_walk(body):

@@ -366,3 +366,20 @@ def epilogue_cpu(acc, bias, n, o0, row0, act, consts, out):
         dst = out[n, o0 + i, orow // o_h, orow % o_h]
         for ow in range(o_w):
             dst[ow] = activate(src[ow] + b, act, consts)
+
+
+@serial_kernel
+def max_abs_cpu(a):
+    """The largest |value| of a 5-D array (any strides), inf if any value is NaN or infinite; 0.0 when empty."""
+    top = 0.0
+    d0, d1, d2, d3, d4 = a.shape
+    for i0 in range(d0):
+        for i1 in range(d1):
+            for i2 in range(d2):
+                for i3 in range(d3):
+                    row = a[i0, i1, i2, i3]
+                    for i4 in range(d4):
+                        v = abs(np.float64(row[i4]))
+                        if not v <= top:  # larger, or NaN
+                            top = v if v == v else np.inf
+    return top

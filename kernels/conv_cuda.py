@@ -28,6 +28,12 @@ def _conv_tap(acc, args, kd, kh, kw, iz, iy, ix):
     return acc + acc_t(x[n, ci, iz, iy, ix]) * acc_t(w[o, cw, kd, kh, kw])
 
 
+def _conv_padded_tap(acc, args, kd, kh, kw):
+    """acc += 0 * the weight of a tap on zero padding: nothing for a finite weight, NaN for NaN or +-Inf (torch)."""
+    _, w, _, _, o, cw, acc_t = args
+    return acc + acc_t(0) * acc_t(w[o, cw, kd, kh, kw])
+
+
 @functools.cache
 def conv_direct_cuda(acc_name: str):
     """One thread per output (grid-stride), any groups/dilation/padding mode; coalesced along W.
@@ -36,7 +42,7 @@ def conv_direct_cuda(acc_name: str):
     copy of this loop added nothing until it has shared-memory tiling of its own.
     """
     acc_t, activate = np.dtype(acc_name).type, device_activate()
-    window = device_walk(_conv_tap)
+    window = device_walk(_conv_tap, _conv_padded_tap)
 
     @cuda.jit
     def kernel(x, w, bias, md, mh, mw, groups, act, consts, out):

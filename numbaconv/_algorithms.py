@@ -38,6 +38,10 @@ WINOGRAD_MAX_WEIGHT_BYTES = 32 << 20
 PLANE_MAX_CHANNELS = 16
 PLANE_MAX_REDUCTION = 256
 WINOGRAD_F2_MIN_SIZE = 4
+# Algorithms whose rounding error is not local to each output's own window: Winograd F(4x4)'s transforms spread
+# 3e-2 of a large input's magnitude over the outputs of its 6x6 tile, FFT 1e-3 over the whole plane (a 1e6 spot
+# in unit data, measured); a direct sum and F(2x2) keep it at 1e-7. "auto" never picks them; "fast" does.
+NONLOCAL_ERROR = ("fft", "winograd")
 
 
 def applicable_algorithms(params: ConvParams, backend: str = "cpu") -> tuple[str, ...]:
@@ -89,10 +93,12 @@ def fft_applies(params: ConvParams) -> bool:
     )
 
 
-def select_algorithm(params: ConvParams, backend: str = "cpu") -> str:
-    """The algorithm `algorithm="auto"` runs: a pure function of the params and the backend."""
+def select_algorithm(params: ConvParams, backend: str = "cpu", fast: bool = False) -> str:
+    """The algorithm `algorithm="auto"` runs (with `fast`, `algorithm="fast"`, which may also pick the algorithms
+    of NONLOCAL_ERROR): a pure function of the params and the backend."""
     if (
-        backend == "cpu"
+        fast
+        and backend == "cpu"
         and math.prod(params.kernel) >= FFT_MIN_TAPS
         and fft_applies(params)
         and params.in_per_group * params.out_per_group <= FFT_MAX_CHANNEL_PAIRS
@@ -113,7 +119,7 @@ def select_algorithm(params: ConvParams, backend: str = "cpu") -> str:
         and params.out_per_group >= WINOGRAD_MIN_CHANNELS
     ):
         weights = params.out_channels * params.in_per_group * 4  # bytes per transform point, float32
-        if min(params.out_spatial) >= WINOGRAD_F4_MIN_SIZE and 36 * weights <= WINOGRAD_MAX_WEIGHT_BYTES:
+        if fast and min(params.out_spatial) >= WINOGRAD_F4_MIN_SIZE and 36 * weights <= WINOGRAD_MAX_WEIGHT_BYTES:
             return "winograd"
         if min(params.out_spatial) >= WINOGRAD_F2_MIN_SIZE and 16 * weights <= WINOGRAD_MAX_WEIGHT_BYTES:
             return "winograd_f2"
@@ -126,10 +132,10 @@ def select_algorithm(params: ConvParams, backend: str = "cpu") -> str:
 def resolve_algorithm(params: ConvParams, algorithm: str, backend: str = "cpu", tunable: bool = True) -> str:
     """`algorithm` checked against what applies (a ValueError listing the valid names), or the auto choice.
     `tunable` says whether the caller also takes "tune" (numbaconv.tuning), for the error message."""
-    if algorithm == "auto":
-        return select_algorithm(params, backend)
+    if algorithm in ("auto", "fast"):
+        return select_algorithm(params, backend, fast=algorithm == "fast")
     valid = applicable_algorithms(params, backend)
-    extra = "'auto', 'tune'" if tunable else "'auto'"
+    extra = "'auto', 'fast', 'tune'" if tunable else "'auto', 'fast'"
     if algorithm not in CONV_ALGORITHMS[backend]:
         raise ValueError(
             f"{params.op}: algorithm={algorithm!r} is unknown; valid {backend.upper()} algorithms: "

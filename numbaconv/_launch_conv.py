@@ -8,6 +8,7 @@ pointwise, separable, shuffled and resize convs all come here: they are convolut
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -30,6 +31,21 @@ def _epilogue(params: ConvParams, out) -> tuple[int, np.ndarray]:
     return params.activation_code, _cpu.activation_consts(params, out.dtype)
 
 
+def _gather(launcher: Callable) -> Callable:
+    """A launcher whose kernel skips taps on zero padding: when a weight is NaN or infinite and there is zero
+    padding, the GEMM path (which multiplies the padding's zeros, as torch does: 0 * NaN = NaN) runs instead."""
+
+    @functools.wraps(launcher)
+    def run(params, x, weight, bias, out, call) -> None:
+        padded = params.padding_mode == "zeros" and any(lo or hi for lo, hi in params.padding)
+        if padded and not np.isfinite(weight).all():
+            return _gemm(params, x, weight, bias, out, call)
+        return launcher(params, x, weight, bias, out, call)
+
+    return run
+
+
+@_gather
 def _row(params, x, weight, bias, out, call) -> None:
     """The direct gather over output rows (kernels/conv.py conv_direct_cpu): any geometry, either layout."""
     from .kernels import conv as k
@@ -49,6 +65,7 @@ def _row(params, x, weight, bias, out, call) -> None:
     )
 
 
+@_gather
 def _depthwise_row(params, x, weight, bias, out, call) -> None:
     """One input channel per output, 1-D and 2-D (kernels/conv.py conv_depthwise2d_cpu)."""
     from .kernels import conv as k
@@ -61,6 +78,7 @@ def _depthwise_row(params, x, weight, bias, out, call) -> None:
     )
 
 
+@_gather
 def _depthwise_row3d(params, x, weight, bias, out, call) -> None:
     """One input channel per output, 3-D (kernels/conv.py conv_depthwise_cpu)."""
     from .kernels import conv as k
@@ -72,6 +90,7 @@ def _depthwise_row3d(params, x, weight, bias, out, call) -> None:
     )
 
 
+@_gather
 def _depthwise_nhwc(params, x, weight, bias, out, call) -> None:
     """Channels-last depthwise with multiplier 1: contiguous channel vectors as stored (no 5-D view)."""
     from .kernels import conv as k
@@ -89,18 +108,48 @@ def _plane(params, x, weight, bias, out, call) -> None:
     _conv_plane(params, x5[:, :, 0], w5[:, :, 0], bias, *_epilogue(params, out), out5[:, :, 0])
 
 
+# Torch's non-finite semantics. Winograd mixes every input of a tile, FFT every input of a plane, into each
+# output of it: a NaN or Inf spreads past the windows that hold it (and takes the wrong class), and finite data
+# near the top of the range overflows where a direct sum does not. So they run only on data that is finite with
+# max|x| * max|w| * C_in/groups * growth below the dtype's largest value (one pass over x and w); other data
+# takes the GEMM path, a direct sum. WINOGRAD_GROWTH bounds F(4x4)'s transforms: input rows of B^T sum to at
+# most 10 in |.|, output rows of A^T to 19, the weight transform's to 1, so 10^2 * 19^2 < 2^16.
+WINOGRAD_GROWTH = 1 << 16
+
+
+def _fft_growth(params) -> float:
+    """A bound on |FFT intermediates| / (max|x| max|w| C_in/groups): a transformed plane is at most the sum of
+    its |inputs|, a transformed kernel of its |taps|, and the inverse transform sums over the full-size plane
+    before it scales."""
+    full = math.prod(s + k - 1 for s, k in zip(params.in_spatial, params.kernel, strict=True))
+    return float(math.prod(params.in_spatial)) * math.prod(params.kernel) * full
+
+
+def _transform_safe(params, x5, w5, growth: float) -> bool:
+    from .kernels import conv as k
+
+    bound = k.max_abs_cpu(x5) * k.max_abs_cpu(w5) * params.in_per_group * growth
+    return bool(bound < float(np.finfo(x5.dtype).max))  # False for inf and NaN
+
+
 def _fft(params, x, weight, bias, out, call) -> None:
     x5, w5, out5 = _views(params, x, weight, out)
+    if not _transform_safe(params, x5, w5, _fft_growth(params)):
+        return _gemm(params, x, weight, bias, out, call)
     _conv_fft(params, x5, w5, bias, *_epilogue(params, out), out5)
 
 
 def _winograd(params, x, weight, bias, out, call) -> None:
     x5, w5, out5 = _views(params, x, weight, out)
+    if not _transform_safe(params, x5, w5, WINOGRAD_GROWTH):
+        return _gemm(params, x, weight, bias, out, call)
     _conv_winograd(params, 4, x5, w5, bias, *_epilogue(params, out), out5)
 
 
 def _winograd_f2(params, x, weight, bias, out, call) -> None:
     x5, w5, out5 = _views(params, x, weight, out)
+    if not _transform_safe(params, x5, w5, WINOGRAD_GROWTH):
+        return _gemm(params, x, weight, bias, out, call)
     _conv_winograd(params, 2, x5, w5, bias, *_epilogue(params, out), out5)
 
 
@@ -323,8 +372,10 @@ LAUNCHERS: dict[tuple[str, str], Callable] = {
 
 def launch(call, params: ConvParams, kernel: str, x, weight, bias, out) -> None:
     """Fill `out` with the convolution `params` by `kernel` on the call's backend (arrays as the kernels see them:
-    `Call.compute_input` / `Call.bias` on the CPU, Numba views on CUDA)."""
-    LAUNCHERS[(kernel, call.backend)](params, x, weight, bias, out, call)
+    `Call.compute_input` / `Call.bias` on the CPU, Numba views on CUDA). NumPy's floating-point warnings are
+    off: a NaN or Inf the data carries into a BLAS product is a result, as in the kernels, not a warning."""
+    with np.errstate(all="ignore"):
+        LAUNCHERS[(kernel, call.backend)](params, x, weight, bias, out, call)
 
 
 def launch_shuffled(call, params: ConvParams, one_group: ConvParams, kernel: str, x, weight, bias, out) -> None:

@@ -83,7 +83,7 @@ Layout: TypeAlias = Literal["NCW", "NCHW", "NCDHW", "NWC", "NHWC", "NDHWC"]
 Layout2d: TypeAlias = Literal["NCHW", "NHWC"]
 
 ConvAlgorithm: TypeAlias = Literal[
-    "auto", "tune", "direct", "gemm", "depthwise", "pointwise", "fft", "winograd", "winograd_f2"
+    "auto", "fast", "tune", "direct", "gemm", "depthwise", "pointwise", "fft", "winograd", "winograd_f2"
 ]
 TransposeAlgorithm: TypeAlias = Literal["auto", "direct", "gemm"]
 ResizeAlgorithm: TypeAlias = Literal["auto", "direct", "gemm", "depthwise"]

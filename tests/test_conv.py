@@ -316,7 +316,8 @@ def test_conv_output_shape(shape, kw, want):
 def test_params_count_flops_and_select_algorithms():
     p = numbaconv.conv_params("conv2d", 2, (1, 64, 56, 56), (64, 64, 3, 3), padding=1)
     assert p.flops == 2 * 64 * 56 * 56 * 64 * 9
-    assert numbaconv.select_algorithm(p) == "winograd"
+    assert numbaconv.select_algorithm(p) == "winograd_f2"  # F(4x4)'s error is not local: only with "fast"
+    assert numbaconv.select_algorithm(p, fast=True) == "winograd"
     small_image = numbaconv.conv_params("conv2d", 2, (1, 512, 7, 7), (512, 512, 3, 3), padding=1)
     assert numbaconv.select_algorithm(small_image) == "winograd_f2"
     huge = numbaconv.conv_params("conv2d", 2, (1, 1024, 16, 16), (1024, 1024, 3, 3), padding=1)
@@ -341,7 +342,8 @@ def test_params_count_flops_and_select_algorithms():
     tiny = numbaconv.conv_params("conv2d", 2, (1, 2, 8, 8), (2, 2, 3, 3))
     assert numbaconv.select_algorithm(tiny) == "direct"
     big_kernel = numbaconv.conv_params("conv2d", 2, (1, 1, 64, 64), (1, 1, 15, 15), padding="same")
-    assert numbaconv.select_algorithm(big_kernel) == "fft"
+    assert numbaconv.select_algorithm(big_kernel) == "depthwise"  # one channel: the plane kernel
+    assert numbaconv.select_algorithm(big_kernel, fast=True) == "fft"
     strided = numbaconv.conv_params("conv2d", 2, (1, 1, 64, 64), (1, 1, 15, 15), padding="same", stride=2)
     assert numbaconv.select_algorithm(strided) == "depthwise"
     many_channels = numbaconv.conv_params("conv2d", 2, (1, 8, 64, 64), (8, 8, 15, 15), padding="same")

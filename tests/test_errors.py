@@ -93,23 +93,23 @@ class FakeCudaArray:
         (
             lambda: numbaconv.conv2d(X, W, algorithm="im2win"),
             ValueError,
-            r"conv2d: algorithm='im2win' is unknown; valid CPU algorithms: 'auto', 'tune', 'direct', 'gemm', 'depthwise', "
+            r"conv2d: algorithm='im2win' is unknown; valid CPU algorithms: 'auto', 'fast', 'tune', 'direct', 'gemm', 'depthwise', "
             r"'pointwise', 'fft', 'winograd', 'winograd_f2'$",
         ),
         (
             lambda: numbaconv.conv2d(X, W, stride=2, algorithm="winograd"),
             ValueError,
-            r"conv2d: algorithm='winograd' does not apply to this convolution; valid here: 'auto', 'tune', 'direct', 'gemm'$",
+            r"conv2d: algorithm='winograd' does not apply to this convolution; valid here: 'auto', 'fast', 'tune', 'direct', 'gemm'$",
         ),
         (
             lambda: numbaconv.conv2d(X, W, stride=2, algorithm="fft"),
             ValueError,
-            r"conv2d: algorithm='fft' does not apply to this convolution; valid here: 'auto', 'tune', 'direct', 'gemm'$",
+            r"conv2d: algorithm='fft' does not apply to this convolution; valid here: 'auto', 'fast', 'tune', 'direct', 'gemm'$",
         ),
         (
             lambda: numbaconv.conv2d(X, W, algorithm="depthwise"),
             ValueError,
-            r"conv2d: algorithm='depthwise' does not apply to this convolution; valid here: 'auto', 'tune', 'direct', 'gemm', "
+            r"conv2d: algorithm='depthwise' does not apply to this convolution; valid here: 'auto', 'fast', 'tune', 'direct', 'gemm', "
             r"'fft', 'winograd', 'winograd_f2'$",
         ),
         (
