@@ -46,10 +46,30 @@ class Call:
         self.outs = {name: self._view(a) for name, a in outs.items()}
         self.storage: np.dtype = np.dtype(self.arrays[next(iter(arrays))].dtype)
         self.compute: np.dtype = self.storage
+        self.batch_added = False
 
     @property
     def is_cuda(self) -> bool:
         return self.backend == "cuda"
+
+    def unbatched(self, nd: int, *names: str) -> Call:
+        """Torch's unbatched input: an x of `nd` + 1 dims, ``(C, *spatial)`` (``(*spatial, C)`` channels-last),
+        runs as a batch of one. x, the inputs `names` that carry the batch with it (max_unpool's indices) and
+        every `out=` get a leading axis of 1 (views); the results come back without it, an `out=` as passed."""
+        if self.x.ndim != nd + 1:
+            return self
+        self.batch_added = True
+        for name in (next(iter(self.arrays)), *names):
+            self.arrays[name] = self._lead(self.arrays[name])
+        self.outs = {name: self._lead(a) for name, a in self.outs.items()}
+        return self
+
+    def _lead(self, a):
+        if a is None or not self.is_cuda:
+            return None if a is None else a[None]
+        from . import _cuda
+
+        return _cuda.with_batch_axis(a)
 
     def _view(self, a):
         if a is None or self.backend == "cpu":
@@ -144,6 +164,8 @@ class Call:
         out = self.outs.get(name)
         if out is None:
             return
+        if self.batch_added:  # the caller's out= and shape, as the caller sees them
+            out, shape = out[0], tuple(shape)[1:]
         inputs = self.arrays if against is None else against
         check_out(self.op, out, tuple(shape), np.dtype(dtype or self.storage), inputs, self.backend)
 
@@ -178,8 +200,9 @@ class Call:
         if self.is_cuda:
             from . import _cuda
 
-            user = self.user_outs.get(name)
-            result = _cuda.allocate(self.like, shape, dtype, self.stream) if user is None else user
+            if self.outs.get(name) is not None:
+                return self.outs[name], self.outs[name]
+            result = _cuda.allocate(self.like, shape, dtype, self.stream)
             return result, _cuda.to_numba(result)
         result = self.outs.get(name)
         if result is None:
@@ -200,12 +223,15 @@ class Call:
                 f"be allocated; check the arguments that set its size (padding, dilation, scale factors)"
             ) from None
 
-    @staticmethod
-    def finish(result, target):
-        """The caller's result, with a working array's values copied (and rounded) into it."""
+    def finish(self, result, target, name: str = "out"):
+        """The caller's result, with a working array's values copied (and rounded) into it: the caller's own
+        `out=` object when there is one, without the batch axis `unbatched` added."""
         if target is not result and isinstance(result, np.ndarray):
             np.copyto(result, target, casting="unsafe")
-        return result
+        user = self.user_outs.get(name)
+        if user is not None:
+            return user
+        return result[0] if self.batch_added else result
 
     def run(self, shape: tuple[int, ...], fill: Callable[[Any], object], dtype=None):
         """The result of `fill(target)` into a new (or the caller's) output of `shape`; an empty output runs no

@@ -150,6 +150,19 @@ def stream_for(like, stream=None):
     return cu.default_stream()
 
 
+def with_batch_axis(a):
+    """A Numba device-array view of the Numba device array `a` with a leading axis of 1 (Numba's own indexing
+    takes no None)."""
+    from numba import config
+
+    if config.ENABLE_CUDASIM:  # the simulator's arrays index as NumPy does
+        return a[None]
+    from numba.cuda.cudadrv.devicearray import DeviceNDArray
+
+    lead = a.strides[0] * a.shape[0] if a.ndim else a.dtype.itemsize
+    return DeviceNDArray((1, *a.shape), (lead, *a.strides), a.dtype, stream=a.stream, gpu_data=a.gpu_data)
+
+
 def allocate(like, shape: tuple[int, ...], dtype: np.dtype, stream):
     """A new device array of the caller's kind (CuPy in, CuPy out; torch in, torch out; else Numba)."""
     lib = _library(like)

@@ -339,7 +339,9 @@ def conv_params(
     layout = CHANNELS_FIRST[nd] if layout is None else layout
     channels_last = spatial_layout(op, layout, nd)
     if len(x_shape) != nd + 2:
-        raise ValueError(f"{op}: input must be {nd + 2}-d ({layout}), got {len(x_shape)}-d shape {x_shape}")
+        raise ValueError(
+            f"{op}: input must be {nd + 2}-d ({layout}) or {nd + 1}-d unbatched, got {len(x_shape)}-d shape {x_shape}"
+        )
     if len(w_shape) != nd + 2:
         raise ValueError(
             f"{op}: weight must be {nd + 2}-d (C_out, C_in/groups, *kernel), got {len(w_shape)}-d shape {w_shape}"

@@ -145,7 +145,10 @@ def pool_params(
     layout = CHANNELS_FIRST[nd] if layout is None else layout
     channels_last = spatial_layout(op, layout, nd)
     if len(x_shape) != nd + 2:
-        raise ValueError(f"{op}: input must be {nd + 2}-d ({layout}), got {len(x_shape)}-d shape {tuple(x_shape)}")
+        raise ValueError(
+            f"{op}: input must be {nd + 2}-d ({layout}) or {nd + 1}-d unbatched, "
+            f"got {len(x_shape)}-d shape {tuple(x_shape)}"
+        )
     batch, channels, in_spatial = split_shape(tuple(x_shape), channels_last)
     if any(n < 1 for n in in_spatial):
         raise ValueError(f"{op}: input shape {tuple(x_shape)} ({layout}) must have non-empty spatial dims")
@@ -354,7 +357,10 @@ def _layout(op: str, nd: int, x_shape: tuple[int, ...], layout) -> tuple[str, bo
     layout = CHANNELS_FIRST[nd] if layout is None else layout
     channels_last = spatial_layout(op, layout, nd)
     if len(x_shape) != nd + 2:
-        raise ValueError(f"{op}: input must be {nd + 2}-d ({layout}), got {len(x_shape)}-d shape {tuple(x_shape)}")
+        raise ValueError(
+            f"{op}: input must be {nd + 2}-d ({layout}) or {nd + 1}-d unbatched, "
+            f"got {len(x_shape)}-d shape {tuple(x_shape)}"
+        )
     return layout, channels_last
 
 

@@ -233,7 +233,9 @@ def conv_transpose_params(
     channels_last = spatial_layout(op, layout, nd)
     x_shape, w_shape = tuple(x_shape), tuple(w_shape)
     if len(x_shape) != nd + 2:
-        raise ValueError(f"{op}: input must be {nd + 2}-d ({layout}), got {len(x_shape)}-d shape {x_shape}")
+        raise ValueError(
+            f"{op}: input must be {nd + 2}-d ({layout}) or {nd + 1}-d unbatched, got {len(x_shape)}-d shape {x_shape}"
+        )
     if len(w_shape) != nd + 2:
         raise ValueError(
             f"{op}: weight must be {nd + 2}-d (C_in, C_out/groups, *kernel), got {len(w_shape)}-d shape {w_shape}"
@@ -340,7 +342,9 @@ def resize_conv_params(op: str, x_shape, w_shape, *, scale_factor=2, layout="NCH
     channels_last = spatial_layout(op, layout, nd)
     x_shape = tuple(x_shape)
     if len(x_shape) != nd + 2:
-        raise ValueError(f"{op}: input must be {nd + 2}-d ({layout}), got {len(x_shape)}-d shape {x_shape}")
+        raise ValueError(
+            f"{op}: input must be {nd + 2}-d ({layout}) or {nd + 1}-d unbatched, got {len(x_shape)}-d shape {x_shape}"
+        )
     scale = int_tuple(op, "scale_factor", scale_factor, nd, 1)
     batch, channels, spatial = split_shape(x_shape, channels_last)
     up_shape = join_shape(batch, channels, tuple(n * s for n, s in zip(spatial, scale, strict=False)), channels_last)

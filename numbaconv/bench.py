@@ -49,8 +49,9 @@ def _torch_conv(torch, x, w, channels_last=False, transpose=False, **kw):
     return lambda: op(tx, tw, **kw)
 
 
-def conv_case(name, x_shape, w_shape, *, dtype=np.float32, tags=(), channels_last=False, **kw):
-    """A conv2d case; with channels_last numbaconv runs on NHWC data (compare with the torch_cl column)."""
+def conv_case(name, x_shape, w_shape, *, dtype=np.float32, tags=(), channels_last=False, algorithm="auto", **kw):
+    """A conv2d case; with channels_last numbaconv runs on NHWC data (compare with the torch_cl column);
+    `algorithm` is numbaconv's only ("fast": the opt-in to Winograd F(4x4) and FFT)."""
 
     def make():
         x, w = _arr(x_shape, dtype), _arr(w_shape, dtype)
@@ -58,14 +59,15 @@ def conv_case(name, x_shape, w_shape, *, dtype=np.float32, tags=(), channels_las
         kernel = select(
             nc.conv_params("conv2d", 2, (x_shape[0], *x_shape[2:], x_shape[1]), w_shape, layout="NHWC", **kw)
             if channels_last
-            else params
+            else params,
+            algorithm,
         )
         nbytes = (x.size + w.size + math.prod(params.out_shape)) * x.itemsize
         if channels_last:
             x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-            ours = lambda: nc.conv2d(x_nhwc, w, layout="NHWC", **kw)
+            ours = lambda: nc.conv2d(x_nhwc, w, layout="NHWC", algorithm=algorithm, **kw)
         else:
-            ours = lambda: nc.conv2d(x, w, **kw)
+            ours = lambda: nc.conv2d(x, w, algorithm=algorithm, **kw)
         return dict(
             numbaconv=ours,
             torch=lambda torch: _torch_conv(torch, x, w, **kw),
@@ -195,7 +197,7 @@ def unpool_case(name, x_shape, mode, tags=()):
     return Case(name, "unpool", make, tags)
 
 
-def image_case(name, size, k, tags=()):
+def image_case(name, size, k, tags=(), algorithm="auto"):
     """Single-channel image filtering: the SciPy comparison (ndimage.correlate; fftconvolve for big kernels)."""
 
     def make():
@@ -205,11 +207,12 @@ def image_case(name, size, k, tags=()):
         img, kern = _arr((size, size)), _arr((k, k))
         x, w = img[None, None], kern[None, None]
         calls = dict(
-            numbaconv=lambda: nc.conv2d(x, w, padding="same"),
+            numbaconv=lambda: nc.conv2d(x, w, padding="same", algorithm=algorithm),
             scipy=lambda: scipy.ndimage.correlate(img, kern, mode="constant"),
             torch=lambda torch: _torch_conv(torch, x, w, padding=k // 2),
             flops=2 * size * size * k * k,
             bytes=2 * img.nbytes,
+            kernel=select(nc.conv_params("conv2d", 2, x.shape, w.shape, padding="same"), algorithm),
         )
         if k >= 15:
             calls["scipy_fft"] = lambda: scipy.signal.fftconvolve(img, kern[::-1, ::-1], mode="same")
@@ -223,9 +226,11 @@ CASES = {
     for c in [
         conv_case("resnet50_stem_7x7_s2", (4, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3),
         conv_case("resnet_3x3_64ch_56", (4, 64, 56, 56), (64, 64, 3, 3), padding=1),
+        conv_case("resnet_3x3_64ch_56_fast", (4, 64, 56, 56), (64, 64, 3, 3), padding=1, algorithm="fast"),
         conv_case("resnet_1x1_256to64_56", (4, 256, 56, 56), (64, 256, 1, 1)),
         conv_case("resnet_1x1_64to256_56", (4, 64, 56, 56), (256, 64, 1, 1)),
         conv_case("vgg16_3x3_128ch_112", (1, 128, 112, 112), (128, 128, 3, 3), padding=1),
+        conv_case("vgg16_3x3_128ch_112_fast", (1, 128, 112, 112), (128, 128, 3, 3), padding=1, algorithm="fast"),
         conv_case("resnet_3x3_s2_128ch_28", (4, 128, 56, 56), (128, 128, 3, 3), stride=2, padding=1),
         conv_case("deeplab_3x3_d2_256ch_33", (2, 256, 33, 33), (256, 256, 3, 3), padding=2, dilation=2),
         conv_case("deeplab_3x3_d4_256ch_33", (2, 256, 33, 33), (256, 256, 3, 3), padding=4, dilation=4),
@@ -280,6 +285,7 @@ CASES = {
         image_case("image_1024_3x3", 1024, 3),
         image_case("image_1024_7x7", 1024, 7),
         image_case("image_1024_31x31", 1024, 31),
+        image_case("image_1024_31x31_fast", 1024, 31, algorithm="fast"),
     ]
 }
 

@@ -89,7 +89,7 @@ def _conv(
     dtype: DTypeLike | None = None,
     stream: Stream = None,
 ) -> Array:
-    call = Call.weighted(op, x, weight, bias, out, dtype, stream)
+    call = Call.weighted(op, x, weight, bias, out, dtype, stream).unbatched(nd)
     params = conv_params(
         op,
         nd,
@@ -238,11 +238,11 @@ def depthwise_conv2d(
     """
     op = "depthwise_conv2d"
     backend_of(op, x=x, weight=weight, bias=bias, out=out)
-    if x.ndim == 4 and weight.ndim == 4 and weight.shape[1] != 1:
+    if x.ndim in (3, 4) and weight.ndim == 4 and weight.shape[1] != 1:
         raise ValueError(
             f"{op}: weight.shape[1]={weight.shape[1]} must be 1 (weight is (C_in * multiplier, 1, kH, kW))"
         )
-    channels = tuple(x.shape)[-1 if layout == "NHWC" else 1] if x.ndim == 4 else 1
+    channels = tuple(x.shape)[-1 if layout == "NHWC" else x.ndim - 3] if x.ndim in (3, 4) else 1  # (N,) C, H, W
     return _conv(
         op,
         2,
@@ -371,10 +371,10 @@ def separable_conv2d(
         outs={"out": out},
         stream=stream,
     )
-    call.float_result(dtype).real("depthwise_weight", "pointwise_weight")
+    call.float_result(dtype).real("depthwise_weight", "pointwise_weight").unbatched(2)
     x, depthwise_weight = call.x, call["depthwise_weight"]
     if x.ndim != 4:
-        raise ValueError(f"{op}: input must be 4-d ({layout}), got {x.ndim}-d shape {x.shape}")
+        raise ValueError(f"{op}: input must be 4-d ({layout}) or 3-d unbatched, got {x.ndim}-d shape {x.shape}")
     if depthwise_weight.ndim == 4 and depthwise_weight.shape[1] != 1:
         raise ValueError(
             f"{op}: depthwise_weight.shape[1]={depthwise_weight.shape[1]} must be 1 (it is "

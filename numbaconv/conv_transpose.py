@@ -73,7 +73,7 @@ def _conv_transpose(
     dtype: DTypeLike | None = None,
     stream: Stream = None,
 ) -> Array:
-    call = Call.weighted(op, x, weight, bias, out, dtype, stream)
+    call = Call.weighted(op, x, weight, bias, out, dtype, stream).unbatched(nd)
     params = conv_transpose_params(
         op,
         nd,
@@ -346,7 +346,7 @@ def resize_conv2d(
              [3., 3., 4., 4.]]]], dtype=float32)
     """
     op = "resize_conv2d"
-    call = Call.weighted(op, x, weight, bias, out, dtype, stream)
+    call = Call.weighted(op, x, weight, bias, out, dtype, stream).unbatched(2)
     params = resize_conv_params(
         op,
         call.x.shape,

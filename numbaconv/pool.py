@@ -69,7 +69,11 @@ def _max_pool(
             f"{type(out).__qualname__}"
         )
     out_values, out_indices = out if return_indices and out is not None else (out, None)
-    call = Call(op, {"x": x}, outs={"out": out_values, "out_indices": out_indices}, stream=stream).max_result()
+    call = (
+        Call(op, {"x": x}, outs={"out": out_values, "out_indices": out_indices}, stream=stream)
+        .max_result()
+        .unbatched(nd)
+    )
     params = pool_params(op, nd, call.x.shape, kernel_size, stride, padding, dilation, ceil_mode, layout)
     shape = params.out_shape
     call.check_out(shape)
@@ -81,7 +85,7 @@ def _max_pool(
     indices, indices_target = call.result(shape, np.int64, "out_indices")
     if math.prod(shape):
         launch(call, params, kernel, target, indices_target)
-    return call.finish(values, target), indices
+    return call.finish(values, target), call.finish(indices, indices_target, "out_indices")
 
 
 def _avg_pool(
@@ -102,7 +106,7 @@ def _avg_pool(
     dtype: DTypeLike | None = None,
     stream: Stream = None,
 ) -> Array:
-    call = Call(op, {"x": x}, outs={"out": out}, stream=stream).float_result(dtype)
+    call = Call(op, {"x": x}, outs={"out": out}, stream=stream).float_result(dtype).unbatched(nd)
     params = pool_params(op, nd, call.x.shape, kernel_size, stride, padding, dilation, ceil_mode, layout)
     count_include_pad, divisor_override = avg_options(op, count_include_pad, divisor_override)
     call.check_out(params.out_shape)

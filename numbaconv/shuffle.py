@@ -243,7 +243,7 @@ def shuffle_conv2d(
     array([0., 2., 1., 3.], dtype=float32)
     """
     op = "shuffle_conv2d"
-    call = Call.weighted(op, x, weight, bias, out, dtype, stream)
+    call = Call.weighted(op, x, weight, bias, out, dtype, stream).unbatched(2)
     params = conv_params(
         op,
         2,
@@ -348,7 +348,7 @@ def spatially_separable_conv2d(
         outs={"out": out},
         stream=stream,
     )
-    call.float_result(dtype).real("column_weight", "row_weight")
+    call.float_result(dtype).real("column_weight", "row_weight").unbatched(2)
     col = _separable_weight(
         op, "column_weight", call["column_weight"], 3, "(C_mid, C_in/groups, kH) or (C_mid, C_in/groups, kH, 1)"
     )

@@ -55,7 +55,9 @@ def _max_unpool(
     out: Array | None = None,
     stream: Stream = None,
 ) -> Array:
-    call = Call(op, {"x": x, "indices": indices}, outs={"out": out}, stream=stream).max_result()
+    call = (
+        Call(op, {"x": x, "indices": indices}, outs={"out": out}, stream=stream).max_result().unbatched(nd, "indices")
+    )
     params = max_unpool_params(
         op,
         nd,
@@ -95,7 +97,7 @@ def _unpool(
     out: Array | None = None,
     stream: Stream = None,
 ) -> Array:
-    call = Call(op, {"x": x}, outs={"out": out}, stream=stream)
+    call = Call(op, {"x": x}, outs={"out": out}, stream=stream).unbatched(nd)
     check_copy_dtype(op, call.x.dtype)
     return _gather(call, unpool_params(op, nd, call.x.shape, scale_factor, mode, layout))
 

@@ -540,6 +540,15 @@ def test_empty_batch_matches_torch():
     )
 
 
+@pytest.mark.parametrize("algorithm", ["auto", "direct", "gemm", "fft", "winograd", "winograd_f2"])
+def test_zero_output_channels_give_an_empty_result_on_every_algorithm(algorithm):
+    """C_out = 0 (a weight of shape (0, C_in, k, k)): an empty result, as torch; no kernel runs (FFT raised
+    NumPy's AxisError)."""
+    x, w = rand((2, 8, 9, 9), np.float32), rand((0, 8, 3, 3), np.float32)
+    got = numbaconv.conv2d(x, w, padding=1, algorithm=algorithm)
+    assert got.shape == (2, 0, 9, 9) and got.dtype == np.float32
+
+
 def test_one_element_tuples_apply_to_every_dim():
     """`padding=(1,)` means padding 1 on every spatial dim, as torch; any other wrong length is a ValueError."""
     x, w = rand((1, 2, 7, 6)), rand((3, 2, 3, 3))

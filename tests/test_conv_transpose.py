@@ -568,9 +568,9 @@ ERRORS = [
         r"conv_transpose2d: layout='NWC' must be 'NCHW' or 'NHWC' for 2-d input",
     ),
     (
-        lambda: numbaconv.conv_transpose2d(X2[0], W2),
+        lambda: numbaconv.conv_transpose2d(X2[0, 0], W2),
         ValueError,
-        r"conv_transpose2d: input must be 4-d \(NCHW\), got 3-d shape \(4, 5, 5\)",
+        r"conv_transpose2d: input must be 4-d \(NCHW\) or 3-d unbatched, got 2-d shape \(5, 5\)",
     ),
     (
         lambda: numbaconv.conv_transpose2d(X2, W2[0]),
@@ -794,9 +794,9 @@ ERRORS = [
         r"resize_conv2d: scale_factor=1.5 must be an int or a sequence of 2 ints",
     ),
     (
-        lambda: numbaconv.resize_conv2d(X2[0], np.ones((2, 4, 3, 3))),
+        lambda: numbaconv.resize_conv2d(X2[0, 0], np.ones((2, 4, 3, 3))),
         ValueError,
-        r"resize_conv2d: input must be 4-d \(NCHW\), got 3-d shape \(4, 5, 5\)",
+        r"resize_conv2d: input must be 4-d \(NCHW\) or 3-d unbatched, got 2-d shape \(5, 5\)",
     ),
     (
         lambda: numbaconv.resize_conv2d(X2, np.ones((2, 4, 3, 3)), layout="NCDHW"),

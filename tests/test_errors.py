@@ -19,7 +19,11 @@ class FakeCudaArray:
 @pytest.mark.parametrize(
     "call,exc,match",
     [
-        (lambda: numbaconv.conv2d(X[0], W), ValueError, r"conv2d: input must be 4-d \(NCHW\), got 3-d"),
+        (
+            lambda: numbaconv.conv2d(X[0, 0], W),
+            ValueError,
+            r"conv2d: input must be 4-d \(NCHW\) or 3-d unbatched, got 2-d",
+        ),
         (lambda: numbaconv.conv2d(X, W[0]), ValueError, r"conv2d: weight must be 4-d"),
         (lambda: numbaconv.conv1d(X, W), ValueError, r"conv1d: input must be 3-d"),
         (

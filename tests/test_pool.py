@@ -406,8 +406,16 @@ X2 = np.zeros((1, 1, 6, 6), np.float32)
             ValueError,
             r"avg_pool2d: divisor_override=2.5 must be None or a positive int",
         ),
-        (lambda: numbaconv.max_pool2d(X2[0], 2), ValueError, r"max_pool2d: input must be 4-d \(NCHW\), got 3-d shape"),
-        (lambda: numbaconv.max_pool3d(X2, 2), ValueError, r"max_pool3d: input must be 5-d \(NCDHW\), got 4-d"),
+        (
+            lambda: numbaconv.max_pool2d(X2[0, 0], 2),
+            ValueError,
+            r"max_pool2d: input must be 4-d \(NCHW\) or 3-d unbatched, got 2-d",
+        ),
+        (
+            lambda: numbaconv.max_pool3d(X2[0], 2),
+            ValueError,
+            r"max_pool3d: input must be 5-d \(NCDHW\) or 4-d unbatched, got 3-d",
+        ),
         (
             lambda: numbaconv.max_pool2d(X2, 2, layout="NWC"),
             ValueError,

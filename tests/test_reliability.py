@@ -16,6 +16,7 @@ import numba
 import numpy as np
 import pytest
 
+import numbaconv
 from numbaconv.kernels import _jit
 
 LAYERS = ["workqueue", "omp", "tbb"]
@@ -196,3 +197,37 @@ def test_no_usable_cache_folder_warns_and_compiles_in_memory(monkeypatch):
     with pytest.warns(RuntimeWarning, match=r"no kernel cache folder is usable"):
         dispatcher = _jit._dispatcher(lambda a: a * 2)
     assert dispatcher(np.float64(2.0)) == 4.0
+
+
+# ---- determinism ----
+
+DETERMINISM_CASES = [
+    # (op, x shape, weight shape, kwargs): the plane, row, depthwise, gemm, Winograd and FFT paths, pooling
+    (numbaconv.conv2d, (2, 4, 17, 19), (6, 4, 3, 3), dict(padding=1)),
+    (numbaconv.conv2d, (2, 4, 17, 19), (6, 4, 3, 3), dict(padding=1, stride=2, algorithm="direct")),
+    (numbaconv.conv2d, (2, 8, 17, 19), (8, 1, 5, 5), dict(padding=2, groups=8)),
+    (numbaconv.conv2d, (2, 16, 17, 19), (24, 16, 3, 3), dict(padding=1, dilation=2, algorithm="gemm")),
+    (numbaconv.conv2d, (2, 16, 17, 19), (24, 16, 3, 3), dict(padding=1, algorithm="winograd")),
+    (numbaconv.conv2d, (1, 2, 33, 31), (2, 2, 15, 15), dict(padding=7, algorithm="fft")),
+    (numbaconv.conv_transpose2d, (2, 8, 9, 10), (8, 4, 3, 3), dict(stride=2)),
+    (numbaconv.avg_pool2d, (2, 8, 17, 19), None, dict(kernel_size=3, stride=2, padding=1)),
+]
+
+
+@pytest.mark.parametrize("op,x_shape,w_shape,kw", DETERMINISM_CASES, ids=lambda v: getattr(v, "__name__", None))
+def test_results_are_bitwise_identical_across_runs_and_thread_counts(op, x_shape, w_shape, kw):
+    rng = np.random.default_rng(11)
+    args = [rng.standard_normal(x_shape).astype(np.float32)]
+    if w_shape is not None:
+        args.append(rng.standard_normal(w_shape).astype(np.float32))
+    first = op(*args, **kw)
+    for _ in range(3):
+        np.testing.assert_array_equal(op(*args, **kw), first)
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        single = op(*args, **kw)
+    finally:
+        numba.set_num_threads(threads)
+    assert threads > 1 or numba.config.NUMBA_NUM_THREADS == 1
+    np.testing.assert_array_equal(single, first)

@@ -407,7 +407,11 @@ IDX = np.zeros((1, 2, 3, 3), np.int64)
             r"max_unpool2d: input shape \(1, 2, 0, 3\) \(NCHW\) must have non-empty spatial dims",
         ),
         (lambda: numbaconv.max_unpool2d(X, IDX, 0), ValueError, r"max_unpool2d: kernel_size=0 must be positive"),
-        (lambda: numbaconv.max_unpool1d(X, IDX, 2), ValueError, r"max_unpool1d: input must be 3-d \(NCW\), got 4-d"),
+        (
+            lambda: numbaconv.max_unpool1d(X, IDX, 2),
+            ValueError,
+            r"max_unpool1d: input must be 3-d \(NCW\) or 2-d unbatched, got 4-d",
+        ),
         (lambda: numbaconv.max_unpool2d(X, IDX.tolist(), 2), TypeError, r"max_unpool2d: indices must be a NumPy array"),
         (
             lambda: numbaconv.max_unpool2d(X, IDX, 2, out=np.zeros((1, 2, 6, 6))),
@@ -446,7 +450,11 @@ IDX = np.zeros((1, 2, 3, 3), np.int64)
             ValueError,
             r"unpool2d: layout='NDHWC' must be 'NCHW' or 'NHWC' for 2-d input",
         ),
-        (lambda: numbaconv.unpool3d(X, 2), ValueError, r"unpool3d: input must be 5-d \(NCDHW\), got 4-d"),
+        (
+            lambda: numbaconv.unpool3d(X[0], 2),
+            ValueError,
+            r"unpool3d: input must be 5-d \(NCDHW\) or 4-d unbatched, got 3-d",
+        ),
         (
             lambda: numbaconv.unpool2d(X, 2, out=np.zeros((1, 2, 6, 5), np.float32)),
             ValueError,
