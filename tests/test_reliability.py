@@ -22,17 +22,21 @@ from numbaconv.kernels import _jit
 LAYERS = ["workqueue", "omp", "tbb"]
 TIMEOUT = 300
 
-# Three ops whose CPU kernels are parallel (conv2d runs the plane kernel, the others their own), with results
-# compared bitwise against the single-threaded result computed first.
+# Ops whose CPU kernels are parallel (the plane kernel, pooling, the transpose gather) or share per-thread
+# workspaces with BLAS (Winograd, GEMM), with results compared bitwise against the result computed first.
 WORKLOAD = """
 import numpy as np, numbaconv, numba
 rng = np.random.default_rng(0)
 x = rng.standard_normal((2, 4, 12, 12)).astype(np.float32)
 w = rng.standard_normal((4, 4, 3, 3)).astype(np.float32)
+x32 = rng.standard_normal((1, 32, 12, 12)).astype(np.float32)
+w32 = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
 OPS = [
     lambda: numbaconv.conv2d(x, w, padding=1),
     lambda: numbaconv.max_pool2d(x, 2),
     lambda: numbaconv.conv_transpose2d(x, w, stride=2),
+    lambda: numbaconv.conv2d(x32, w32, padding=1, algorithm="fast"),  # Winograd: per-thread workspaces, BLAS
+    lambda: numbaconv.conv2d(x32, w32, padding=1, stride=2),  # im2col + BLAS
 ]
 WANT = [op() for op in OPS]
 """
