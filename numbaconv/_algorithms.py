@@ -131,11 +131,12 @@ def select_algorithm(params: ConvParams, backend: str = "cpu", fast: bool = Fals
 
 def resolve_algorithm(params: ConvParams, algorithm: str, backend: str = "cpu", tunable: bool = True) -> str:
     """`algorithm` checked against what applies (a ValueError listing the valid names), or the auto choice.
-    `tunable` says whether the caller also takes "tune" (numbaconv.tuning), for the error message."""
-    if algorithm in ("auto", "fast"):
+    `tunable` says whether the caller is the convolution family, which also takes "fast" and "tune"
+    (numbaconv.tuning); resize_conv2d takes neither."""
+    if algorithm == "auto" or (algorithm == "fast" and tunable):
         return select_algorithm(params, backend, fast=algorithm == "fast")
     valid = applicable_algorithms(params, backend)
-    extra = "'auto', 'fast', 'tune'" if tunable else "'auto', 'fast'"
+    extra = "'auto', 'fast', 'tune'" if tunable else "'auto'"
     if algorithm not in CONV_ALGORITHMS[backend]:
         raise ValueError(
             f"{params.op}: algorithm={algorithm!r} is unknown; valid {backend.upper()} algorithms: "
