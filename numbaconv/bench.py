@@ -372,7 +372,8 @@ def print_table(rows: list[dict]) -> None:
         print(f"{r['case']:<38} {t * 1e3:>8.2f}ms {cells} {gflops} {r['bytes'] / t / 1e9:>6.1f}  {r.get('kernel', '')}")
     print(
         "\nratio columns = numbaconv time / that library's time (below 1 means numbaconv is faster); "
-        "torch_cl = torch with channels_last tensors; kernel = the CPU kernel the case ran (convolutions; algorithm='auto', or 'fast' for *_fast cases)"
+        "torch_cl = torch with channels_last tensors; kernel = the CPU kernel the case ran (convolutions; "
+        "algorithm='auto', or 'fast' for *_fast cases)"
     )
     for k in others:
         ratios = [r["times"]["numbaconv"] / r["times"][k] for r in rows if k in r["times"]]
