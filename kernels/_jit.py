@@ -1,14 +1,18 @@
 """The one place kernels get their Numba options, their on-disk cache and their rules under threads and fork.
 
-Options. `NUMBACONV_CACHE=1` turns on Numba's on-disk cache; `NUMBACONV_SERIAL=1` compiles every kernel without
-`parallel=True` (prange becomes range), which the bounds-check CI job needs: Numba ignores `NUMBA_BOUNDSCHECK=1`
-inside prange.
+Options. Numba's on-disk cache is on (`NUMBACONV_CACHE=0` turns it off); `NUMBACONV_SERIAL=1` compiles every
+kernel without `parallel=True` (prange becomes range), which the bounds-check CI job needs: Numba ignores
+`NUMBA_BOUNDSCHECK=1` inside prange.
 
-Cache. Every kernel's cache is Numba's own per-function cache with two changes (`_SafeCache`): the parallel flag is
-part of each entry's key, so a serial process never loads a kernel a parallel one cached (or the reverse), and no
-cache problem reaches a call. A truncated or garbled index or data file is deleted and the kernel compiled again
-(the next save repairs the cache); a cache folder that cannot be made or written leaves the kernel compiled in
-memory. Each kind of problem is reported once per process as a RuntimeWarning.
+Cache. Every kernel's cache is Numba's own per-function cache (its folder rules: next to the kernel sources
+when writable, else `NUMBA_CACHE_DIR` or the user's cache folder) with two changes (`_SafeCache`). Each entry's
+key also holds the parallel flag, the bounds-check flag, numbaconv's version and a hash of every kernel source
+file, so a serial process never loads a kernel a parallel one cached (or the reverse), a bounds-checked one
+never an unchecked one, and an edit to any kernel module (Numba keys by the kernel's own file only, not by the
+helpers inlined into it) compiles afresh. And no cache problem reaches a call: a truncated or garbled index or
+data file is deleted and the kernel compiled again (the next save repairs the cache); a cache folder that
+cannot be made or written leaves the kernel compiled in memory. Each kind of problem is logged once per
+process, at debug level, on the "numbaconv" logger.
 
 Threads and fork. Numba's threading layers differ (numba.readthedocs.io, "The Threading Layers"): `tbb` is safe
 under threads and fork; `omp` (GNU OpenMP) is safe under threads but a forked child of a process that ran a
@@ -24,9 +28,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import logging
 import os
 import threading
-import warnings
+from importlib import metadata
+from pathlib import Path
 
 import numba
 from numba import njit
@@ -35,18 +42,32 @@ from numba.core.caching import FunctionCache
 # Not fastmath=True: that adds nnan/ninf, and max-pooling must propagate NaN.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 PARALLEL = os.environ.get("NUMBACONV_SERIAL", "0") != "1"
-CACHE = os.environ.get("NUMBACONV_CACHE", "0") == "1"
+CACHE = os.environ.get("NUMBACONV_CACHE", "1") != "0"
 
 THREAD_SAFE_LAYERS = frozenset({"tbb", "omp"})
 FORK_SAFE_LAYERS = frozenset({"tbb", "workqueue"})
 
 _reported: set[str] = set()
+log = logging.getLogger("numbaconv")
 
 
 def _report_once(kind: str, message: str) -> None:
     if kind not in _reported:
         _reported.add(kind)
-        warnings.warn(f"numbaconv: {message}", RuntimeWarning, stacklevel=4)
+        log.debug("numbaconv: %s", message)
+
+
+@functools.cache
+def source_key() -> tuple[str, str]:
+    """(numbaconv's version, a hash of every kernel source file): part of every cache entry's key."""
+    try:
+        version = metadata.version("numbaconv")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        version = "unknown"
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return version, digest.hexdigest()[:16]
 
 
 class _SafeCache(FunctionCache):
@@ -57,7 +78,8 @@ class _SafeCache(FunctionCache):
         self._parallel = parallel
 
     def _index_key(self, sig, codegen):
-        return (*super()._index_key(sig, codegen), ("parallel", self._parallel))
+        flags = ("parallel", self._parallel, "boundscheck", bool(numba.config.BOUNDSCHECK))
+        return (*super()._index_key(sig, codegen), flags, source_key())
 
     def load_overload(self, sig, target_context):
         try:

@@ -1,4 +1,4 @@
-"""Command line: `python -m numbaconv demo | info`."""
+"""Command line: `python -m numbaconv demo | info | bench | warmup`."""
 
 from __future__ import annotations
 
@@ -61,7 +61,22 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--repeat", type=int, default=5, help="interleaved rounds; the best of each is kept")
     bench.add_argument("--threads", type=int, default=2, help="threads for numbaconv and torch")
     bench.add_argument("--list", action="store_true", help="list the case names and exit")
+    warm = sub.add_parser("warmup", help="compile the CPU kernels ahead of time into the on-disk cache")
+    warm.add_argument("--ops", default="conv,transpose,pool,unpool,shuffle", help="comma-separated op families")
+    warm.add_argument("--dtypes", default="float32,float64", help="comma-separated: float32, float64")
+    warm.add_argument("--layouts", default="first,last", help="comma-separated: first (NCHW), last (NHWC)")
     args = parser.parse_args(argv)
+    if args.command == "warmup":
+        import time
+
+        from .kernels import _jit
+        from .warmup import warmup
+
+        start = time.perf_counter()
+        count = warmup(args.ops.split(","), args.dtypes.split(","), args.layouts.split(","))
+        where = "saved to the on-disk cache" if _jit.CACHE else "not saved: NUMBACONV_CACHE=0"
+        print(f"{count} steps compiled in {time.perf_counter() - start:.1f} s ({where})")
+        return 0
     if args.command == "bench":
         from .bench import CASES, print_table, run_bench
 

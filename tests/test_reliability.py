@@ -6,11 +6,12 @@ the test reads its exit status and output. The subprocesses share one on-disk ke
 module's own) so that each compiles only what an earlier one has not.
 """
 
+import logging
 import os
+import re
 import subprocess
 import sys
 import textwrap
-import warnings
 
 import numba
 import numpy as np
@@ -113,33 +114,52 @@ def test_fork_pool_after_parallel_kernels_ran(layer, cache_dir, tmp_path):
 # ---- on-disk kernel cache ----
 
 CACHED_CALL = """
-import warnings
-warnings.simplefilter("always")
+import logging
+logging.getLogger("numbaconv").setLevel(logging.DEBUG)
+logging.getLogger("numbaconv").addHandler(logging.StreamHandler())
 import numpy as np, numbaconv
-from numbaconv.kernels import pool
-x = np.arange(64, dtype=np.float32).reshape(1, 1, 8, 8)
-y = numbaconv.max_pool2d(x, 2)
-assert y[0, 0, 0, 0] == 9 and y[0, 0, 3, 3] == 63 and y.shape == (1, 1, 4, 4)
-kernel = pool.max_pool_cf
+from numbaconv.kernels import shuffle
+x = np.arange(16, dtype=np.float32).reshape(1, 4, 2, 2)
+y = numbaconv.channel_shuffle(x, 2)  # channels 0, 2, 1, 3: the cheapest parallel kernel to compile
+assert y[0, 1, 0, 0] == 8 and y[0, 2, 0, 0] == 4 and y.shape == x.shape
+kernel = shuffle.permute_copy_cpu
 dispatcher = kernel.serial if kernel._serial is not None else kernel.parallel
 print("hits", sum(dispatcher.stats.cache_hits.values()))
 """
 
 
-def cached_call(cache_dir, tmp_path, serial=False):
-    env = {"NUMBACONV_CACHE": "1", "NUMBA_CACHE_DIR": str(cache_dir), "NUMBACONV_SERIAL": "1" if serial else "0"}
+def cached_call(cache_dir, tmp_path, serial=False, **extra):
+    env = {"NUMBA_CACHE_DIR": str(cache_dir), "NUMBACONV_SERIAL": "1" if serial else "0", **extra}
     done = run_python(CACHED_CALL, env, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
 
-def test_serial_flag_is_part_of_the_cache_key(tmp_path):
+def test_the_cache_is_on_by_default_and_keyed_by_the_serial_and_bounds_check_flags(tmp_path):
     cache = tmp_path / "cache"
     assert "hits 0" in cached_call(cache, tmp_path).stdout
     assert "hits 1" in cached_call(cache, tmp_path).stdout
     assert "hits 0" in cached_call(cache, tmp_path, serial=True).stdout  # the parallel kernel is not loaded
     assert "hits 1" in cached_call(cache, tmp_path, serial=True).stdout
-    assert "hits 1" in cached_call(cache, tmp_path).stdout  # and both stay
+    assert "hits 0" in cached_call(cache, tmp_path, serial=True, NUMBA_BOUNDSCHECK="1").stdout
+    assert "hits 1" in cached_call(cache, tmp_path).stdout  # and each stays
+    assert "hits 0" in cached_call(cache, tmp_path, NUMBACONV_CACHE="0").stdout
+
+
+def test_cache_key_holds_the_flags_the_version_and_the_kernel_sources(monkeypatch, tmp_path):
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_jit, "CACHE", True)
+
+    def kernel_body(a):
+        return a + 1
+
+    dispatcher = _jit._dispatcher(kernel_body)
+    dispatcher(np.float64(1.0))
+    (sig,) = dispatcher.signatures
+    key = dispatcher._cache._index_key(sig, dispatcher.targetctx.codegen())
+    version, digest = _jit.source_key()
+    assert key[-2:] == (("parallel", False, "boundscheck", False), (version, digest))
+    assert version == numbaconv.__version__ and len(digest) == 16
 
 
 def _truncate(path):
@@ -153,7 +173,7 @@ def _garble(path):
 
 
 @pytest.mark.parametrize(("damage", "pattern"), [(_truncate, "*.nbi"), (_garble, "*.nbi"), (_garble, "*.nbc")])
-def test_a_corrupt_cache_recompiles_warns_once_and_repairs_itself(tmp_path, damage, pattern):
+def test_a_corrupt_cache_recompiles_logs_once_and_repairs_itself(tmp_path, damage, pattern):
     cache = tmp_path / "cache"
     cached_call(cache, tmp_path)
     files = list(cache.rglob(pattern))
@@ -162,12 +182,12 @@ def test_a_corrupt_cache_recompiles_warns_once_and_repairs_itself(tmp_path, dama
         damage(path)
     done = cached_call(cache, tmp_path)
     assert "hits 0" in done.stdout
-    assert done.stderr.count("corrupt kernel cache entry") == 1, done.stderr
+    assert done.stderr.count("corrupt kernel cache entry") == 1, done.stderr  # logged once, at debug level
     repaired = cached_call(cache, tmp_path)
-    assert "hits 1" in repaired.stdout and "RuntimeWarning" not in repaired.stderr
+    assert "hits 1" in repaired.stdout and "corrupt" not in repaired.stderr
 
 
-def test_a_cache_that_cannot_be_written_warns_and_compiles_in_memory(monkeypatch, tmp_path):
+def test_a_cache_that_cannot_be_written_is_logged_once_and_compiles_in_memory(monkeypatch, tmp_path, caplog):
     monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(_jit, "CACHE", True)
     monkeypatch.setattr(_jit, "_reported", set())
@@ -182,15 +202,14 @@ def test_a_cache_that_cannot_be_written_warns_and_compiles_in_memory(monkeypatch
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(cache_file, "save", refuse)
-    with pytest.warns(RuntimeWarning, match=r"kernel cache in .* cannot be written") as record:
-        assert dispatcher(np.float64(1.0)) == 2.0
-    assert len(record) == 1
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # reported once per process
-        assert dispatcher(np.int64(1)) == 2
+    caplog.set_level(logging.DEBUG, logger="numbaconv")
+    assert dispatcher(np.float64(1.0)) == 2.0
+    assert dispatcher(np.int64(1)) == 2
+    messages = [r.getMessage() for r in caplog.records if r.name == "numbaconv"]
+    assert len(messages) == 1 and re.search(r"kernel cache in .* cannot be written", messages[0])
 
 
-def test_no_usable_cache_folder_warns_and_compiles_in_memory(monkeypatch):
+def test_no_usable_cache_folder_is_logged_and_compiles_in_memory(monkeypatch, caplog):
     monkeypatch.setattr(_jit, "CACHE", True)
     monkeypatch.setattr(_jit, "_reported", set())
 
@@ -198,8 +217,9 @@ def test_no_usable_cache_folder_warns_and_compiles_in_memory(monkeypatch):
         raise RuntimeError("cannot cache function: no locator available")
 
     monkeypatch.setattr(_jit._SafeCache, "__init__", no_locator)
-    with pytest.warns(RuntimeWarning, match=r"no kernel cache folder is usable"):
-        dispatcher = _jit._dispatcher(lambda a: a * 2)
+    caplog.set_level(logging.DEBUG, logger="numbaconv")
+    dispatcher = _jit._dispatcher(lambda a: a * 2)
+    assert any("no kernel cache folder is usable" in r.getMessage() for r in caplog.records)
     assert dispatcher(np.float64(2.0)) == 4.0
 
 
