@@ -96,55 +96,38 @@ def _indices5(indices, channels_last: bool):
     return _as5d(indices, channels_last) if indices is not None else np.empty((1, 1, 0, 0, 0), dtype=np.int64)
 
 
-def _launch_max_cf(call, params: PoolParams, out: np.ndarray, indices=None) -> None:
-    from .kernels import pool as k
+def _launch_max(channels_last: bool) -> Callable:
+    """The CPU max-pool launcher of one layout (the channels-first kernel also takes the row interior)."""
 
-    md, mh, mw = cpu_index_maps(params)
-    k.max_pool_cf(
-        _as5d(call.compute_input("x"), False),
-        md,
-        mh,
-        mw,
-        *_row_interior(params),
-        _lowest(out.dtype),
-        indices is not None,
-        _as5d(out, False),
-        _indices5(indices, False),
-    )
+    def launch(call, params: PoolParams, out: np.ndarray, indices=None) -> None:
+        from .kernels import pool as k
 
+        kernel, interior = (k.max_pool_cl, ()) if channels_last else (k.max_pool_cf, _row_interior(params))
+        kernel(
+            _as5d(call.compute_input("x"), channels_last),
+            *cpu_index_maps(params),
+            *interior,
+            _lowest(out.dtype),
+            indices is not None,
+            _as5d(out, channels_last),
+            _indices5(indices, channels_last),
+        )
 
-def _launch_max_cl(call, params: PoolParams, out: np.ndarray, indices=None) -> None:
-    from .kernels import pool as k
-
-    md, mh, mw = cpu_index_maps(params)
-    k.max_pool_cl(
-        _as5d(call.compute_input("x"), True),
-        md,
-        mh,
-        mw,
-        _lowest(out.dtype),
-        indices is not None,
-        _as5d(out, True),
-        _indices5(indices, True),
-    )
+    return launch
 
 
-def _launch_avg_cf(call, params: PoolParams, out: np.ndarray, count_include_pad: bool, divisor_override) -> None:
-    from .kernels import pool as k
+def _launch_avg(channels_last: bool) -> Callable:
+    """The CPU average-pool launcher of one layout."""
 
-    md, mh, mw = cpu_index_maps(params)
-    divisors = cpu_divisors(params, count_include_pad, divisor_override, out.dtype.name)
-    k.avg_pool_cf(
-        _as5d(call.compute_input("x"), False), md, mh, mw, *_row_interior(params), *divisors, _as5d(out, False)
-    )
+    def launch(call, params: PoolParams, out: np.ndarray, count_include_pad: bool, divisor_override) -> None:
+        from .kernels import pool as k
 
+        kernel, interior = (k.avg_pool_cl, ()) if channels_last else (k.avg_pool_cf, _row_interior(params))
+        divisors = cpu_divisors(params, count_include_pad, divisor_override, out.dtype.name)
+        x5, out5 = _as5d(call.compute_input("x"), channels_last), _as5d(out, channels_last)
+        kernel(x5, *cpu_index_maps(params), *interior, *divisors, out5)
 
-def _launch_avg_cl(call, params: PoolParams, out: np.ndarray, count_include_pad: bool, divisor_override) -> None:
-    from .kernels import pool as k
-
-    md, mh, mw = cpu_index_maps(params)
-    divisors = cpu_divisors(params, count_include_pad, divisor_override, out.dtype.name)
-    k.avg_pool_cl(_as5d(call.compute_input("x"), True), md, mh, mw, *divisors, _as5d(out, True))
+    return launch
 
 
 def _gather_cf(call, params: GatherParams, out: np.ndarray) -> None:
@@ -297,11 +280,11 @@ def _max_unpool_cuda(call, params: MaxUnpoolParams, out) -> None:
 
 
 LAUNCHERS: dict[tuple[str, str], Callable] = {
-    ("max_cf", "cpu"): _launch_max_cf,
-    ("max_cl", "cpu"): _launch_max_cl,
+    ("max_cf", "cpu"): _launch_max(False),
+    ("max_cl", "cpu"): _launch_max(True),
     ("max", "cuda"): _max_cuda,
-    ("avg_cf", "cpu"): _launch_avg_cf,
-    ("avg_cl", "cpu"): _launch_avg_cl,
+    ("avg_cf", "cpu"): _launch_avg(False),
+    ("avg_cl", "cpu"): _launch_avg(True),
     ("avg", "cuda"): _avg_cuda,
     ("gather_cf", "cpu"): _gather_cf,
     ("gather_cl", "cpu"): _gather_cl,

@@ -500,20 +500,18 @@ def test_resize_conv2d_algorithms(backend, algorithm):
 def test_resize_conv2d_nhwc_float32_activation_and_out(backend, algorithm):
     xs = (2, 3, 4, 3) if backend == "cpu" else (1, 3, 4, 3)
     x, w, b = rand(xs, np.float32, 33), rand((4, 3, 3, 3), np.float32, 34), rand((4,), np.float32, 35)
+    _check_resize_nhwc_into_out(backend, x, w, b, algorithm)
+
+
+def _check_resize_nhwc_into_out(backend, x, w, b, algorithm):
+    """resize_conv2d of channels-last x into a NaN-filled `out=`, with an activation, uneven scale and stride."""
+    dtype = x.dtype.type
     kw = dict(scale_factor=(2, 3), activation="leaky_relu", negative_slope=0.3, stride=(2, 1))
     want = resize_expected(x, w, b, kw)
-    out = full(backend, to_channels_last(want).shape, np.nan, np.float32)
-    got = numbaconv.resize_conv2d(
-        to_backend(backend, x, channels_last=True),
-        to_backend(backend, w),
-        to_backend(backend, b),
-        layout="NHWC",
-        out=out,
-        algorithm=algorithm,
-        **kw,
-    )
-    assert got is out
-    assert_close(to_host(backend, got, channels_last=True), want, np.float32)
+    out = full(backend, to_channels_last(want).shape, np.nan, dtype)
+    moved = [to_backend(backend, x, channels_last=True), to_backend(backend, w), to_backend(backend, b)]
+    assert numbaconv.resize_conv2d(*moved, layout="NHWC", out=out, algorithm=algorithm, **kw) is out
+    assert_close(to_host(backend, out, channels_last=True), want, dtype)
 
 
 def test_resize_conv2d_float16(backend):
@@ -523,20 +521,7 @@ def test_resize_conv2d_float16(backend):
     assert got.dtype == np.float16 and got.shape == (1, 3, 6, 6)
     assert_close(got, resize_expected(x, w, None, {}), np.float16)
     x, w, b = rand((1, 3, 3, 2), np.float16, 36), rand((4, 3, 3, 3), np.float16, 37), rand((4,), np.float16, 38)
-    kw = dict(scale_factor=(2, 3), activation="leaky_relu", negative_slope=0.3, stride=(2, 1))
-    want = resize_expected(x, w, b, kw)
-    out = full(backend, to_channels_last(want).shape, np.nan, np.float16)
-    got = numbaconv.resize_conv2d(
-        to_backend(backend, x, channels_last=True),
-        to_backend(backend, w),
-        to_backend(backend, b),
-        layout="NHWC",
-        out=out,
-        algorithm="direct",
-        **kw,
-    )
-    assert got is out
-    assert_close(to_host(backend, out, channels_last=True), want, np.float16)
+    _check_resize_nhwc_into_out(backend, x, w, b, "direct")
 
 
 def test_resize_conv_reads_each_input_pixel_for_its_whole_cell():
