@@ -7,17 +7,24 @@ import platform
 import sys
 
 
-def info() -> dict:
-    """Versions, threads, threading layer, BLAS and CUDA availability, as a dict (also printed by `info`)."""
+def info(probe: bool = False) -> dict:
+    """Versions, threads, threading layer, BLAS and CUDA availability, as a dict (also printed by `info`).
+
+    Numba picks its threading layer at the first parallel kernel launch; with `probe` a tiny kernel runs (and
+    compiles, unless cached) so that the layer in use is reported, else the configured choice is."""
     import numba
     import numpy as np
     import scipy
 
     import numbaconv
+    from numbaconv.kernels import _jit
 
-    # The threading layer is only chosen once a parallel kernel has run.
-    x = np.ones((1, 2, 4, 4), np.float32)
-    numbaconv.depthwise_conv2d(x, np.ones((2, 1, 3, 3), np.float32))
+    if probe:
+        numbaconv.depthwise_conv2d(np.ones((1, 2, 4, 4), np.float32), np.ones((2, 1, 3, 3), np.float32))
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel region has run in this process
+        layer = f"{numba.config.THREADING_LAYER} (chosen at the first parallel kernel launch)"
     blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
     facts = {
         "numbaconv": numbaconv.__version__,
@@ -26,9 +33,9 @@ def info() -> dict:
         "numba": numba.__version__,
         "scipy": scipy.__version__,
         "numba threads": numba.get_num_threads(),
-        "threading layer": numba.threading_layer(),
+        "threading layer": layer,
         "numpy BLAS": f"{blas.get('name', '?')} {blas.get('version', '')}".strip(),
-        "on-disk cache (NUMBACONV_CACHE)": numbaconv.kernels._jit.CACHE,
+        "on-disk cache (NUMBACONV_CACHE)": _jit.CACHE,
         "CUDA": _cuda_status(),
     }
     return facts
@@ -49,7 +56,10 @@ def _cuda_status() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import numbaconv
+
     parser = argparse.ArgumentParser(prog="python -m numbaconv", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"numbaconv {numbaconv.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run every op family on a real image, check it, time it, draw a gallery")
     demo.add_argument("--outdir", default="numbaconv_demo_output", help="where the PNG gallery goes")
@@ -83,13 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.list:
             print("\n".join(f"{c.family:<10} {name}" for name, c in CASES.items()))
             return 0
-        for key, value in info().items():
+        for key, value in info(probe=True).items():
             print(f"{key}: {value}")
         print_table(run_bench(tuple(args.compare.split(",")), args.only, args.repeat, args.threads))
         return 0
     if args.command == "info":
-        from . import kernels  # noqa: F401  (makes numbaconv.kernels._jit reachable for `info`)
-
         for key, value in info().items():
             print(f"{key:>34}: {value}")
         return 0

@@ -73,8 +73,15 @@ def test_warmup_command_and_its_errors(capsys):
 def test_info_reports_versions_and_threads():
     from numbaconv.__main__ import info
 
-    facts = info()
+    facts = info(probe=True)
     assert facts["numbaconv"] == numbaconv.__version__
     assert facts["numpy"] == np.__version__
     assert facts["numba threads"] >= 1
     assert facts["threading layer"] in ("omp", "tbb", "workqueue")
+
+
+def test_info_command_runs_no_kernel_and_version_flag():
+    out = _run("from numbaconv.__main__ import main; main(['info'])")
+    assert "chosen at the first parallel kernel launch" in out  # no kernel ran, none compiled
+    done = subprocess.run([sys.executable, "-m", "numbaconv", "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == f"numbaconv {numbaconv.__version__}"
