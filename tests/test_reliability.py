@@ -91,6 +91,8 @@ def run_python(code: str, env: dict[str, str], cwd) -> subprocess.CompletedProce
 
 def run_on_layer(code, layer, cache_dir, tmp_path) -> subprocess.CompletedProcess:
     env = {"NUMBA_THREADING_LAYER": layer, "NUMBACONV_CACHE": "1", "NUMBA_CACHE_DIR": str(cache_dir)}
+    if layer == "tbb":  # pip's tbb wheel puts libtbb.so.12 in <prefix>/lib, where the loader does not look
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [f"{sys.prefix}/lib", os.environ.get("LD_LIBRARY_PATH")]))
     done = run_python(code, env, tmp_path)
     if done.returncode != 0 and "No threading layer could be loaded" in done.stderr:
         pytest.skip(f"Numba cannot load the {layer!r} threading layer in this environment")
