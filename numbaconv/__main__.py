@@ -17,7 +17,7 @@ def info(probe: bool = False) -> dict:
     import scipy
 
     import numbaconv
-    from numbaconv.kernels import _jit
+    from numbaconv.kernels import cache_enabled
 
     if probe:
         numbaconv.depthwise_conv2d(np.ones((1, 2, 4, 4), np.float32), np.ones((2, 1, 3, 3), np.float32))
@@ -35,7 +35,7 @@ def info(probe: bool = False) -> dict:
         "numba threads": numba.get_num_threads(),
         "threading layer": layer,
         "numpy BLAS": f"{blas.get('name', '?')} {blas.get('version', '')}".strip(),
-        "on-disk cache (NUMBACONV_CACHE)": _jit.CACHE,
+        "on-disk cache (NUMBACONV_CACHE)": cache_enabled(),
         "CUDA": _cuda_status(),
     }
     return facts
@@ -79,12 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "warmup":
         import time
 
-        from .kernels import _jit
+        from .kernels import cache_enabled
         from .warmup import warmup
 
         start = time.perf_counter()
         count = warmup(args.ops.split(","), args.dtypes.split(","), args.layouts.split(","))
-        where = "saved to the on-disk cache" if _jit.CACHE else "not saved: NUMBACONV_CACHE=0"
+        where = "saved to the on-disk cache" if cache_enabled() else "not saved: NUMBACONV_CACHE=0"
         print(f"{count} steps compiled in {time.perf_counter() - start:.1f} s ({where})")
         return 0
     if args.command == "bench":
