@@ -10,6 +10,7 @@ from ._params import ConvParams, conv_params
 from .analysis import *  # noqa: F403
 from .conv import conv1d, conv2d, conv3d, conv_output_shape, depthwise_conv2d, pointwise_conv2d, separable_conv2d
 from .conv_transpose import *  # noqa: F403
+from .fold import fold_batch_norm
 from .pool import *  # noqa: F403
 from .shuffle import *  # noqa: F403
 from .unpool import *  # noqa: F403
@@ -24,6 +25,7 @@ __all__ = [
     "conv_output_shape",
     "conv_params",
     "depthwise_conv2d",
+    "fold_batch_norm",
     "pointwise_conv2d",
     "select_algorithm",
     "separable_conv2d",
