@@ -132,25 +132,17 @@ def _transform_safe(params, x5, w5, growth: float) -> bool:
     return bool(bound < float(np.finfo(x5.dtype).max))  # False for inf and NaN
 
 
-def _fft(params, x, weight, bias, out, call) -> None:
-    x5, w5, out5 = _views(params, x, weight, out)
-    if not _transform_safe(params, x5, w5, _fft_growth(params)):
-        return _gemm(params, x, weight, bias, out, call)
-    _conv_fft(params, x5, w5, bias, *_epilogue(params, out), out5)
+def _transform(compute: Callable, growth: Callable) -> Callable:
+    """A transform algorithm's launcher: `compute(params, x5, w5, bias, act, consts, out5)` on data that
+    `_transform_safe` passes with `growth(params)`, the GEMM path on any other data."""
 
+    def run(params, x, weight, bias, out, call) -> None:
+        x5, w5, out5 = _views(params, x, weight, out)
+        if not _transform_safe(params, x5, w5, growth(params)):
+            return _gemm(params, x, weight, bias, out, call)
+        compute(params, x5, w5, bias, *_epilogue(params, out), out5)
 
-def _winograd(params, x, weight, bias, out, call) -> None:
-    x5, w5, out5 = _views(params, x, weight, out)
-    if not _transform_safe(params, x5, w5, WINOGRAD_GROWTH):
-        return _gemm(params, x, weight, bias, out, call)
-    _conv_winograd(params, 4, x5, w5, bias, *_epilogue(params, out), out5)
-
-
-def _winograd_f2(params, x, weight, bias, out, call) -> None:
-    x5, w5, out5 = _views(params, x, weight, out)
-    if not _transform_safe(params, x5, w5, WINOGRAD_GROWTH):
-        return _gemm(params, x, weight, bias, out, call)
-    _conv_winograd(params, 2, x5, w5, bias, *_epilogue(params, out), out5)
+    return run
 
 
 def _gemm(params, x, weight, bias, out, call) -> None:
@@ -362,9 +354,9 @@ LAUNCHERS: dict[tuple[str, str], Callable] = {
     ("depthwise_nhwc", "cpu"): _depthwise_nhwc,
     ("pointwise", "cpu"): _pointwise,
     ("gemm", "cpu"): _gemm,
-    ("fft", "cpu"): _fft,
-    ("winograd", "cpu"): _winograd,
-    ("winograd_f2", "cpu"): _winograd_f2,
+    ("fft", "cpu"): _transform(_conv_fft, _fft_growth),
+    ("winograd", "cpu"): _transform(lambda p, *arrays: _conv_winograd(p, 4, *arrays), lambda p: WINOGRAD_GROWTH),
+    ("winograd_f2", "cpu"): _transform(lambda p, *arrays: _conv_winograd(p, 2, *arrays), lambda p: WINOGRAD_GROWTH),
     ("direct", "cuda"): _direct_cuda,
     ("gemm", "cuda"): _gemm_cuda,
 }

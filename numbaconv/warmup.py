@@ -87,18 +87,23 @@ def _steps(family: str, dtype: str, layout: str) -> list[tuple[str, Callable[[],
 
 def plan(ops: Iterable[str] = FAMILIES, dtypes: Iterable[str] = DTYPES, layouts: Iterable[str] = LAYOUTS):
     """The (description, call) steps that compile the kernels of `ops` for every dtype and layout asked for."""
-    steps = []
-    for family in ops:
-        if family not in FAMILIES:
-            raise ValueError(f"warmup: ops={family!r} is not one of {', '.join(map(repr, FAMILIES))}")
-        for dtype in dtypes:
-            if dtype not in DTYPES:
-                raise ValueError(f"warmup: dtypes={dtype!r} is not one of {', '.join(map(repr, DTYPES))}")
-            for layout in layouts:
-                if layout not in LAYOUTS:
-                    raise ValueError(f"warmup: layouts={layout!r} is not one of {', '.join(map(repr, LAYOUTS))}")
-                steps += [(f"{name} ({dtype}, {layout})", call) for name, call in _steps(family, dtype, layout)]
-    return steps
+    ops, dtypes = _checked("ops", ops, FAMILIES), _checked("dtypes", dtypes, DTYPES)
+    layouts = _checked("layouts", layouts, LAYOUTS)
+    return [
+        (f"{name} ({dtype}, {layout})", call)
+        for family in ops
+        for dtype in dtypes
+        for layout in layouts
+        for name, call in _steps(family, dtype, layout)
+    ]
+
+
+def _checked(argument: str, values: Iterable[str], allowed: tuple[str, ...]) -> list[str]:
+    values = list(values)
+    for value in values:
+        if value not in allowed:
+            raise ValueError(f"warmup: {argument}={value!r} is not one of {', '.join(map(repr, allowed))}")
+    return values
 
 
 def warmup(ops=FAMILIES, dtypes=DTYPES, layouts=LAYOUTS, progress: bool = True) -> int:
