@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 COMPUTE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 STORAGE_DTYPES = (np.dtype(np.float16), *COMPUTE_DTYPES)
 _DLPACK_CUDA = (2, 3, 13)  # kDLCUDA, kDLCUDAHost, kDLCUDAManaged
+_DLPACK_CPU = 1  # kDLCPU
+KINDS = "a NumPy array, a CPU array with __dlpack__ (torch, JAX) or a CUDA array (CuPy, Numba, torch)"
 
 
 def is_device_array(a) -> bool:
@@ -22,21 +26,52 @@ def is_device_array(a) -> bool:
         return False
 
 
+def is_host_dlpack(a) -> bool:
+    """A CPU array of another library that NumPy can view without a copy through DLPack (a torch CPU tensor)."""
+    dev = getattr(a, "__dlpack_device__", None)
+    if dev is None or isinstance(a, np.ndarray) or not hasattr(a, "__dlpack__"):
+        return False
+    try:
+        return int(dev()[0]) == _DLPACK_CPU
+    except Exception:  # an object that merely has the attribute is not an array
+        return False
+
+
+def host_view(op: str, name: str, a) -> np.ndarray:
+    """A NumPy view of a host array: NumPy as passed, a DLPack CPU array (torch) without a copy."""
+    if isinstance(a, np.ndarray):
+        return a
+    try:
+        return np.from_dlpack(a)
+    except (BufferError, RuntimeError, TypeError, ValueError) as exc:  # bfloat16, requires_grad, ...
+        raise TypeError(
+            f"{op}: {name} ({type(a).__module__}.{type(a).__qualname__}) cannot be viewed as a NumPy array "
+            f"without a copy ({exc}); pass a NumPy-compatible dtype (and .detach() a torch tensor that requires grad)"
+        ) from None
+
+
+def host_like(like, result):
+    """A NumPy result as the array kind of `like`, zero-copy: NumPy for NumPy, `torch.from_dlpack` for a torch
+    CPU tensor (any library whose top-level module has `from_dlpack`); NumPy when the library has none."""
+    if isinstance(like, np.ndarray) or not isinstance(result, np.ndarray) or not is_host_dlpack(like):
+        return result
+    from_dlpack = getattr(sys.modules.get(type(like).__module__.split(".")[0]), "from_dlpack", None)
+    return result if from_dlpack is None else from_dlpack(result)
+
+
 def backend_of(op: str, **arrays) -> str:
-    """'cpu' for NumPy arrays, 'cuda' for device arrays; a TypeError for anything else or a mix."""
+    """'cpu' for NumPy arrays and DLPack CPU arrays, 'cuda' for device arrays; a TypeError for anything else or
+    a mix."""
     kinds = {}
     for name, a in arrays.items():
         if a is None:
             continue
-        if isinstance(a, np.ndarray):
+        if isinstance(a, np.ndarray) or is_host_dlpack(a):
             kinds[name] = "cpu"
         elif is_device_array(a) or _is_numba_device_array(a):
             kinds[name] = "cuda"
         else:
-            raise TypeError(
-                f"{op}: {name} must be a NumPy array or a CUDA array (CuPy, Numba, torch), "
-                f"got {type(a).__module__}.{type(a).__qualname__}"
-            )
+            raise TypeError(f"{op}: {name} must be {KINDS}, got {type(a).__module__}.{type(a).__qualname__}")
     names = list(kinds)
     for name in names[1:]:
         if kinds[name] != kinds[names[0]]:
@@ -118,7 +153,7 @@ def check_out(op: str, out, shape: tuple[int, ...], dtype: np.dtype, inputs: dic
 
         return _check_out(op, out, shape, dtype, inputs, _cuda.is_c_contiguous(out), _cuda.may_overlap, True)
     if not isinstance(out, np.ndarray):
-        raise TypeError(f"{op}: out must be a NumPy array like the input, got {type(out).__qualname__}")
+        raise TypeError(f"{op}: out must be a host array like the input, got {type(out).__qualname__}")
     return _check_out(op, out, shape, dtype, inputs, out.flags.c_contiguous, np.may_share_memory, out.flags.writeable)
 
 

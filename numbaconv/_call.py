@@ -17,7 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import STORAGE_DTYPES, as_compute, backend_of, check_out, check_real, result_dtypes
+from ._arrays import (
+    KINDS,
+    STORAGE_DTYPES,
+    as_compute,
+    backend_of,
+    check_out,
+    check_real,
+    host_like,
+    host_view,
+    result_dtypes,
+)
 
 # Array arguments an op may leave out (None); every other named array is required.
 OPTIONAL = frozenset({"bias", "depthwise_bias"})
@@ -35,15 +45,15 @@ class Call:
         self.op = op
         for name, a in arrays.items():
             if a is None and name not in OPTIONAL:
-                raise TypeError(f"{op}: {name} must be a NumPy array or a CUDA array (CuPy, Numba, torch), got None")
+                raise TypeError(f"{op}: {name} must be {KINDS}, got None")
         self.backend = backend_of(op, **arrays, **outs)
         self.like = next(iter(arrays.values()))
         self.user_outs = dict(outs)
         if self.backend == "cpu" and stream is not None:
             raise ValueError(f"{op}: stream={stream!r} applies to CUDA arrays only; these are NumPy arrays")
         self._stream_arg = stream
-        self.arrays = {name: self._view(a) for name, a in arrays.items()}
-        self.outs = {name: self._view(a) for name, a in outs.items()}
+        self.arrays = {name: self._view(name, a) for name, a in arrays.items()}
+        self.outs = {name: self._view(name, a) for name, a in outs.items()}
         self.storage: np.dtype = np.dtype(self.arrays[next(iter(arrays))].dtype)
         self.compute: np.dtype = self.storage
         self.batch_added = False
@@ -71,9 +81,12 @@ class Call:
 
         return _cuda.with_batch_axis(a)
 
-    def _view(self, a):
-        if a is None or self.backend == "cpu":
+    def _view(self, name: str, a):
+        """`a` as the kernels see it: NumPy (a zero-copy view of a torch CPU tensor), or a Numba device view."""
+        if a is None:
             return a
+        if self.backend == "cpu":
+            return host_view(self.op, name, a)
         from . import _cuda
 
         return _cuda.to_numba(a)
@@ -231,7 +244,7 @@ class Call:
         user = self.user_outs.get(name)
         if user is not None:
             return user
-        return result[0] if self.batch_added else result
+        return host_like(self.like, result[0] if self.batch_added else result)
 
     def run(self, shape: tuple[int, ...], fill: Callable[[Any], object], dtype=None):
         """The result of `fill(target)` into a new (or the caller's) output of `shape`; an empty output runs no

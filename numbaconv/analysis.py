@@ -388,11 +388,12 @@ def dead_channels(activations: np.ndarray, tol: float = 0.0, *, layout: Layout |
     >>> numbaconv.dead_channels(a, tol=0.5)
     array([0, 2])
     """
-    from ._arrays import host_only
+    from ._arrays import host_only, host_view
     from ._params import channels_last_any
 
     op = "dead_channels"
     host_only(op, activations=activations)
+    activations = host_view(op, "activations", activations)
     if activations.dtype.kind not in "biuf":
         raise TypeError(f"{op}: activations dtype {activations.dtype} is not supported; use a real dtype")
     if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, (int, float, np.integer, np.floating)) or not tol >= 0:

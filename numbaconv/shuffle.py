@@ -15,7 +15,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from ._algorithms import select
-from ._arrays import backend_of, check_real
+from ._arrays import backend_of, check_real, host_view
 from ._call import Call
 from ._launch_conv import launch
 from ._launch_shuffle import launch as launch_shuffle
@@ -449,6 +449,7 @@ def factorize_separable(weight: np.ndarray, rank: int = 1) -> Separable:
             f"that takes NumPy: copy the weight to the host (cupy.asnumpy(w), w.copy_to_host(), "
             f"w.cpu().numpy()) and move the filters back to the device"
         )
+    weight = host_view(op, "weight", weight)
     check_real(op, "weight", weight)
     if weight.ndim < 2:
         raise ValueError(f"{op}: weight must be at least 2-d (..., kH, kW), got {weight.ndim}-d shape {weight.shape}")

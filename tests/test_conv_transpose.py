@@ -717,7 +717,7 @@ ERRORS = [
     (
         lambda: numbaconv.conv_transpose2d(X2.tolist(), W2),
         TypeError,
-        r"conv_transpose2d: x must be a NumPy array or a CUDA array",
+        r"conv_transpose2d: x must be a NumPy array, a CPU array with __dlpack__",
     ),
     (
         lambda: numbaconv.conv_transpose2d(X2, W2, out=FakeDeviceArray()),

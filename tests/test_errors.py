@@ -155,9 +155,13 @@ class FakeCudaArray:
         (
             lambda: numbaconv.conv2d(X.tolist(), W),
             TypeError,
-            r"conv2d: x must be a NumPy array or a CUDA array \(CuPy, Numba, torch\), got builtins.list",
+            r"conv2d: x must be a NumPy array, a CPU array with __dlpack__ \(torch, JAX\) or a CUDA array \(CuPy, Numba, torch\), got builtins.list",
         ),
-        (lambda: numbaconv.conv2d(X, 3.0), TypeError, r"conv2d: weight must be a NumPy array or a CUDA array"),
+        (
+            lambda: numbaconv.conv2d(X, 3.0),
+            TypeError,
+            r"conv2d: weight must be a NumPy array, a CPU array with __dlpack__",
+        ),
         (
             lambda: numbaconv.conv2d(FakeCudaArray(), W),
             TypeError,
@@ -276,7 +280,7 @@ def test_no_kernel_runs_on_bad_input(monkeypatch):
             lambda: numbaconv.spatially_separable_conv2d(X, np.ones((4, 4, 3)), np.ones((4, 4, 3)), flip=1),
             r"spatially_separable_conv2d \(column pass\): flip=1 must be a bool",
         ),
-        (lambda: numbaconv.conv2d(None, W), r"conv2d: x must be a NumPy array or a CUDA array .*got None"),
+        (lambda: numbaconv.conv2d(None, W), r"conv2d: x must be a NumPy array, .* or a CUDA array .*got None"),
         (lambda: numbaconv.conv_transpose2d(X, None), r"conv_transpose2d: weight must be .*got None"),
         (lambda: numbaconv.max_pool2d(None, 2), r"max_pool2d: x must be .*got None"),
         (lambda: numbaconv.max_unpool2d(X, None, 2), r"max_unpool2d: indices must be .*got None"),
