@@ -405,6 +405,34 @@ class Separable(NamedTuple):
     error: np.ndarray
     """``(...)`` relative Frobenius error of each kernel's rank-``rank`` reconstruction."""
 
+    @property
+    def groups(self) -> int:
+        """``groups=`` for :func:`spatially_separable_conv2d`: 1 for one kernel ``(kH, kW)``, C for a stack of
+        per-channel kernels ``(C, kH, kW)`` or a depthwise weight ``(C, 1, kH, kW)``."""
+        lead = self.column.shape[:-2]
+        if len(lead) == 0:
+            return 1
+        if len(lead) == 1 or (len(lead) == 2 and lead[1] == 1):
+            return int(lead[0])
+        raise ValueError(
+            f"factorize_separable: a weight of shape {(*lead, self.column.shape[-1], self.row.shape[-1])} mixes "
+            f"channels, so its factors are not one column pass and one row pass; factorize one kernel, a stack "
+            f"(C, kH, kW) or a depthwise weight (C, 1, kH, kW)"
+        )
+
+    @property
+    def column_weight(self) -> np.ndarray:
+        """The column filters as :func:`spatially_separable_conv2d`'s ``column_weight``:
+        ``(groups * rank, 1, kH)``."""
+        rank, k_h = self.column.shape[-2:]
+        return self.column.reshape(self.groups * rank, 1, k_h)
+
+    @property
+    def row_weight(self) -> np.ndarray:
+        """The row filters as :func:`spatially_separable_conv2d`'s ``row_weight``: ``(groups, rank, kW)``."""
+        rank, k_w = self.row.shape[-2:]
+        return self.row.reshape(self.groups, rank, k_w)
+
 
 def factorize_separable(weight: np.ndarray, rank: int = 1) -> Separable:
     """Split each 2-d kernel into ``rank`` column and row filters by SVD (the best rank-r approximation).
@@ -429,8 +457,12 @@ def factorize_separable(weight: np.ndarray, rank: int = 1) -> Separable:
     -------
     Separable
         ``(column (..., rank, kH), row (..., rank, kW), error (...))``; float32 filters for float32 or
-        float16 weights, float64 otherwise; error is float64 (a NumPy scalar for one 2-d kernel). To run one
-        factorised kernel: ``spatially_separable_conv2d(x, column[:, None, :], row[None])`` (C_mid = rank).
+        float16 weights, float64 otherwise; error is float64 (a NumPy scalar for one 2-d kernel). Its
+        ``column_weight``, ``row_weight`` and ``groups`` are what :func:`spatially_separable_conv2d` takes, for
+        one kernel ``(kH, kW)`` on a one-channel input, or per-channel kernels ``(C, kH, kW)`` /
+        ``(C, 1, kH, kW)`` on a C-channel input: ``spatially_separable_conv2d(x, s.column_weight, s.row_weight,
+        groups=s.groups)`` equals the conv with the rank-``rank`` approximation (a weight that mixes channels has
+        no such pair: ``groups`` raises a ValueError).
 
     Examples
     --------
@@ -441,6 +473,11 @@ def factorize_separable(weight: np.ndarray, rank: int = 1) -> Separable:
     (True, True)
     >>> round(float(numbaconv.factorize_separable(np.eye(3)).error), 4)  # identity: far from separable
     0.8165
+    >>> s = numbaconv.factorize_separable(np.stack([sobel, sobel.T]).astype(np.float32))  # one per channel
+    >>> x = np.random.default_rng(0).random((1, 2, 6, 6), np.float32)
+    >>> y = numbaconv.spatially_separable_conv2d(x, s.column_weight, s.row_weight, groups=s.groups)
+    >>> np.allclose(y, numbaconv.conv2d(x, np.stack([sobel, sobel.T])[:, None].astype(np.float32), groups=2))
+    True
     """
     op = "factorize_separable"
     if backend_of(op, weight=weight) != "cpu":

@@ -493,6 +493,29 @@ def test_factorize_reports_its_true_reconstruction_error(kh, kw, rank, seed):
         assert np.all(numbaconv.factorize_separable(kernel, rank - 1).error >= error - 1e-12)
 
 
+@pytest.mark.parametrize("lead", [(), (3,), (3, 1)])
+@pytest.mark.parametrize("rank", [1, 2])
+def test_factorize_weights_go_into_the_separable_conv_as_they_are(lead, rank):
+    kernels = rand((*lead, 3, 4), np.float64, 23)
+    s = numbaconv.factorize_separable(kernels, rank)
+    channels = lead[0] if lead else 1
+    assert s.groups == channels
+    assert s.column_weight.shape == (channels * rank, 1, 3) and s.row_weight.shape == (channels, rank, 4)
+    x = rand((2, channels, 6, 7), np.float64, 24)
+    got = numbaconv.spatially_separable_conv2d(x, s.column_weight, s.row_weight, groups=s.groups, padding=1)
+    approx = reconstruct(s.column, s.row).reshape(channels, 1, 3, 4)
+    assert_close(got, ref.conv(x, approx, pads=1, groups=channels))
+    full = numbaconv.factorize_separable(kernels, 3)  # rank min(kH, kW): the kernels themselves
+    got = numbaconv.spatially_separable_conv2d(x, full.column_weight, full.row_weight, groups=full.groups)
+    assert_close(got, ref.conv(x, kernels.reshape(channels, 1, 3, 4), groups=channels))
+
+
+def test_factorize_of_a_channel_mixing_weight_has_no_separable_pair():
+    s = numbaconv.factorize_separable(rand((4, 2, 3, 3), np.float64, 25))
+    with pytest.raises(ValueError, match=r"factorize_separable: a weight of shape \(4, 2, 3, 3\) mixes channels"):
+        s.groups
+
+
 def test_factorize_identity_zero_kernel_and_dtypes():
     # eye(3) has three equal singular values: rank 1 keeps 1 of 3, error sqrt(2/3).
     assert abs(numbaconv.factorize_separable(np.eye(3)).error - np.sqrt(2 / 3)) < 1e-12
