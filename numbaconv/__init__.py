@@ -8,7 +8,16 @@ from . import tuning as tuning  # public as numbaconv.tuning after `import numba
 from ._algorithms import select_algorithm
 from ._params import ConvParams, conv_params
 from .analysis import *  # noqa: F403
-from .conv import conv1d, conv2d, conv3d, conv_output_shape, depthwise_conv2d, pointwise_conv2d, separable_conv2d
+from .conv import (
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_output_shape,
+    depthwise_conv2d,
+    filter2d,
+    pointwise_conv2d,
+    separable_conv2d,
+)
 from .conv_transpose import *  # noqa: F403
 from .fold import fold_batch_norm
 from .pool import *  # noqa: F403
@@ -25,6 +34,7 @@ __all__ = [
     "conv_output_shape",
     "conv_params",
     "depthwise_conv2d",
+    "filter2d",
     "fold_batch_norm",
     "pointwise_conv2d",
     "select_algorithm",

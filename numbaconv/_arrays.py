@@ -29,8 +29,8 @@ def is_device_array(a) -> bool:
 def is_host_dlpack(a) -> bool:
     """A CPU array of another library that NumPy can view without a copy through DLPack (a torch CPU tensor)."""
     dev = getattr(a, "__dlpack_device__", None)
-    if dev is None or isinstance(a, np.ndarray) or not hasattr(a, "__dlpack__"):
-        return False
+    if dev is None or isinstance(a, np.ndarray) or not hasattr(a, "__dlpack__") or _is_numba_device_array(a):
+        return False  # (the CUDA simulator's device arrays forward every attribute to a NumPy array)
     try:
         return int(dev()[0]) == _DLPACK_CPU
     except Exception:  # an object that merely has the attribute is not an array

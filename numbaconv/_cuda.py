@@ -163,6 +163,16 @@ def with_batch_axis(a):
     return DeviceNDArray((1, *a.shape), (lead, *a.strides), a.dtype, stream=a.stream, gpu_data=a.gpu_data)
 
 
+def reshape(a, shape: tuple[int, ...]):
+    """A C-contiguous CUDA array of any kind reshaped as a view of the same kind (the CUDA simulator's
+    reshape returns a host array, so its arrays are re-wrapped)."""
+    if is_numba_device_array(a) and is_simulator():
+        from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+
+        return FakeCUDAArray(a._ary.reshape(shape))
+    return a.reshape(shape)
+
+
 def allocate(like, shape: tuple[int, ...], dtype: np.dtype, stream):
     """A new device array of the caller's kind (CuPy in, CuPy out; torch in, torch out; else Numba)."""
     lib = _library(like)

@@ -7,8 +7,10 @@ numbaconv/_launch_conv.py runs it. All checks happen before any kernel runs.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ._algorithms import select, tuning_candidates
-from ._arrays import backend_of
+from ._arrays import backend_of, check_real, host_view
 from ._call import Call
 from ._launch_conv import launch, launch_shuffled
 from ._params import ConvParams, conv_params, shape_nd
@@ -450,3 +452,128 @@ def conv_output_shape(
         groups=groups,
         layout=layout,
     ).out_shape
+
+
+FILTER_MODES = ("same", "valid", "full")
+
+
+def filter2d(
+    image: Array,
+    kernels: Array,
+    *,
+    mode: str = "same",
+    padding_mode: PaddingMode = "zeros",
+    flip: bool = False,
+    dtype: DTypeLike | None = None,
+    stream: Stream = None,
+) -> Array:
+    """Filter a grayscale ``(H, W)`` or colour ``(H, W, C)`` image with one 2-d kernel or a bank of them.
+
+    The SciPy-style front door to :func:`depthwise_conv2d`: each channel is filtered on its own by every kernel
+    (no channel mixing), the image is read channels-last as it is stored (no transposed copy). With
+    ``mode="same"`` the result is ``scipy.ndimage.correlate(image, kernel, mode=...)`` (``flip=True``:
+    ``scipy.ndimage.convolve``), the kernel's origin at its centre ``k // 2`` as SciPy's; ``"valid"`` and
+    ``"full"`` are ``scipy.signal.correlate2d``'s sizes.
+
+    Parameters
+    ----------
+    image : ndarray or CUDA array
+        ``(H, W)`` or ``(H, W, C)``; any real dtype (integers need ``dtype=``).
+    kernels : ndarray
+        One kernel ``(kH, kW)`` or a bank ``(K, kH, kW)``; a small host array (copied to the image's device
+        for a CUDA image).
+    mode : {"same", "valid", "full"}
+        Output size: the image's, only where the kernel fits, or every overlap.
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}
+        The border: SciPy ndimage's ``constant`` (0), ``mirror``, ``nearest`` and ``wrap``.
+    flip : bool
+        True: true convolution (kernel rotated 180 degrees); default cross-correlation.
+    dtype, stream
+        As :func:`conv2d`.
+
+    Returns
+    -------
+    ndarray or CUDA array
+        ``(H', W')`` or ``(H', W', C)`` for one kernel; a trailing axis of K for a bank:
+        ``(H', W', K)`` or ``(H', W', C, K)``. Of the image's array kind.
+
+    Examples
+    --------
+    >>> import numpy as np, numbaconv
+    >>> image = np.zeros((5, 5), np.float32); image[:, 2:] = 1  # a vertical edge
+    >>> sobel = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], np.float32)
+    >>> numbaconv.filter2d(image, sobel, padding_mode="replicate")[2]
+    array([ 0., -4., -4.,  0.,  0.], dtype=float32)
+    >>> rgb = np.random.default_rng(0).random((6, 6, 3), np.float32)
+    >>> numbaconv.filter2d(rgb, np.stack([sobel, sobel.T]), mode="valid").shape  # 2 kernels per channel
+    (4, 4, 3, 2)
+    """
+    op = "filter2d"
+    on_cuda = backend_of(op, image=image) == "cuda"
+    reshape = _reshape_on(on_cuda)
+    if image.ndim not in (2, 3):
+        raise ValueError(f"{op}: image must be (H, W) or (H, W, C), got {image.ndim}-d shape {tuple(image.shape)}")
+    if mode not in FILTER_MODES:
+        raise ValueError(f"{op}: mode={mode!r} is not one of {', '.join(map(repr, FILTER_MODES))}")
+    bank = _filter_bank(op, kernels)
+    channels = image.shape[2] if image.ndim == 3 else 1
+    count, k_h, k_w = bank.shape
+    weight = np.broadcast_to(bank, (channels, count, k_h, k_w)).reshape(channels * count, 1, k_h, k_w)
+    padding = tuple(_filter_padding(mode, k, flip) for k in (k_h, k_w))
+    if on_cuda:
+        from . import _cuda
+
+        weight = _cuda.to_device(weight, 0)
+    result = _conv(
+        op,
+        2,
+        image if image.ndim == 3 else reshape(image, (*image.shape, 1)),
+        weight,
+        padding=padding,
+        padding_mode=padding_mode,
+        flip=flip,
+        groups=channels,
+        layout="NHWC",
+        dtype=dtype,
+        stream=stream,
+    )
+    h_out, w_out = result.shape[:2]
+    spatial = (h_out, w_out) if image.ndim == 2 else (h_out, w_out, channels)
+    return reshape(result, (*spatial, *((count,) if kernels.ndim == 3 else ())))
+
+
+def _filter_padding(mode: str, k: int, flip: bool) -> tuple[int, int]:
+    """(before, after) zeros of one axis for a kernel of size k: none ("valid"), k - 1 on each side ("full"),
+    or k - 1 in all with SciPy's origin ("same": tap k // 2 over the output pixel, (k - 1) // 2 once flipped)."""
+    if mode == "valid":
+        return 0, 0
+    if mode == "full":
+        return k - 1, k - 1
+    before = (k - 1) // 2 if flip else k // 2
+    return before, k - 1 - before
+
+
+def _reshape_on(on_cuda: bool):
+    """A reshape that keeps the array kind (any host or CUDA array's own, the CUDA simulator's re-wrapped)."""
+    if on_cuda:
+        from . import _cuda
+
+        return _cuda.reshape
+    return lambda a, shape: a.reshape(shape)
+
+
+def _filter_bank(op: str, kernels) -> np.ndarray:
+    """`kernels` as a host ``(K, kH, kW)`` array (a CUDA array is copied to the host: it is small)."""
+    kind = backend_of(op, kernels=kernels)
+    if kind == "cuda":
+        from . import _cuda
+
+        kernels = _cuda.to_numba(kernels).copy_to_host()
+    bank = host_view(op, "kernels", kernels)
+    check_real(op, "kernels", bank)
+    if bank.ndim not in (2, 3) or 0 in bank.shape:
+        raise ValueError(
+            f"{op}: kernels must be one kernel (kH, kW) or a bank (K, kH, kW) with no empty axis, "
+            f"got shape {tuple(bank.shape)}"
+        )
+    return bank if bank.ndim == 3 else bank[None]
