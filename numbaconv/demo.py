@@ -1,15 +1,16 @@
 """`python -m numbaconv demo`: every op family on a real image, checked, timed, and drawn.
 
-The image is matplotlib's sample photograph (the `demo` extra ships it; nothing is downloaded). Without
-matplotlib a generated image is used, the numeric part still runs, and no gallery is drawn.
+The image is matplotlib's sample RGB photograph (the `demo` extra ships it; nothing is downloaded). Without
+matplotlib a generated RGB test card is used, the numeric part still runs, and no gallery is drawn.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -17,26 +18,42 @@ from numpy.lib.stride_tricks import sliding_window_view
 import numbaconv
 
 SOBEL_X = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], np.float32)
+SOBEL_Y = np.ascontiguousarray(SOBEL_X.T)
+# An asymmetric kernel (neither K == flip(K) nor K == -flip(K)), so correlation and convolution differ in more
+# than sign: the top-left 2x2 block minus the centre, an emboss. Convolution reads it flipped (the bottom-right
+# block minus the centre), so its relief faces the other way.
+EMBOSS = np.zeros((5, 5), np.float32)
+EMBOSS[:2, :2], EMBOSS[2, 2] = 1, -4
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+RED_MINUS_GREEN = np.array([1, -1, 0], np.float32)
 
 
 def load_image() -> tuple[np.ndarray, str]:
-    """A grayscale float32 photograph in [0, 1], and where it came from."""
+    """An RGB float32 photograph ``(H, W, 3)`` in [0, 1], and where it came from."""
     try:
         from matplotlib import cbook
         from matplotlib.image import imread
     except ImportError:
         return generated_image(), "generated test card (install matplotlib for the photograph)"
     with cbook.get_sample_data("grace_hopper.jpg") as f:
-        rgb = imread(f, format="jpg").astype(np.float32) / 255.0
-    return rgb @ np.array([0.299, 0.587, 0.114], np.float32), "matplotlib sample grace_hopper.jpg"
+        return imread(f, format="jpg").astype(np.float32) / 255.0, "matplotlib sample grace_hopper.jpg"
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` RGB to ``(H, W)`` grey (ITU-R BT.601 weights)."""
+    return np.ascontiguousarray(rgb @ LUMA)
 
 
 def generated_image(size: int = 512) -> np.ndarray:
-    """Rings, a square and a gradient: edges in every direction."""
+    """An RGB test card ``(size, size, 3)`` in [0, 1]: yellow and blue rings, a red square and gradients, so
+    there are edges in every direction and edges that only a colour channel sees."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     rings = 0.5 + 0.5 * np.sin(40 * np.hypot(yy - 0.5, xx - 0.5))
     square = ((abs(yy - 0.3) < 0.15) & (abs(xx - 0.7) < 0.15)).astype(np.float32)
-    return (0.5 * rings + 0.4 * square + 0.1 * xx).astype(np.float32)
+    red = 0.5 * rings + 0.4 * square + 0.1 * xx
+    green = 0.5 * rings * (1 - square) + 0.1 * yy
+    blue = 0.5 * (1 - rings) * (1 - square) + 0.3 * xx
+    return np.stack([red, green, blue], axis=-1).astype(np.float32)
 
 
 def numpy_conv2d(x, w, padding=0, dilation=1, groups=1):
@@ -91,8 +108,8 @@ class Step:
     run: Callable[[], np.ndarray]
     baseline: Callable[[], np.ndarray]
     flops: int
+    """2 x multiply-adds; 0 for ops that have none (pooling, unpooling): their GFLOP/s cell is left blank."""
     result: np.ndarray | None = None
-    times: dict = field(default_factory=dict)
 
 
 def _best(fn, repeat: int) -> float:
@@ -104,70 +121,103 @@ def _best(fn, repeat: int) -> float:
     return best
 
 
-def _progress(items, desc):
+def _progress(items: list, desc: str, label: Callable[[Any], str] = str) -> Iterator:
+    """Yield `items` with a tqdm bar (the `demo` extra), or without tqdm a printed `desc: i/n label` counter."""
     try:
         from tqdm import tqdm
-
-        return tqdm(items, desc=desc, unit="op")
     except ImportError:
-        print(f"{desc} ({len(items)} ops)...")
-        return items
+        for i, item in enumerate(items, 1):
+            print(f"{desc}: {i}/{len(items)} {label(item)}", flush=True)
+            yield item
+        return
+    with tqdm(items, desc=desc, unit="op") as bar:
+        for item in bar:
+            bar.set_postfix_str(label(item))
+            yield item
 
 
-def build_steps(img: np.ndarray) -> dict[str, Step]:
+def format_row(name: str, err: float, t_nc: float, t_np: float, flops: int, ok: bool) -> str:
+    """One line of the timing table; the GFLOP/s cell is "—" for an op without multiply-adds."""
+    rate = f"{flops / t_nc / 1e9:>8.1f}" if flops else f"{'—':>8}"
+    return f"{name:<30} {err:>10.1e} {t_nc * 1e3:>9.2f}ms {t_np * 1e3:>9.2f}ms {t_np / t_nc:>8.1f}x {rate}" + (
+        "" if ok else "  MISMATCH"
+    )
+
+
+def channel_weights() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Filters that show how depthwise, dense and separable convs treat the colour channels of an RGB image.
+
+    depthwise ``(6, 1, 3, 3)``: Sobel x and y on R, G and B apart (outputs 2c, 2c+1 read channel c);
+    dense ``(3, 3, 3, 3)``: every filter reads all three channels: luminance Sobel x and y, and a blurred red
+    minus green (an opponent-colour filter); separable: the depthwise Sobels, then a pointwise ``(2, 6)`` mix
+    into the Sobel x and y of red minus green (edges that only colour shows)."""
+    edges = np.tile(np.stack([SOBEL_X, SOBEL_Y])[:, None], (3, 1, 1, 1))
+    blur = np.full((3, 3), 1 / 9, np.float32)
+    dense = np.stack(
+        [
+            LUMA[:, None, None] * SOBEL_X,
+            LUMA[:, None, None] * SOBEL_Y,
+            RED_MINUS_GREEN[:, None, None] * blur,
+        ]
+    )
+    mix = np.kron(RED_MINUS_GREEN, np.eye(2, dtype=np.float32))
+    return edges.astype(np.float32), dense.astype(np.float32), mix.astype(np.float32)
+
+
+def build_steps(rgb: np.ndarray) -> dict[str, Step]:
+    """The checked and timed ops on an ``(H, W, 3)`` RGB image; nothing runs until a step's `run` is called."""
     rng = np.random.default_rng(0)
-    x1 = img[None, None]
-    sobel = SOBEL_X[None, None]
+    x1 = luminance(rgb)[None, None]
+    x3 = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None])
+    emboss, sobel = EMBOSS[None, None], SOBEL_X[None, None]
     feats = np.ascontiguousarray(
         np.repeat(x1, 32, axis=1)[:, :, ::2, ::2] * rng.uniform(0.5, 1.5, (1, 32, 1, 1))
     ).astype(np.float32)
-    dw = rng.standard_normal((32, 1, 3, 3)).astype(np.float32)
-    dense = rng.standard_normal((32, 32, 3, 3)).astype(np.float32) / 10
-    pw = rng.standard_normal((64, 32)).astype(np.float32) / 6
+    edges, dense, mix = channel_weights()
     up = rng.standard_normal((32, 16, 4, 4)).astype(np.float32) / 10
     pooled, indices = numpy_max_pool2x2(feats)
     c = numbaconv.conv_params
 
     def separable_numpy():
-        return np.einsum("oc,nchw->nohw", pw, numpy_conv2d(feats, dw, padding=1, groups=32), optimize=True)
+        return np.einsum("oc,nchw->nohw", mix, numpy_conv2d(x3, edges, padding=1, groups=3), optimize=True)
 
     steps = [
         Step(
-            "sobel cross-correlation",
-            lambda: numbaconv.conv2d(x1, sobel, padding=1),
-            lambda: numpy_conv2d(x1, sobel, padding=1),
-            c("", 2, x1.shape, sobel.shape, padding=1).flops,
+            "asymmetric 5x5 correlation",
+            lambda: numbaconv.conv2d(x1, emboss, padding=2),
+            lambda: numpy_conv2d(x1, emboss, padding=2),
+            c("", 2, x1.shape, emboss.shape, padding=2).flops,
         ),
         Step(
-            "sobel true convolution (flip)",
-            lambda: numbaconv.conv2d(x1, sobel, padding=1, flip=True),
-            lambda: numpy_conv2d(x1, sobel[..., ::-1, ::-1], padding=1),
-            c("", 2, x1.shape, sobel.shape, padding=1).flops,
+            "asymmetric 5x5 convolution",
+            lambda: numbaconv.conv2d(x1, emboss, padding=2, flip=True),
+            lambda: numpy_conv2d(x1, emboss[..., ::-1, ::-1], padding=2),
+            c("", 2, x1.shape, emboss.shape, padding=2).flops,
         ),
         Step(
-            "dilated 3x3 (d=4)",
+            "dilated Sobel 3x3 (d=4)",
             lambda: numbaconv.conv2d(x1, sobel, padding=4, dilation=4),
             lambda: numpy_conv2d(x1, sobel, padding=4, dilation=4),
             c("", 2, x1.shape, sobel.shape, padding=4, dilation=4).flops,
         ),
         Step(
-            "depthwise 3x3, 32 ch",
-            lambda: numbaconv.depthwise_conv2d(feats, dw, padding=1),
-            lambda: numpy_conv2d(feats, dw, padding=1, groups=32),
-            c("", 2, feats.shape, dw.shape, padding=1, groups=32).flops,
+            "depthwise 3x3, RGB -> 6 ch",
+            lambda: numbaconv.depthwise_conv2d(x3, edges, padding=1),
+            lambda: numpy_conv2d(x3, edges, padding=1, groups=3),
+            c("", 2, x3.shape, edges.shape, padding=1, groups=3).flops,
         ),
         Step(
-            "dense 3x3, 32 -> 32 ch",
-            lambda: numbaconv.conv2d(feats, dense, padding=1),
-            lambda: numpy_conv2d(feats, dense, padding=1),
-            c("", 2, feats.shape, dense.shape, padding=1).flops,
+            "dense 3x3, RGB -> 3 ch",
+            lambda: numbaconv.conv2d(x3, dense, padding=1),
+            lambda: numpy_conv2d(x3, dense, padding=1),
+            c("", 2, x3.shape, dense.shape, padding=1).flops,
         ),
         Step(
-            "separable 3x3, 32 -> 64 ch",
-            lambda: numbaconv.separable_conv2d(feats, dw, pw, padding=1),
+            "separable 3x3, RGB -> 6 -> 2",
+            lambda: numbaconv.separable_conv2d(x3, edges, mix, padding=1),
             separable_numpy,
-            c("", 2, feats.shape, dw.shape, padding=1, groups=32).flops
-            + c("", 2, (1, 32) + feats.shape[2:], (64, 32, 1, 1)).flops,
+            c("", 2, x3.shape, edges.shape, padding=1, groups=3).flops
+            + c("", 2, (1, 6) + x3.shape[2:], mix.shape + (1, 1)).flops,
         ),
         Step(
             "transpose 4x4 s2, 32 -> 16 ch",
@@ -179,7 +229,7 @@ def build_steps(img: np.ndarray) -> dict[str, Step]:
             "max-pool 2x2 + indices, 32 ch",
             lambda: numbaconv.max_pool2d(feats, 2, return_indices=True)[0],
             lambda: numpy_max_pool2x2(feats)[0],
-            feats.size,
+            0,
         ),
         Step(
             "max-unpool 2x2, 32 ch",
@@ -283,45 +333,52 @@ def cost_table(c_in=32, c_out=64, k=3, hw=(256, 256)) -> list[tuple[str, int, in
     ]
 
 
-def run_demo(outdir: str = "numbaconv_demo_output", repeat: int = 5) -> int:
-    img, source = load_image()
-    print(f"image: {source}, {img.shape[0]}x{img.shape[1]}")
-    steps = build_steps(img)
-    for step in _progress(list(steps.values()), "compiling kernels (first call)"):
-        step.result = step.run()
-    failures = 0
-    print(f"\n{'op':<30} {'max |err|':>10} {'numbaconv':>11} {'NumPy way':>11} {'speed-up':>9} {'GFLOP/s':>8}")
-    for step in steps.values():
+def check_and_time(steps: dict[str, Step], repeat: int) -> tuple[list[str], int]:
+    """Compare each step's (already computed) result with its NumPy baseline and time both, with a progress
+    display; the table's rows, and how many results did not match."""
+    failures, rows = 0, []
+    for step in _progress(list(steps.values()), f"timing (best of {repeat})", lambda s: s.name):
         want = step.baseline()
-        assert step.result is not None  # set by the first (compiling) run above
+        assert step.result is not None  # set by the first (compiling) run
         err = float(np.max(np.abs(step.result - want)))
         ok = err <= 1e-4 * max(1.0, float(np.max(np.abs(want))))
         failures += not ok
         t_nc, t_np = _best(step.run, repeat), _best(step.baseline, max(1, repeat // 2))
-        print(
-            f"{step.name:<30} {err:>10.1e} {t_nc * 1e3:>9.2f}ms {t_np * 1e3:>9.2f}ms {t_np / t_nc:>8.1f}x "
-            f"{step.flops / t_nc / 1e9:>8.1f}" + ("" if ok else "  MISMATCH")
-        )
+        rows.append(format_row(step.name, err, t_nc, t_np, step.flops, ok))
+    return rows, failures
+
+
+def run_demo(outdir: str = "numbaconv_demo_output", repeat: int = 5) -> int:
+    rgb, source = load_image()
+    grey = luminance(rgb)
+    print(f"image: {source}, {rgb.shape[0]}x{rgb.shape[1]} RGB")
+    steps = build_steps(rgb)
+    for step in _progress(list(steps.values()), "compiling kernels (first call)", lambda s: s.name):
+        step.result = step.run()
+    rows, failures = check_and_time(steps, repeat)
+    print(f"\n{'op':<30} {'max |err|':>10} {'numbaconv':>11} {'NumPy way':>11} {'speed-up':>9} {'GFLOP/s':>8}")
+    print("\n".join(rows))
     print(
-        "\n(best of repeated runs in one process after warm-up; the NumPy way = padded copy + sliding windows + einsum)"
+        "\n(best of repeated runs in one process after warm-up; the NumPy way = padded copy + sliding windows + einsum;"
+        "\n GFLOP/s counts multiply-adds, so ops without any show —)"
     )
-    sep = steps["sobel cross-correlation"].result, steps["sobel true convolution (flip)"].result
-    assert sep[0] is not None and sep[1] is not None  # set by the first (compiling) run above
-    print(
-        f"\nSobel: true convolution == -cross-correlation for this antisymmetric kernel: "
-        f"{bool(np.allclose(sep[1], -sep[0], atol=1e-5))}"
-    )
+    corr, conv = (steps[name].result for name in ("asymmetric 5x5 correlation", "asymmetric 5x5 convolution"))
+    assert corr is not None and conv is not None  # set by the first (compiling) run above
+    odd = numbaconv.conv2d(grey[None, None], (EMBOSS - EMBOSS[::-1, ::-1])[None, None], padding=2)
+    same = bool(np.allclose(corr - conv, odd, atol=1e-5))
+    failures += not same
+    print(f"\ncorrelation - convolution == correlation with K - flip(K), K asymmetric: {same}")
     maps = receptive_field_demo()
     print(
         "receptive field of stacked 3x3 convs with dilation 1, 2, 4: "
         + ", ".join(f"{int((m > 0).any(axis=0).sum())} px after d={d}" for d, m in maps)
     )
     print("\ncost of a 3x3 layer, 32 -> 64 channels at 256x256:")
-    rows = cost_table()
-    for name, params, macs in rows:
+    costs = cost_table()
+    for name, params, macs in costs:
         print(f"  {name:<22} {params:>7} parameters {macs / 1e6:>8.1f} M multiply-adds")
-    print(f"  saving: {rows[0][2] / rows[1][2]:.1f}x fewer multiply-adds")
-    ups = upsampling_demo(img)
+    print(f"  saving: {costs[0][2] / costs[1][2]:.1f}x fewer multiply-adds")
+    ups = upsampling_demo(grey)
     print("\nupsampling and unpooling, checked against NumPy (max |err|):")
     for name, err in ups["errors"].items():
         ok = err <= 1e-4
@@ -332,14 +389,151 @@ def run_demo(outdir: str = "numbaconv_demo_output", repeat: int = 5) -> int:
         print(f"  {name:<34} {counts.tolist()}")
     print("\nreceptive field of a small network:")
     print(receptive_field_table())
-    path = draw_gallery(img, steps, maps, outdir, ups)
+    path = draw_gallery(gallery_panels(rgb, steps, maps, ups), outdir)
     print(f"\ngallery: {path}" if path else "\ngallery: skipped (pip install 'numbaconv[demo]' for matplotlib)")
     if failures:
         print(f"{failures} result(s) did not match the NumPy reference")
     return 1 if failures else 0
 
 
-def draw_gallery(img, steps, maps, outdir, ups) -> str | None:
+@dataclass
+class Panel:
+    """One picture of the gallery, as data: built without matplotlib (so tests can check it), drawn by
+    `draw_gallery`."""
+
+    title: str
+    data: np.ndarray
+    """A 2-D map, or an ``(H, W, 3)`` RGB image in [0, 1]."""
+    cmap: str | tuple[str, ...] = "gray"
+    """A matplotlib colour map name, or the colours of a made-up one (low to high)."""
+    vmin: float | None = None
+    vmax: float | None = None
+    colorbar: bool = False
+    levels: int = 0
+    """> 0: integer data 0..levels-1 drawn in a discrete map of that many colours, each cell's value written."""
+    annotate: bool = False
+    """Write each cell's value on it (small maps: counts, kernels); always so when `levels` is set."""
+    mark: tuple[int, int, int, int] | None = None
+    """(row, col, height, width) of a window outlined on the map: the one a zoomed panel beside it shows."""
+
+
+GREEN_WHITE_RED = ("tab:green", "white", "tab:red")
+
+
+def _limit(*arrays: np.ndarray, q: float = 99.5) -> float:
+    """A robust symmetric colour limit: the q-th percentile of |values| (a few extremes would wash out the rest)."""
+    return float(np.percentile(np.abs(np.concatenate([a.ravel() for a in arrays])), q)) or 1.0
+
+
+def _diverging(title: str, data: np.ndarray, lim: float, cmap: str | tuple[str, ...] = "RdBu_r", **kw) -> Panel:
+    """A signed map: colours centred at zero (white), symmetric limits, a colour bar."""
+    return Panel(title, data, cmap, -lim, lim, colorbar=True, **kw)
+
+
+def zoom_box(energy: np.ndarray, size: int) -> tuple[int, int, int, int]:
+    """The ``size x size`` window (on a grid of size/4) where `energy` sums highest, as (row, col, size, size)."""
+    size = min(size, *energy.shape)
+    total = np.pad(np.cumsum(np.cumsum(energy, axis=0, dtype=np.float64), axis=1), ((1, 0), (1, 0)))
+    step = max(1, size // 4)
+    r = np.arange(0, energy.shape[0] - size + 1, step)[:, None]
+    c = np.arange(0, energy.shape[1] - size + 1, step)[None, :]
+    sums = total[r + size, c + size] - total[r, c + size] - total[r + size, c] + total[r, c]
+    i, j = np.unravel_index(np.argmax(sums), sums.shape)
+    return int(r[i, 0]), int(c[0, j]), size, size
+
+
+def flip_panels(corr: np.ndarray, conv: np.ndarray) -> list[Panel]:
+    """Cross-correlation and true convolution with the asymmetric EMBOSS kernel and their difference, on one
+    symmetric scale centred at zero; then the two kernels as the op reads them, and the three maps zoomed into
+    the window where the difference is largest (outlined on the full maps)."""
+    diff = corr - conv
+    lim = _limit(corr, conv, q=99)
+    m = EMBOSS.shape[0]  # away from the border, where the zero padding makes edges of its own
+    r, c, h, w = zoom_box(np.abs(diff[m:-m, m:-m]), max(16, min(diff.shape) // 8))
+    r, c = r + m, c + m
+    box = r, c, h, w
+    maps = [
+        ("cross-correlation with K", "\nreads K as drawn: top-left block − centre", corr),
+        ("true convolution (flip=True)", "\nreads K flipped: bottom-right block − centre", conv),
+        ("correlation − convolution", "\n= correlation with K − flip(K)", diff),
+    ]
+    gap = np.full((EMBOSS.shape[0], 1), np.nan, np.float32)
+    kernels = np.concatenate([EMBOSS, gap, EMBOSS[::-1, ::-1]], axis=1)
+    return (
+        [_diverging(name + note, data, lim, mark=box) for name, note, data in maps]
+        + [Panel("K (correlation)   |   flip(K) (convolution)", kernels, "RdBu_r", -4.0, 4.0, annotate=True)]
+        + [_diverging(f"{name} (zoom on the box)", data[r : r + h, c : c + w], lim) for name, _, data in maps]
+    )
+
+
+def channel_panels(depthwise: np.ndarray, dense: np.ndarray, separable: np.ndarray) -> list[Panel]:
+    """The ``(6, H, W)``, ``(3, H, W)`` and ``(2, H, W)`` results of `channel_weights`' filters as pictures:
+    per-channel edge strength as RGB, luminance edges, red minus green, and colour-only edges."""
+    colour_edges = np.hypot(depthwise[0::2], depthwise[1::2])
+    luma_edges = np.hypot(dense[0], dense[1])
+    chroma_edges = np.hypot(separable[0], separable[1])
+    rgb = np.clip(colour_edges / _limit(colour_edges, q=98), 0, 1).transpose(1, 2, 0)
+    return [
+        Panel("depthwise: Sobel on R, G, B apart\n(colour edges, channels kept apart)", rgb),
+        Panel(
+            "dense: each filter mixes R, G, B\nout 0, 1: luminance edges",
+            luma_edges,
+            vmin=0,
+            vmax=_limit(luma_edges, q=98),
+        ),
+        _diverging(
+            "dense: out 2 = blur(R − G)\nopponent colour (red +, green −)", dense[2], _limit(dense[2]), GREEN_WHITE_RED
+        ),
+        Panel(
+            "separable: Sobel per channel, then\npointwise R − G: red/green colour edges",
+            chroma_edges,
+            vmin=0,
+            vmax=_limit(chroma_edges, q=98),
+        ),
+    ]
+
+
+def overlap_panels(transpose: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[Panel]:
+    """Each upsampling's result (a crop) and its taps-per-pixel counts tiled over 3x3 stride periods, on one
+    discrete integer scale shared by all, with a colour bar: uneven counts (a checkerboard) vs uniform ones."""
+    levels = 1 + max(int(counts.max()) for _, counts in transpose.values())
+    panels = []
+    for name, (result, counts) in transpose.items():
+        kind = "uniform" if np.all(counts == counts.flat[0]) else "uneven: checkerboard"
+        tiled = np.tile(counts, (3, 3))
+        panels += [
+            Panel(f"{name} (crop)", result[0, 0, 60:124, 60:124]),
+            Panel(
+                f"{name}: taps per pixel\n({kind})", tiled, "viridis", -0.5, levels - 0.5, colorbar=True, levels=levels
+            ),
+        ]
+    return panels
+
+
+def gallery_panels(rgb: np.ndarray, steps: dict[str, Step], maps: list, ups: dict) -> list[Panel]:
+    def result(name: str) -> np.ndarray:
+        out = steps[name].result
+        assert out is not None  # set by the first (compiling) run
+        return out[0]
+
+    dilated = result("dilated Sobel 3x3 (d=4)")[0]
+    panels = [Panel("input (RGB)", rgb)]
+    panels += flip_panels(result("asymmetric 5x5 correlation")[0], result("asymmetric 5x5 convolution")[0])
+    panels.append(_diverging("dilated Sobel x (d=4)", dilated, _limit(dilated)))
+    panels += [Panel(f"receptive field after d={d}", m, "magma", colorbar=True) for d, m in maps]
+    panels += channel_panels(
+        result("depthwise 3x3, RGB -> 6 ch"), result("dense 3x3, RGB -> 3 ch"), result("separable 3x3, RGB -> 6 -> 2")
+    )
+    panels += overlap_panels(ups["transpose"])
+    panels += [
+        Panel(f"{name} (crop)", a[0, 0, 30:62, 30:62] if name != "max-pool 2x2" else a[0, 0, 15:31, 15:31])
+        for name, a in ups["unpool"].items()
+    ]
+    return panels
+
+
+def draw_gallery(panels: list[Panel], outdir: str, cols: int = 4) -> str | None:
+    """Draw `panels` into ``outdir/gallery.png``; None (nothing drawn) without matplotlib."""
     try:
         import matplotlib
 
@@ -348,40 +542,44 @@ def draw_gallery(img, steps, maps, outdir, ups) -> str | None:
     except ImportError:
         return None
     os.makedirs(outdir, exist_ok=True)
-    panels = [
-        ("input", img, "gray"),
-        ("Sobel x, cross-correlation", steps["sobel cross-correlation"].result[0, 0], "RdBu"),
-        ("Sobel x, true convolution (flip=True)", steps["sobel true convolution (flip)"].result[0, 0], "RdBu"),
-        ("dilated Sobel (d=4)", steps["dilated 3x3 (d=4)"].result[0, 0], "RdBu"),
-        ("depthwise 3x3, channel 0", steps["depthwise 3x3, 32 ch"].result[0, 0], "viridis"),
-        ("dense 3x3, channel 0", steps["dense 3x3, 32 -> 32 ch"].result[0, 0], "viridis"),
-        ("separable, channel 0", steps["separable 3x3, 32 -> 64 ch"].result[0, 0], "viridis"),
-    ]
-    panels += [(f"receptive field after d={d}", m, "magma") for d, m in maps]
-    for name, (result, counts) in ups["transpose"].items():
-        crop = result[0, 0, 60:124, 60:124]
-        panels += [(f"{name} (crop)", crop, "gray"), (f"taps per pixel: {counts.tolist()}", counts, "viridis")]
-    panels += [
-        (f"{name} (crop)", a[0, 0, 30:62, 30:62] if name != "max-pool 2x2" else a[0, 0, 15:31, 15:31], "gray")
-        for name, a in ups["unpool"].items()
-    ]
-    cols = 5
     rows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.4 * rows))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.9 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    for ax, (title, data, cmap) in zip(axes.ravel(), panels, strict=False):
-        lim = float(np.max(np.abs(data))) or 1.0
-        kw = (
-            dict(vmin=-lim, vmax=lim)
-            if cmap == "RdBu"
-            else (dict(vmin=0, vmax=lim) if title.startswith("taps") else {})
-        )
-        ax.imshow(data, cmap=cmap, **kw)
-        ax.set_title(title, fontsize=9)
-    fig.suptitle("numbaconv demo: convolution, upsampling and unpooling")
-    fig.tight_layout()
+    for ax, panel in zip(axes.ravel(), panels, strict=False):
+        _draw_panel(fig, ax, panel)
+    fig.suptitle("numbaconv demo: convolution, channels, upsampling and unpooling", fontsize=14)
+    fig.tight_layout(rect=(0, 0, 1, 0.985))
     path = os.path.abspath(os.path.join(outdir, "gallery.png"))
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
+
+
+def _draw_panel(fig, ax, p: Panel) -> None:
+    import matplotlib
+    from matplotlib.colors import LinearSegmentedColormap
+
+    cmap = (
+        LinearSegmentedColormap.from_list("made-up", p.cmap)
+        if isinstance(p.cmap, tuple)
+        else matplotlib.colormaps[p.cmap]
+    )
+    cmap = cmap.resampled(p.levels) if p.levels else cmap
+    im = ax.imshow(p.data, cmap=cmap, vmin=p.vmin, vmax=p.vmax, interpolation="nearest")
+    ax.set_title(p.title, fontsize=9)
+    if p.colorbar:
+        bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+        bar.ax.tick_params(labelsize=7)
+        if p.levels:
+            bar.set_ticks(range(p.levels))
+    if p.levels or p.annotate:
+        for (i, j), v in np.ndenumerate(p.data):
+            if np.isfinite(v):
+                dark = v < p.levels / 2 if p.levels else abs(v) > 0.6 * max(abs(p.vmin or 0), abs(p.vmax or 1))
+                ax.text(j, i, f"{v:g}", ha="center", va="center", fontsize=8, color="white" if dark else "black")
+    if p.mark is not None:
+        from matplotlib.patches import Rectangle
+
+        r, c, h, w = p.mark
+        ax.add_patch(Rectangle((c - 0.5, r - 0.5), w, h, fill=False, edgecolor="black", linewidth=1))
