@@ -195,6 +195,118 @@ def avg_options(op: str, count_include_pad, divisor_override) -> tuple[bool, int
     return count_include_pad, None if divisor_override is None else int(divisor_override)
 
 
+# ---- adaptive pooling ----
+
+ADAPTIVE_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+def adaptive_windows(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """torch's adaptive windows along one axis: output o pools input [start[o], end[o]) = [floor(o * size / out),
+    ceil((o + 1) * size / out)). Neighbours overlap when out does not divide size; with out > size some input
+    elements feed several outputs. Every window holds at least one element."""
+    o = np.arange(out, dtype=np.int64)
+    return o * size // out, -(-(o + 1) * size // out)
+
+
+@dataclass(frozen=True)
+class AdaptivePoolParams:
+    """Normalised geometry of one adaptive pooling call: `adaptive_windows` along each spatial dim.
+
+    Besides its own `bounds` it offers what the pooling launchers read of a PoolParams (`nd`, `channels_last`,
+    `index_maps`, `divisors`), so channels-last data and CUDA arrays run the pooling kernels on these windows.
+    """
+
+    op: str
+    batch: int
+    channels: int
+    in_spatial: tuple[int, ...]
+    out_spatial: tuple[int, ...]
+    channels_last: bool = False
+
+    @property
+    def nd(self) -> int:
+        return len(self.in_spatial)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return join_shape(self.batch, self.channels, self.out_spatial, self.channels_last)
+
+    def _windows(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [adaptive_windows(n, o) for n, o in zip(self.in_spatial, self.out_spatial, strict=False)]
+
+    def bounds(self) -> tuple[np.ndarray, ...]:
+        """Three (out, 2) int64 tables of [start, end) per output, padded to 3 spatial dims."""
+        tables = [np.stack(w, axis=1) for w in self._windows()]
+        return tuple([np.array([[0, 1]], dtype=np.int64)] * (3 - self.nd) + tables)
+
+    def index_maps(self) -> tuple[np.ndarray, ...]:
+        """Three (out, longest window) input-index tables, -1 past each window's end, padded to 3 spatial dims:
+        the pooling kernels' tables, in which -1 (padding there) never wins and is never counted."""
+        maps = []
+        for start, end in self._windows():
+            taps = start[:, None] + np.arange(int((end - start).max()))[None, :]
+            maps.append(np.where(taps < end[:, None], taps, -1))
+        return tuple([np.zeros((1, 1), dtype=np.int64)] * (3 - self.nd) + maps)
+
+    def divisors(self, count_include_pad: bool, divisor_override, dtype) -> tuple[np.ndarray, ...]:
+        """Per-dim window lengths, padded to 3 dims: their product divides each window's sum.
+
+        The signature is PoolParams.divisors', so that the average-pooling launchers take these params; an
+        adaptive window holds no padding and has no override, so the two options change nothing.
+        """
+        lengths = [(end - start).astype(dtype) for start, end in self._windows()]
+        return tuple([np.ones(1, dtype=dtype)] * (3 - self.nd) + lengths)
+
+
+def check_float_input(op: str, dtype) -> None:
+    """Adaptive pooling is defined for floating-point input only, as in torch (integer input is refused there)."""
+    if np.dtype(dtype) not in ADAPTIVE_DTYPES:
+        raise TypeError(
+            f"{op}: input dtype {dtype} is not supported; use float16, float32 or float64 (adaptive pooling "
+            f"of integers is not defined, as in torch)"
+        )
+
+
+def _adaptive_output_size(op: str, nd: int, output_size, in_spatial: tuple[int, ...]) -> tuple[int, ...]:
+    """`output_size` (an int, or `nd` entries each an int or None: the input's size) as `nd` positive ints."""
+    items = [output_size] * nd if is_int(output_size) else output_size
+    if not isinstance(items, (tuple, list)) or not all(v is None or is_int(v) for v in items):
+        raise TypeError(
+            f"{op}: output_size={show(output_size)!r} must be an int or a sequence of {nd} entries, each an int "
+            f"or None (None keeps the input's size)"
+        )
+    if len(items) != nd:
+        raise ValueError(
+            f"{op}: output_size={show(output_size)!r} must be an int or a sequence of {nd} entries (one per "
+            f"spatial dim), got {len(items)}"
+        )
+    sizes = tuple(n if v is None else int(v) for v, n in zip(items, in_spatial, strict=False))
+    for dim, size in enumerate(sizes):
+        if size < 1:
+            raise ValueError(
+                f"{op}: output_size={show(output_size)!r} must be positive (or None: the input's size) along "
+                f"every spatial dim, got {size} along spatial dim {dim}"
+            )
+        check_extent(op, f"output size along spatial dim {dim}", size)
+    return sizes
+
+
+def adaptive_pool_params(op: str, nd: int, x_shape: tuple[int, ...], output_size, layout=None) -> AdaptivePoolParams:
+    """Check an `nd`-d adaptive pooling of this input shape to `output_size` and return its params."""
+    layout, channels_last = _layout(op, nd, x_shape, layout)
+    batch, channels, in_spatial = split_shape(tuple(x_shape), channels_last)
+    if any(n < 1 for n in in_spatial):
+        raise ValueError(f"{op}: input shape {tuple(x_shape)} ({layout}) must have non-empty spatial dims")
+    return AdaptivePoolParams(
+        op=op,
+        batch=batch,
+        channels=channels,
+        in_spatial=in_spatial,
+        out_spatial=_adaptive_output_size(op, nd, output_size, in_spatial),
+        channels_last=channels_last,
+    )
+
+
 # ---- max unpooling ----
 
 

@@ -66,6 +66,9 @@ def _steps(family: str, dtype: str, layout: str) -> list[tuple[str, Callable[[],
             ("max_pool2d", lambda: nc.max_pool2d(x, 2, layout=lay)),
             ("max_pool2d indices", lambda: nc.max_pool2d(x, 2, return_indices=True, layout=lay)),
             ("avg_pool2d", lambda: nc.avg_pool2d(x, 2, layout=lay)),
+            ("adaptive_max_pool2d", lambda: nc.adaptive_max_pool2d(x, 4, layout=lay)),
+            ("adaptive_max_pool2d indices", lambda: nc.adaptive_max_pool2d(x, 4, return_indices=True, layout=lay)),
+            ("adaptive_avg_pool2d", lambda: nc.adaptive_avg_pool2d(x, 4, layout=lay)),
         ]
     if family == "unpool":
 

@@ -4,6 +4,9 @@ Written from the definitions (np.pad, sliding windows, einsum), sharing no code 
 tests compare two independent derivations.
 """
 
+import itertools
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -217,6 +220,33 @@ def avg_pool(
     ones = np.ones((1, 1) + x.shape[2:])
     counted = pool_windows(ones, *args, 1.0 if count_include_pad else 0.0, 0.0).sum(axis=-1)
     return sums / counted
+
+
+def adaptive_pool(x, out_spatial, mode):
+    """torch's adaptive pooling, one window at a time: along a dim of size n pooled to m, output o reads input
+    [floor(o * n / m), ceil((o + 1) * n / m)). mode "avg": the window's mean; mode "max": (values, indices) with
+    max_pool's rules (a NaN gives NaN and its last index, else the first maximum in scan order), indices flat
+    within each (n, c) plane. Values in float64."""
+    x = np.asarray(x, np.float64)
+    spatial = x.shape[2:]
+    windows = [
+        [range(math.floor(o * n / m), math.ceil((o + 1) * n / m)) for o in range(m)]
+        for n, m in zip(spatial, out_spatial)
+    ]
+    values = np.empty(x.shape[:2] + tuple(out_spatial))
+    indices = np.empty(values.shape, np.int64)
+    for n, c in np.ndindex(*x.shape[:2]):
+        for out_pos in np.ndindex(*out_spatial):
+            taps = list(itertools.product(*(windows[d][o] for d, o in enumerate(out_pos))))  # (d, h, w) order
+            vals = np.array([x[(n, c) + tap] for tap in taps])
+            flat = [int(np.ravel_multi_index(tap, spatial)) for tap in taps]
+            if mode == "avg":
+                values[(n, c) + out_pos] = vals.sum() / len(taps)
+                continue
+            nan = np.flatnonzero(np.isnan(vals))
+            j = nan[-1] if nan.size else int(np.argmax(vals))  # argmax: the first of equal maxima
+            values[(n, c) + out_pos], indices[(n, c) + out_pos] = vals[j], flat[j]
+    return values if mode == "avg" else (values, indices)
 
 
 # ---- unpooling and upsampling (numbaconv/unpool.py) ----
