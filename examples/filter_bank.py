@@ -45,15 +45,17 @@ def features(image: np.ndarray, bank: np.ndarray, pool: int = 4) -> tuple[np.nda
 
 
 def load(path: str | None) -> np.ndarray:
+    """A grayscale float32 image: the file at `path`, or the demo's photograph."""
+    from numbaconv.demo import load_image, luminance
+
     if path:
         from matplotlib.image import imread
 
         image = imread(path).astype(np.float32)
-        image = image[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32) if image.ndim == 3 else image
-        return image / max(float(image.max()), 1e-12)
-    from numbaconv.demo import load_image
-
-    return np.ascontiguousarray(load_image()[0])
+        image /= max(float(image.max()), 1e-12)
+    else:
+        image = load_image()[0]
+    return np.ascontiguousarray(luminance(image[..., :3]) if image.ndim == 3 else image)
 
 
 def main(argv: list[str] | None = None) -> np.ndarray:
