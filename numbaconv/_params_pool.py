@@ -324,12 +324,9 @@ def max_unpool_params(
 
 
 @dataclass(frozen=True)
-class GatherParams:
-    """One nearest gather: out[..., o, ...] = x[..., tables[dim][o], ...] per spatial dim (-1 = a zero).
-
-    unpool and interpolate are both this; the tables are tuples of ints, so the params are hashable and the
-    launchers keep one copy of the tables per geometry.
-    """
+class ResizeGeometry:
+    """What a gather and an interpolation share: x's batch, channels and spatial size, the result's spatial size
+    and the layout of both."""
 
     op: str
     batch: int
@@ -337,7 +334,6 @@ class GatherParams:
     in_spatial: tuple[int, ...]
     out_spatial: tuple[int, ...]
     channels_last: bool
-    tables: tuple[tuple[int, ...], ...]
 
     @property
     def nd(self) -> int:
@@ -346,6 +342,30 @@ class GatherParams:
     @property
     def out_shape(self) -> tuple[int, ...]:
         return join_shape(self.batch, self.channels, self.out_spatial, self.channels_last)
+
+
+def _geometry(op: str, x_shape, channels_last: bool, out_spatial) -> dict:
+    """The `ResizeGeometry` fields of a resize of `x_shape` to `out_spatial`."""
+    batch, channels, in_spatial = split_shape(tuple(x_shape), channels_last)
+    return dict(
+        op=op,
+        batch=batch,
+        channels=channels,
+        in_spatial=in_spatial,
+        out_spatial=tuple(out_spatial),
+        channels_last=channels_last,
+    )
+
+
+@dataclass(frozen=True)
+class GatherParams(ResizeGeometry):
+    """One nearest gather: out[..., o, ...] = x[..., tables[dim][o], ...] per spatial dim (-1 = a zero).
+
+    unpool and interpolate are both this; the tables are tuples of ints, so the params are hashable and the
+    launchers keep one copy of the tables per geometry.
+    """
+
+    tables: tuple[tuple[int, ...], ...]
 
 
 def check_copy_dtype(op: str, dtype) -> None:
@@ -379,16 +399,8 @@ def _layout(op: str, nd: int, x_shape: tuple[int, ...], layout) -> tuple[str, bo
 
 
 def _gather_params(op, x_shape, channels_last, out_spatial, tables) -> GatherParams:
-    batch, channels, in_spatial = split_shape(tuple(x_shape), channels_last)
-    return GatherParams(
-        op=op,
-        batch=batch,
-        channels=channels,
-        in_spatial=in_spatial,
-        out_spatial=tuple(out_spatial),
-        channels_last=channels_last,
-        tables=tuple(tuple(int(i) for i in t) for t in tables),
-    )
+    tables = tuple(tuple(int(i) for i in t) for t in tables)
+    return GatherParams(**_geometry(op, x_shape, channels_last, out_spatial), tables=tables)
 
 
 def unpool_params(
@@ -438,7 +450,7 @@ def _nearest_sources(size: int, out: int, scale: np.float32, exact: bool) -> np.
 
 
 @dataclass(frozen=True)
-class InterpolateParams:
+class InterpolateParams(ResizeGeometry):
     """One linear or cubic interpolation, separable over the spatial dims (2 taps per dim, 4 for bicubic):
 
         out[n, c, od, oh, ow] = sum_a wd[od, a] * sum_b wh[oh, b] * sum_k ww[ow, k] * x[n, c, iz, iy, ix]
@@ -448,24 +460,10 @@ class InterpolateParams:
     them and the launchers cache them per (params, dtype).
     """
 
-    op: str
-    batch: int
-    channels: int
-    in_spatial: tuple[int, ...]
-    out_spatial: tuple[int, ...]
-    channels_last: bool
     cubic: bool
     align_corners: bool
     # The scale_factor per dim where torch's scale is 1 / scale_factor; None where it is in / out.
     factors: tuple[float | None, ...]
-
-    @property
-    def nd(self) -> int:
-        return len(self.in_spatial)
-
-    @property
-    def out_shape(self) -> tuple[int, ...]:
-        return join_shape(self.batch, self.channels, self.out_spatial, self.channels_last)
 
     def tables(self, dtype) -> tuple[np.ndarray, ...]:
         """(md, wd, mh, wh, mw, ww), padded to 3 dims by a single tap of weight 1 at index 0."""
@@ -591,18 +589,8 @@ def interpolate_params(
         # recompute_scale_factor=True: torch forgets the factors once the size is known, so the scale is in / out
         factors = (None,) * nd if recompute else given
     if mode in SMOOTH_MODES:
-        batch, channels, _ = split_shape(tuple(x_shape), channels_last)
-        return InterpolateParams(
-            op=op,
-            batch=batch,
-            channels=channels,
-            in_spatial=in_spatial,
-            out_spatial=tuple(out_spatial),
-            channels_last=channels_last,
-            cubic=mode == "bicubic",
-            align_corners=align_corners,
-            factors=factors,
-        )
+        geometry = _geometry(op, x_shape, channels_last, out_spatial)
+        return InterpolateParams(**geometry, cubic=mode == "bicubic", align_corners=align_corners, factors=factors)
     scales = [
         np.float32(n) / np.float32(o) if f is None else np.float32(1.0 / f)
         for n, o, f in zip(in_spatial, out_spatial, factors, strict=False)
