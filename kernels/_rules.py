@@ -40,6 +40,25 @@ def unravel_body(t, chans, o_d, o_h, o_w, channels_last):
     return r // chans, r % chans, od, oh, ow
 
 
+def interpolate_at_body(x, n, c, od, oh, ow, md, wd, mh, wh, mw, ww, zero):
+    """Output (od, oh, ow) of plane (n, c) of a separable interpolation: the sum over D taps of wd * (the sum over
+    H taps of wh * (the sum over W taps of ww * x)), nested as torch's CPU kernels sum, from per-dim (out, taps)
+    index and weight tables (a dim that is not there has one tap of weight 1). Every tap is read, zero weights
+    too, so a NaN or infinite input poisons its neighbours as in torch. `zero` sets the accumulator dtype."""
+    acc_d = zero
+    for a in range(md.shape[1]):
+        iz = md[od, a]
+        acc_h = zero
+        for b in range(mh.shape[1]):
+            iy = mh[oh, b]
+            acc_w = zero
+            for k in range(mw.shape[1]):
+                acc_w += ww[ow, k] * x[n, c, iz, iy, mw[ow, k]]
+            acc_h += wh[oh, b] * acc_w
+        acc_d += wd[od, a] * acc_h
+    return acc_d
+
+
 def walk_taps(body, padded=None):
     """The walk over a window, as a plain-Python body: `state = body(state, args, kd, kh, kw, iz, iy, ix)` for each
     in-bounds tap of output (od, oh, ow), iz = md[od, kd], iy = mh[oh, kh], ix = mw[ow, kw] ((out, kernel) index
@@ -90,3 +109,4 @@ def cpu_walk(body):
 
 beats = inline(beats_body)
 keeps = inline(keeps_body)
+interpolate_at = inline(interpolate_at_body)

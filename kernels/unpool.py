@@ -1,9 +1,12 @@
-"""CPU unpooling and nearest upsampling.
+"""CPU unpooling, nearest upsampling and linear / cubic interpolation.
 
 Nearest upsampling, bed-of-nails unpooling and nearest interpolation are one gather: each output element
 copies the input element named by per-dim source tables (-1 = a zero). They move bits without arithmetic,
 so the public API passes any dtype viewed as an unsigned integer of its size (bool and float16 included),
 and channels-last data as a vector of bytes per pixel.
+
+Linear and cubic interpolation sum a few weighted taps per output from per-dim index and weight tables
+(`interpolate_at`, kernels/_rules.py, shared with CUDA), each output written once.
 
 Max unpooling is a scatter by nature; each (n, c) plane belongs to one thread, which scans its inputs in
 order, so no two threads write one element and the result is deterministic; of inputs sent to one output,
@@ -14,7 +17,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import inline, kernel
-from ._rules import keeps
+from ._rules import interpolate_at, keeps
 
 
 @kernel
@@ -62,6 +65,29 @@ def gather_pixels(x, md, mh, mw, out):
                 src = x[n, iz, iy, ix]
                 for b in range(width):
                     dst[b] = src[b]
+
+
+@kernel
+def interpolate_cpu(x, md, wd, mh, wh, mw, ww, channels_last, out):
+    """out[n, c, od, oh, ow] = the separable weighted sum of x's taps (`interpolate_at`); x, out (N, C, D, H, W),
+    for channels-last data strided views of (N, D, H, W, C) memory.
+
+    A thread owns an output row: channels-first, the W row of one (n, c); channels-last, the pixels of one
+    (n, od, oh) with the channels innermost, so that either way it walks its output in memory order.
+    """
+    n_batch, chans, o_d, o_h, o_w = out.shape
+    planes = 1 if channels_last else chans  # (n, c) pairs a row belongs to, per image
+    zero = out.dtype.type(0)
+    for t in prange(n_batch * planes * o_d * o_h):
+        oh = t % o_h
+        od = (t // o_h) % o_d
+        r = t // (o_h * o_d)
+        n = r // planes
+        c_lo = r % planes
+        c_hi = chans if channels_last else c_lo + 1
+        for ow in range(o_w):
+            for c in range(c_lo, c_hi):
+                out[n, c, od, oh, ow] = interpolate_at(x, n, c, od, oh, ow, md, wd, mh, wh, mw, ww, zero)
 
 
 @inline

@@ -1,9 +1,12 @@
-"""CUDA unpooling and nearest upsampling on 5-D (N, C, D, H, W) device views.
+"""CUDA unpooling, nearest upsampling and linear / cubic interpolation on 5-D (N, C, D, H, W) device views.
 
 Nearest upsampling, bed-of-nails unpooling and nearest interpolation are the CPU's gather (kernels/unpool.py):
 each output copies the input element named by per-dim source tables (-1 = a zero), one thread per output.
 The launcher passes any dtype as unsigned words of its size, so one compiled kernel per word size serves
 every dtype, bit for bit.
+
+Linear and cubic interpolation are the CPU's weighted sums (`interpolate_at`, kernels/_rules.py), one thread per
+output, on the same index and weight tables.
 
 Max unpooling is a scatter by nature. Done race-free and deterministically in three passes: every output's
 `win` (the input position it takes its value from) is set to -1; one thread per (n, c) plane scans that
@@ -19,8 +22,9 @@ import numpy as np
 
 from ._cuda_target import cuda
 from ._device import device
-from ._rules import keeps_body, unravel_body
+from ._rules import interpolate_at_body, keeps_body, unravel_body
 
+interpolate_at = device(interpolate_at_body)
 keeps = device(keeps_body)
 unravel = device(unravel_body)
 
@@ -37,6 +41,23 @@ def gather_cuda(x, md, mh, mw, channels_last, out):
             out[n, c, od, oh, ow] = 0
         else:
             out[n, c, od, oh, ow] = x[n, c, iz, iy, ix]
+
+
+@functools.cache
+def interpolate_cuda(acc_name: str):
+    """out[n, c, od, oh, ow] = the separable weighted sum of x's taps, summed in the compute dtype `acc_name` (the
+    weights' dtype; float16 input is read and converted as it is multiplied)."""
+    acc_t = np.dtype(acc_name).type
+
+    @cuda.jit
+    def kernel(x, md, wd, mh, wh, mw, ww, channels_last, out):
+        n_batch, chans, o_d, o_h, o_w = out.shape
+        total = n_batch * chans * o_d * o_h * o_w
+        for t in range(cuda.grid(1), total, cuda.gridsize(1)):
+            n, c, od, oh, ow = unravel(t, chans, o_d, o_h, o_w, channels_last)
+            out[n, c, od, oh, ow] = interpolate_at(x, n, c, od, oh, ow, md, wd, mh, wh, mw, ww, acc_t(0))
+
+    return kernel
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""Launching the pooling and unpooling kernels on both backends: one table of launchers, one `select`.
+"""Launching the pooling, unpooling and interpolation kernels on both backends: one table of launchers, one `select`.
 
 `select(params, op_kind, backend)` names the kernel, `launch(call, params, kernel, ...)` runs it into the
 target array that `Call.run` / `Call.result` hands out (the compute dtype on the CPU, the caller's memory as a
@@ -17,9 +17,9 @@ import numpy as np
 
 from . import _cuda, _gpu
 from ._params import interior_range, join_shape, pad3, split_shape
-from ._params_pool import GatherParams, MaxUnpoolParams, PoolParams
+from ._params_pool import GatherParams, InterpolateParams, MaxUnpoolParams, PoolParams
 
-OP_KINDS = ("max", "avg", "gather", "max_unpool")
+OP_KINDS = ("max", "avg", "gather", "max_unpool", "interpolate")
 BACKENDS = ("cpu", "cuda")
 CPU_CACHE_SIZE = 128  # geometries whose CPU tables are kept (a few KiB each)
 DEVICE_CACHE_SIZE = 256
@@ -29,13 +29,13 @@ def select(params, op_kind: str, backend: str) -> str:
     """The kernel (a key of LAUNCHERS with `backend`) for `op_kind` on these params.
 
     On the CPU pooling and gathers have one kernel per layout (a plane per thread channels-first, a channel
-    vector per tap channels-last); the CUDA kernels and max unpooling take either layout.
+    vector per tap channels-last); the CUDA kernels, max unpooling and interpolation take either layout.
     """
     if op_kind not in OP_KINDS:
         raise ValueError(f"select: op_kind={op_kind!r} is not one of {', '.join(map(repr, OP_KINDS))}")
     if backend not in BACKENDS:
         raise ValueError(f"select: backend={backend!r} is not one of {', '.join(map(repr, BACKENDS))}")
-    if backend == "cuda" or op_kind == "max_unpool":
+    if backend == "cuda" or op_kind in ("max_unpool", "interpolate"):
         return op_kind
     return f"{op_kind}_{'cl' if params.channels_last else 'cf'}"
 
@@ -69,6 +69,12 @@ def cpu_divisors(params: PoolParams, count_include_pad: bool, divisor_override, 
 def cpu_tables(tables: tuple[tuple[int, ...], ...]) -> tuple[np.ndarray, ...]:
     """A gather's per-dim source tables (-1 = zero) as int64 arrays padded to 3 dims, once per set of tables."""
     return tuple(_frozen(np.array(t, np.int64)) for t in ((0,),) * (3 - len(tables)) + tables)
+
+
+@functools.lru_cache(maxsize=CPU_CACHE_SIZE)
+def cpu_interpolation_tables(params: InterpolateParams, compute: str) -> tuple[np.ndarray, ...]:
+    """An interpolation's per-dim (index, weight) tables in the compute dtype, once per geometry and dtype."""
+    return tuple(_frozen(t) for t in params.tables(np.dtype(compute)))
 
 
 def _as5d(a: np.ndarray, channels_last: bool) -> np.ndarray:
@@ -148,6 +154,20 @@ def _gather_cl(call, params: GatherParams, out: np.ndarray) -> None:
     k.gather_pixels(_as5d(call.compute_input("x"), True).view(np.uint8), md, mh, mw, _as5d(out, True).view(np.uint8))
 
 
+def _interpolate_cpu(call, params: InterpolateParams, out: np.ndarray) -> None:
+    """out = the interpolation of x: both as (N, C, D, H, W) views (strided for channels-last data)."""
+    from .kernels import unpool as k
+
+    cl = params.channels_last
+
+    def view(a):
+        a5 = _as5d(a, cl)
+        return np.moveaxis(a5, -1, 1) if cl else a5
+
+    tables = cpu_interpolation_tables(params, out.dtype.name)
+    k.interpolate_cpu(view(call.compute_input("x")), *tables, cl, view(out))
+
+
 def _launch_max_unpool(call, params: MaxUnpoolParams, out: np.ndarray) -> None:
     from .kernels import unpool as k
 
@@ -189,6 +209,15 @@ def device_tables(tables: tuple[tuple[int, ...], ...]):
     """Per-dim source tables (-1 = zero), padded to 3 dims, on the device, once per set of tables."""
     tables = ((0,),) * (3 - len(tables)) + tables
     return tuple(_cuda.to_device(np.array(t, _gpu.index_dtype(max(t) + 1)), 0) for t in tables)
+
+
+@_cuda.device_cache(DEVICE_CACHE_SIZE)
+def device_interpolation_tables(params: InterpolateParams, compute: str):
+    """An interpolation's (index, weight) tables on the device: indices int32 where they fit."""
+    return tuple(
+        _cuda.to_device(t.astype(_gpu.index_dtype(t.max() + 1)) if t.dtype.kind == "i" else t, 0)
+        for t in cpu_interpolation_tables(params, compute)
+    )
 
 
 @_cuda.device_cache(8)
@@ -237,6 +266,17 @@ def _gather_cuda(call, params: GatherParams, out) -> None:
     md, mh, mw = device_tables(params.tables)
     k.gather_cuda[_cuda.launch_1d(math.prod(out.shape)) + (call.stream,)](
         _cuda.view5(_words(call["x"]), nd, cl), md, mh, mw, cl, _cuda.view5(_words(out), nd, cl)
+    )
+
+
+def _interpolate_cuda(call, params: InterpolateParams, out) -> None:
+    """out = the interpolation of x (read in its storage dtype, summed in the compute dtype), either layout."""
+    from .kernels import unpool_cuda as k
+
+    nd, cl = params.nd, params.channels_last
+    tables = device_interpolation_tables(params, call.compute.name)
+    k.interpolate_cuda(call.compute.name)[_cuda.launch_1d(math.prod(out.shape)) + (call.stream,)](
+        _cuda.view5(call["x"], nd, cl), *tables, cl, _cuda.view5(out, nd, cl)
     )
 
 
@@ -289,6 +329,8 @@ LAUNCHERS: dict[tuple[str, str], Callable] = {
     ("gather_cf", "cpu"): _gather_cf,
     ("gather_cl", "cpu"): _gather_cl,
     ("gather", "cuda"): _gather_cuda,
+    ("interpolate", "cpu"): _interpolate_cpu,
+    ("interpolate", "cuda"): _interpolate_cuda,
     ("max_unpool", "cpu"): _launch_max_unpool,
     ("max_unpool", "cuda"): _max_unpool_cuda,
     # Not selected: max_unpool's index-range check, run (and on CUDA waited for) before anything is written.

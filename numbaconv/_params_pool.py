@@ -1,4 +1,4 @@
-"""Shape logic of pooling, unpooling and nearest upsampling: one frozen params object per call.
+"""Shape logic of pooling, unpooling and interpolation: one frozen params object per call.
 
 Pure Python and NumPy, no Numba (as numbaconv/_params.py): every rule of max/avg pooling, max unpooling,
 unpooling and interpolation is checked here, with the message the user sees, before any kernel is chosen.
@@ -27,7 +27,11 @@ from ._params import (
 )
 
 UNPOOL_MODES = ("nearest", "bed_of_nails")
-INTERPOLATE_MODES = ("nearest", "nearest_exact")
+# The interpolating modes and the number of spatial dims each takes (torch's rule: linear reads (N, C, W), ...).
+SMOOTH_MODES = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
+INTERPOLATE_MODES = ("nearest", "nearest_exact", *SMOOTH_MODES)
+RESIZE_MODES = ("nearest", "bilinear", "bicubic")
+CUBIC_A = -0.75  # the bicubic kernel's constant: torch's (and OpenCV's) choice
 
 POOL_SIZE_FORMULA = (
     "out = floor((in + pad_lo + pad_hi - dilation * (kernel - 1) - 1) / stride) + 1 (ceil "
@@ -432,12 +436,9 @@ def max_unpool_params(
 
 
 @dataclass(frozen=True)
-class GatherParams:
-    """One nearest gather: out[..., o, ...] = x[..., tables[dim][o], ...] per spatial dim (-1 = a zero).
-
-    unpool and interpolate are both this; the tables are tuples of ints, so the params are hashable and the
-    launchers keep one copy of the tables per geometry.
-    """
+class ResizeGeometry:
+    """What a gather and an interpolation share: x's batch, channels and spatial size, the result's spatial size
+    and the layout of both."""
 
     op: str
     batch: int
@@ -445,7 +446,6 @@ class GatherParams:
     in_spatial: tuple[int, ...]
     out_spatial: tuple[int, ...]
     channels_last: bool
-    tables: tuple[tuple[int, ...], ...]
 
     @property
     def nd(self) -> int:
@@ -456,12 +456,46 @@ class GatherParams:
         return join_shape(self.batch, self.channels, self.out_spatial, self.channels_last)
 
 
+def _geometry(op: str, x_shape, channels_last: bool, out_spatial) -> dict:
+    """The `ResizeGeometry` fields of a resize of `x_shape` to `out_spatial`."""
+    batch, channels, in_spatial = split_shape(tuple(x_shape), channels_last)
+    return dict(
+        op=op,
+        batch=batch,
+        channels=channels,
+        in_spatial=in_spatial,
+        out_spatial=tuple(out_spatial),
+        channels_last=channels_last,
+    )
+
+
+@dataclass(frozen=True)
+class GatherParams(ResizeGeometry):
+    """One nearest gather: out[..., o, ...] = x[..., tables[dim][o], ...] per spatial dim (-1 = a zero).
+
+    unpool and interpolate are both this; the tables are tuples of ints, so the params are hashable and the
+    launchers keep one copy of the tables per geometry.
+    """
+
+    tables: tuple[tuple[int, ...], ...]
+
+
 def check_copy_dtype(op: str, dtype) -> None:
     """The gather kernels move bits: any bool, integer or float dtype of 1, 2, 4 or 8 bytes."""
     dtype = np.dtype(dtype)
     if dtype.kind not in "biuf" or dtype.itemsize not in (1, 2, 4, 8):
         raise TypeError(
             f"{op}: input dtype {dtype} is not supported; use a bool, integer or float dtype of 1, 2, 4 or 8 bytes"
+        )
+
+
+def check_float_dtype(op: str, mode: str, dtype) -> None:
+    """The interpolating modes weigh values: float16, float32 or float64 (the nearest modes copy any dtype)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f" or dtype.itemsize not in (2, 4, 8):
+        raise TypeError(
+            f"{op}: mode={mode!r} needs float16, float32 or float64 input, got {dtype}; the nearest modes "
+            f"copy any dtype"
         )
 
 
@@ -477,16 +511,8 @@ def _layout(op: str, nd: int, x_shape: tuple[int, ...], layout) -> tuple[str, bo
 
 
 def _gather_params(op, x_shape, channels_last, out_spatial, tables) -> GatherParams:
-    batch, channels, in_spatial = split_shape(tuple(x_shape), channels_last)
-    return GatherParams(
-        op=op,
-        batch=batch,
-        channels=channels,
-        in_spatial=in_spatial,
-        out_spatial=tuple(out_spatial),
-        channels_last=channels_last,
-        tables=tuple(tuple(int(i) for i in t) for t in tables),
-    )
+    tables = tuple(tuple(int(i) for i in t) for t in tables)
+    return GatherParams(**_geometry(op, x_shape, channels_last, out_spatial), tables=tables)
 
 
 def unpool_params(
@@ -532,41 +558,166 @@ def _nearest_sources(size: int, out: int, scale: np.float32, exact: bool) -> np.
     return np.minimum(src.astype(np.int64), size - 1)
 
 
+# ---- interpolation: linear and cubic ----
+
+
+@dataclass(frozen=True)
+class InterpolateParams(ResizeGeometry):
+    """One linear or cubic interpolation, separable over the spatial dims (2 taps per dim, 4 for bicubic):
+
+        out[n, c, od, oh, ow] = sum_a wd[od, a] * sum_b wh[oh, b] * sum_k ww[ow, k] * x[n, c, iz, iy, ix]
+
+    with iz = md[od, a], iy = mh[oh, b], ix = mw[ow, k] from per-dim (out, taps) index and weight tables. The
+    weights depend on the compute dtype (torch computes the source coordinates in it), so `tables(dtype)` builds
+    them and the launchers cache them per (params, dtype).
+    """
+
+    cubic: bool
+    align_corners: bool
+    # The scale_factor per dim where torch's scale is 1 / scale_factor; None where it is in / out.
+    factors: tuple[float | None, ...]
+
+    def tables(self, dtype) -> tuple[np.ndarray, ...]:
+        """(md, wd, mh, wh, mw, ww), padded to 3 dims by a single tap of weight 1 at index 0."""
+        dtype = np.dtype(dtype)
+        one = (np.zeros((1, 1), np.int64), np.ones((1, 1), dtype))
+        dims = [
+            interpolation_taps(n, o, self.align_corners, f, dtype, self.cubic)
+            for n, o, f in zip(self.in_spatial, self.out_spatial, self.factors, strict=True)
+        ]
+        return tuple(a for pair in [one] * (3 - self.nd) + dims for a in pair)
+
+
+def _cubic_near(x, a):
+    """Keys' cubic convolution kernel for |x| <= 1 (torch's cubic_convolution1)."""
+    return ((a + 2) * x - (a + 3)) * x * x + 1
+
+
+def _cubic_far(x, a):
+    """Keys' cubic convolution kernel for 1 <= |x| <= 2 (torch's cubic_convolution2)."""
+    return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+
+def interpolation_taps(
+    size: int, out: int, align_corners: bool, factor: float | None, dtype, cubic: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(index, weight) tables of one dim, (out, 2) for linear or (out, 4) for cubic, in torch's arithmetic
+    (aten/src/ATen/native/UpSample.h, its CPU kernels) carried out in `dtype`:
+
+    - scale = (size - 1) / (out - 1) with align_corners (0 for a single output), else 1 / factor when a scale
+      factor is in force, else size / out;
+    - src = scale * dst with align_corners, else scale * (dst + 0.5) - 0.5, raised to 0 for linear only;
+    - i = min(floor(src), size - 1) (the floor taken in float32, as torch's floorf), t = clip(src - i, 0, 1);
+    - linear: inputs i and min(i + 1, size - 1), weights 1 - t and t; where size == out the dim is copied (input
+      dst, weight 1), as torch's CPU kernels do even when 1 / factor != 1;
+    - cubic: inputs i - 1 .. i + 2 clamped to [0, size - 1], weights Keys' kernel (A = -0.75) at 1 + t, t,
+      1 - t, 2 - t.
+    """
+    ft = np.dtype(dtype).type
+    dst = np.arange(out).astype(ft)
+    if align_corners:
+        scale = ft(size - 1) / ft(out - 1) if out > 1 else ft(0)
+        src = scale * dst
+    else:
+        scale = ft(1.0 / factor) if factor is not None else ft(size) / ft(out)
+        src = scale * (dst + ft(0.5)) - ft(0.5)
+        if not cubic:
+            src = np.maximum(src, ft(0))
+    low = np.minimum(np.floor(src.astype(np.float32)).astype(np.int64), size - 1)
+    t = np.clip(src - low.astype(ft), ft(0), ft(1))
+    one = ft(1)
+    if cubic:
+        a = ft(CUBIC_A)
+        weight = [_cubic_far(t + one, a), _cubic_near(t, a), _cubic_near(one - t, a), _cubic_far(one - t + one, a)]
+        return np.clip(low[:, None] + np.arange(-1, 3), 0, size - 1), np.stack(weight, axis=1).astype(ft)
+    if size == out:
+        low, t = np.arange(out), np.zeros(out, ft)
+    return np.stack([low, low + (low < size - 1)], axis=1), np.stack([one - t, t], axis=1).astype(ft)
+
+
+def _align_corners(op: str, mode: str, align_corners) -> bool:
+    """align_corners of an interpolating mode (None means False); with a nearest mode it must be None, as torch."""
+    if mode in SMOOTH_MODES:
+        return False if align_corners is None else check_bool(op, "align_corners", align_corners)
+    if align_corners is not None:
+        raise ValueError(
+            f"{op}: align_corners={show(align_corners)!r} applies only to the interpolating modes "
+            f"{', '.join(map(repr, SMOOTH_MODES))}; leave it None with mode={mode!r}"
+        )
+    return False
+
+
 def interpolate_params(
-    x_shape: tuple[int, ...], size=None, scale_factor=None, mode="nearest", layout=None
-) -> GatherParams:
-    """Check a nearest `interpolate` call and return its gather."""
-    op = "interpolate"
+    x_shape: tuple[int, ...],
+    size=None,
+    scale_factor=None,
+    mode="nearest",
+    layout=None,
+    *,
+    align_corners=None,
+    recompute_scale_factor=None,
+    op: str = "interpolate",
+) -> GatherParams | InterpolateParams:
+    """Check an `interpolate` call and return its nearest gather or its linear / cubic interpolation."""
     nd = len(x_shape) - 2
     if nd not in (1, 2, 3):
         raise ValueError(
             f"{op}: input must be 3-, 4- or 5-d (N, C, *spatial), got {len(x_shape)}-d shape {tuple(x_shape)}"
         )
-    layout, channels_last = _layout(op, nd, x_shape, layout)
     if mode not in INTERPOLATE_MODES + ("nearest-exact",):
         raise ValueError(f"{op}: mode={mode!r} is not one of {', '.join(map(repr, INTERPOLATE_MODES))}")
+    align_corners = _align_corners(op, mode, align_corners)
+    if mode in SMOOTH_MODES and nd != SMOOTH_MODES[mode]:
+        want = SMOOTH_MODES[mode]
+        raise ValueError(
+            f"{op}: mode={mode!r} needs {want + 2}-d input ({want} spatial dims), got {len(x_shape)}-d shape "
+            f"{tuple(x_shape)}"
+        )
+    layout, channels_last = _layout(op, nd, x_shape, layout)
     if (size is None) == (scale_factor is None):
         raise ValueError(
             f"{op}: pass exactly one of size and scale_factor (got size={show(size)!r}, "
             f"scale_factor={show(scale_factor)!r})"
         )
+    recompute = recompute_scale_factor is not None and check_bool(op, "recompute_scale_factor", recompute_scale_factor)
+    if recompute and size is not None:
+        raise ValueError(f"{op}: recompute_scale_factor=True is not meaningful with an explicit size")
     _, _, in_spatial = split_shape(tuple(x_shape), channels_last)
     if any(n < 1 for n in in_spatial):
         raise ValueError(f"{op}: input shape {tuple(x_shape)} ({layout}) must have non-empty spatial dims")
     if size is not None:
         out_spatial = int_tuple(op, "size", size, nd, 1)
-        scales = [np.float32(n) / np.float32(o) for n, o in zip(in_spatial, out_spatial, strict=False)]
+        factors: tuple[float | None, ...] = (None,) * nd
     else:
-        factors = _scale_factors(op, scale_factor, nd)
-        out_spatial = tuple(math.floor(n * f) for n, f in zip(in_spatial, factors, strict=False))
-        for dim, (n, f, o) in enumerate(zip(in_spatial, factors, out_spatial, strict=False)):
+        given = _scale_factors(op, scale_factor, nd)
+        out_spatial = tuple(math.floor(n * f) for n, f in zip(in_spatial, given, strict=False))
+        for dim, (n, f, o) in enumerate(zip(in_spatial, given, out_spatial, strict=False)):
             if o < 1:
                 raise ValueError(
                     f"{op}: scale_factor={show(scale_factor)!r} gives output size floor({n} * {f}) "
                     f"= {o} < 1 along spatial dim {dim}"
                 )
             check_extent(op, f"output size floor({n} * {f}) along spatial dim {dim}", o)
-        scales = [np.float32(1.0 / f) for f in factors]
+        # recompute_scale_factor=True: torch forgets the factors once the size is known, so the scale is in / out
+        factors = (None,) * nd if recompute else given
+    if mode in SMOOTH_MODES:
+        geometry = _geometry(op, x_shape, channels_last, out_spatial)
+        return InterpolateParams(**geometry, cubic=mode == "bicubic", align_corners=align_corners, factors=factors)
+    scales = [
+        np.float32(n) / np.float32(o) if f is None else np.float32(1.0 / f)
+        for n, o, f in zip(in_spatial, out_spatial, factors, strict=False)
+    ]
     exact = mode != "nearest"
     tables = [_nearest_sources(n, o, s, exact) for n, o, s in zip(in_spatial, out_spatial, scales, strict=False)]
     return _gather_params(op, x_shape, channels_last, out_spatial, tables)
+
+
+def resize_interpolation(op: str, x_shape, scale: tuple[int, ...], mode, align_corners, layout):
+    """resize_conv2d's upsampling by the integer `scale`: None for "nearest" (folded into the conv's index
+    tables), else the bilinear or bicubic interpolation of x, as ``interpolate(x, scale_factor=scale, ...)``."""
+    if mode not in RESIZE_MODES:
+        raise ValueError(f"{op}: mode={mode!r} is not one of {', '.join(map(repr, RESIZE_MODES))}")
+    align_corners = _align_corners(op, mode, align_corners)
+    if mode == "nearest":
+        return None
+    return interpolate_params(x_shape, None, scale, mode, layout, align_corners=align_corners, op=op)

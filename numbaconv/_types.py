@@ -27,8 +27,8 @@ with a message that names the op, the argument and the value.
 ``ConvAlgorithm``, ``TransposeAlgorithm``, ``ResizeAlgorithm``
     The ``algorithm=`` names of the convolution family (which apply depends on the call and the backend), of
     the transpose convolutions and of ``resize_conv2d``.
-``UnpoolMode``, ``InterpolateMode``
-    ``unpool{1,2,3}d``'s and ``interpolate``'s ``mode`` names.
+``UnpoolMode``, ``InterpolateMode``, ``ResizeMode``
+    ``unpool{1,2,3}d``'s, ``interpolate``'s and ``resize_conv2d``'s ``mode`` names.
 ``DTypeLike``
     NumPy's: anything ``np.dtype()`` takes (a dtype, a scalar type, a name such as ``"float32"``, ...).
 """
@@ -57,6 +57,7 @@ __all__ = [
     "PaddingNumbers",
     "PaddingString",
     "ResizeAlgorithm",
+    "ResizeMode",
     "Shape",
     "Stream",
     "TransposeAlgorithm",
@@ -89,7 +90,10 @@ TransposeAlgorithm: TypeAlias = Literal["auto", "direct", "gemm"]
 ResizeAlgorithm: TypeAlias = Literal["auto", "direct", "gemm", "depthwise"]
 
 UnpoolMode: TypeAlias = Literal["nearest", "bed_of_nails"]
-InterpolateMode: TypeAlias = Literal["nearest", "nearest_exact", "nearest-exact"]
+InterpolateMode: TypeAlias = Literal[
+    "nearest", "nearest_exact", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear"
+]
+ResizeMode: TypeAlias = Literal["nearest", "bilinear", "bicubic"]
 
 
 _P = ParamSpec("_P")

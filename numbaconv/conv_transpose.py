@@ -9,11 +9,13 @@ kernel runs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from ._algorithms import select_resize, select_transpose
 from ._call import Call
 from ._launch_transpose import launch
 from ._params import int_tuple, shape_nd, show
+from ._params_pool import InterpolateParams, resize_interpolation
 from ._params_transpose import (
     ConvTransposeParams,
     conv_transpose_params,
@@ -31,6 +33,7 @@ from ._types import (
     Padding,
     PaddingMode,
     ResizeAlgorithm,
+    ResizeMode,
     Shape,
     Stream,
     TransposeAlgorithm,
@@ -38,6 +41,7 @@ from ._types import (
     for_dims,
 )
 from .conv import run_conv
+from .unpool import interpolated
 
 __all__ = [
     "ConvTransposeParams",
@@ -295,6 +299,8 @@ def resize_conv2d(
     bias: Array | None = None,
     *,
     scale_factor: IntOrTuple = 2,
+    mode: ResizeMode = "nearest",
+    align_corners: bool | None = None,
     padding: Padding = "same",
     padding_mode: PaddingMode = "zeros",
     stride: IntOrTuple = 1,
@@ -308,12 +314,16 @@ def resize_conv2d(
     dtype: DTypeLike | None = None,
     stream: Stream = None,
 ) -> Array:
-    """Nearest upsampling by an integer ``scale_factor`` fused with a 2-D convolution, in one pass.
+    """Upsampling by an integer ``scale_factor`` then a 2-D convolution, fused for nearest upsampling.
 
-    Equal to ``conv2d(nearest_upsample(x, scale_factor), weight, ...)``, the checkerboard-free alternative to a
-    strided transpose convolution (Odena et al., 2016), but no upsampled image is built: the convolution's
-    index tables read input pixel ``i // scale_factor`` directly. Padding and ``padding_mode`` apply to the
-    upsampled image.
+    The checkerboard-free alternative to a strided transpose convolution (Odena et al., 2016).
+
+    Equal to ``conv2d(interpolate(x, scale_factor=scale_factor, mode=mode, align_corners=align_corners),
+    weight, ...)``. With ``mode="nearest"`` (the default) it runs in one pass and no upsampled image is built:
+    the convolution's index tables read input pixel ``i // scale_factor`` directly. ``"bilinear"`` and
+    ``"bicubic"`` run :func:`interpolate`'s kernel into an intermediate upsampled image (of the compute dtype,
+    ``scale_factor**2`` times x's size), which the convolution then reads. Padding and ``padding_mode`` apply
+    to the upsampled image.
 
     Parameters
     ----------
@@ -323,6 +333,10 @@ def resize_conv2d(
         ``(C_out, C_in / groups, kH, kW)`` (conv's layout).
     scale_factor : int or tuple of 2 ints
         Upsampling factor per spatial dim.
+    mode : {"nearest", "bilinear", "bicubic"}
+        The upsampling, as :func:`interpolate`'s modes.
+    align_corners : bool, optional
+        ``"bilinear"`` and ``"bicubic"`` only, as :func:`interpolate` (None means False).
     padding, padding_mode, stride, dilation, groups, activation, negative_slope, layout, out, dtype, stream
         As :func:`conv2d`, for the convolution over the upsampled image; ``padding`` defaults to ``"same"``.
     algorithm : {"auto", "direct", "gemm"} or "depthwise" on CUDA
@@ -344,6 +358,8 @@ def resize_conv2d(
              [1., 1., 2., 2.],
              [3., 3., 4., 4.],
              [3., 3., 4., 4.]]]], dtype=float32)
+    >>> numbaconv.resize_conv2d(x, np.ones((3, 1, 3, 3), np.float32), mode="bilinear", align_corners=True).shape
+    (1, 3, 4, 4)
     """
     op = "resize_conv2d"
     call = Call.weighted(op, x, weight, bias, out, dtype, stream).unbatched(2)
@@ -361,4 +377,18 @@ def resize_conv2d(
         activation=activation,
         negative_slope=negative_slope,
     )
+    upsample = resize_interpolation(op, call.x.shape, params.scale, mode, align_corners, layout)
+    if upsample is not None:
+        call, params = _read_interpolated(call, params, upsample, algorithm)
     return run_conv(call, params, algorithm, select_kernel=select_resize)
+
+
+def _read_interpolated(call: Call, params, upsample: InterpolateParams, algorithm: str):
+    """resize_conv2d's bilinear and bicubic modes: after the conv's remaining checks (bias, algorithm, out=),
+    x is interpolated into an intermediate of the upsampled size, which the conv then reads as its input (scale
+    1: its index tables are those of a plain conv over the upsampled image)."""
+    call.bias("bias", params.out_channels, params.op)
+    select_resize(params, algorithm, call.backend)
+    call.check_out(params.out_shape)
+    call.arrays["x"] = interpolated(call, upsample)
+    return call, replace(params, scale=(1,) * len(params.scale))

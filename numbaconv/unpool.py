@@ -1,4 +1,4 @@
-"""Unpooling and upsampling: max_unpool1d/2d/3d, unpool1d/2d/3d, interpolate.
+"""Unpooling and upsampling: max_unpool1d/2d/3d, unpool1d/2d/3d, interpolate (nearest, linear and cubic).
 
 Each public function reads call -> params -> select -> run (numbaconv/_call.py, numbaconv/_params_pool.py,
 numbaconv/_launch_pool.py). All checks happen before any kernel runs, so no index can point outside the
@@ -9,12 +9,22 @@ the same source tables, and the result is of the caller's array kind.
 
 from __future__ import annotations
 
+import math
+
 from ._call import Call
 from ._launch_pool import launch, select
 from ._params import CHANNELS_FIRST, show
 from ._params_pool import INTERPOLATE_MODES as INTERPOLATE_MODES  # the modes: public here as before
 from ._params_pool import UNPOOL_MODES as UNPOOL_MODES
-from ._params_pool import GatherParams, check_copy_dtype, interpolate_params, max_unpool_params, unpool_params
+from ._params_pool import (
+    GatherParams,
+    InterpolateParams,
+    check_copy_dtype,
+    check_float_dtype,
+    interpolate_params,
+    max_unpool_params,
+    unpool_params,
+)
 from ._types import (
     Array,
     FloatOrTuple,
@@ -110,31 +120,53 @@ def interpolate(
     size: IntOrTuple | None = None,
     scale_factor: FloatOrTuple | None = None,
     mode: InterpolateMode = "nearest",
+    align_corners: bool | None = None,
+    recompute_scale_factor: bool | None = None,
     *,
     layout: Layout | None = None,
     out: Array | None = None,
     stream: Stream = None,
 ) -> Array:
-    """Nearest-neighbour resize of the spatial dims of ``x`` (torch.nn.functional.interpolate semantics).
+    """Resize the spatial dims of ``x`` by nearest, linear or cubic interpolation (torch.nn.functional.interpolate).
 
-    Output index ``dst`` reads input index ``floor(dst * scale)`` (``"nearest"``: torch's legacy rule, which
-    aligns the top-left corners rather than the pixel centres) or ``floor((dst + 0.5) * scale)``
-    (``"nearest_exact"``: pixel centres, as Pillow and scipy.ndimage.zoom), clamped to ``in - 1``. As in
-    torch, ``scale`` is float32: ``1 / scale_factor`` when ``scale_factor`` is given (the output size is then
-    ``floor(in * scale_factor)``), else ``in / size``; so ``scale_factor=1.5`` and ``size=floor(1.5 * in)``
-    can pick different pixels.
+    Each output index ``dst`` reads input coordinate ``src`` along each spatial dim, with ``scale`` the
+    input/output ratio below:
+
+    - ``"nearest"``: input ``floor(dst * scale)`` (torch's legacy rule, which aligns the first pixels rather
+      than the pixel centres); ``"nearest_exact"``: ``floor((dst + 0.5) * scale)`` (pixel centres, as Pillow
+      and scipy.ndimage.zoom); both clamped to ``in - 1``, values copied.
+    - ``"linear"`` (3-d input), ``"bilinear"`` (4-d), ``"trilinear"`` (5-d): ``src = (dst + 0.5) * scale -
+      0.5`` raised to 0, or ``dst * scale`` with ``align_corners=True``; the two neighbours of ``src``
+      (the last one repeated at the border) weighted by distance, separably per dim.
+    - ``"bicubic"`` (4-d): the same ``src`` without the raise to 0; the four neighbours ``floor(src) - 1 ..
+      floor(src) + 2`` (indices clamped to the image) weighted by Keys' cubic kernel with ``A = -0.75``
+      (torch's and OpenCV's), so results can overshoot the input's range.
+
+    ``scale`` follows torch: ``(in - 1) / (out - 1)`` with ``align_corners=True`` (0 for one output); else
+    ``1 / scale_factor`` when ``scale_factor`` is given (the output size is then ``floor(in * scale_factor)``)
+    unless ``recompute_scale_factor=True``; else ``in / out``. So ``scale_factor=1.5`` and ``size=floor(1.5 *
+    in)`` can differ. It and ``src`` are computed in the compute dtype (float32 for the nearest modes), as
+    torch; a linear dim whose output size equals its input size is copied, as torch's CPU kernels do.
 
     Parameters
     ----------
     x : ndarray or CUDA array
         ``(N, C, *spatial)`` with 1, 2 or 3 spatial dims, or ``(N, *spatial, C)`` with a channels-last
-        ``layout``; any bool, integer or float dtype (values are copied, never combined).
+        ``layout``. As torch, there is no unbatched form: a 3-d array is a batch of 1-d signals. Nearest modes
+        take any bool, integer or float dtype (values are copied, never combined); the interpolating modes
+        take float16, float32 or float64 (float16 is computed in float32).
     size : int or tuple of ints, optional
         Output spatial size. Give exactly one of ``size`` and ``scale_factor``.
     scale_factor : float or tuple of floats, optional
         Positive; need not be an integer.
-    mode : {"nearest", "nearest_exact"}
+    mode : {"nearest", "nearest_exact", "linear", "bilinear", "bicubic", "trilinear"}
         ``"nearest-exact"`` (torch's spelling) is accepted too.
+    align_corners : bool, optional
+        Interpolating modes only (None means False): map the corner pixels' centres onto each other instead
+        of the corners of the images.
+    recompute_scale_factor : bool, optional
+        With ``scale_factor``: True computes ``scale`` from the sizes (``in / out``) instead of
+        ``1 / scale_factor``. Not allowed with ``size``.
     layout : str, optional
         Channels-first (``"NCW"``, ``"NCHW"``, ``"NCDHW"``, the default for x's rank) or channels-last
         (``"NWC"``, ``"NHWC"``, ``"NDHWC"``), for the input and the result.
@@ -158,12 +190,38 @@ def interpolate(
     array([[[10, 10, 20, 20, 30]]])
     >>> numbaconv.interpolate(x, size=5, mode="nearest_exact")
     array([[[10, 10, 20, 30, 30]]])
-    >>> numbaconv.interpolate(np.ones((1, 2, 4, 4), np.float32), scale_factor=0.5).shape
+    >>> numbaconv.interpolate(x.astype(np.float32), size=5, mode="linear", align_corners=True)
+    array([[[10., 15., 20., 25., 30.]]], dtype=float32)
+    >>> numbaconv.interpolate(np.ones((1, 2, 4, 4), np.float32), scale_factor=0.5, mode="bicubic").shape
     (1, 2, 2, 2)
     """
     call = Call("interpolate", {"x": x}, outs={"out": out}, stream=stream)
-    check_copy_dtype("interpolate", call.x.dtype)
-    return _gather(call, interpolate_params(call.x.shape, size, scale_factor, mode, layout))
+    params = interpolate_params(
+        call.x.shape,
+        size,
+        scale_factor,
+        mode,
+        layout,
+        align_corners=align_corners,
+        recompute_scale_factor=recompute_scale_factor,
+    )
+    if isinstance(params, GatherParams):
+        check_copy_dtype("interpolate", call.x.dtype)
+        return _gather(call, params)
+    check_float_dtype("interpolate", mode, call.x.dtype)
+    call.float_result()
+    call.check_out(params.out_shape)
+    kernel = select(params, "interpolate", call.backend)
+    return call.run(params.out_shape, lambda target: launch(call, params, kernel, target))
+
+
+def interpolated(call: Call, params: InterpolateParams):
+    """x of `call` interpolated into a new array of its backend in the compute dtype: resize_conv2d's
+    intermediate for its bilinear and bicubic modes (every check has run)."""
+    target = call.empty(params.out_shape, call.compute)
+    if math.prod(params.out_shape):
+        launch(call, params, select(params, "interpolate", call.backend), target)
+    return target
 
 
 max_unpool1d, max_unpool2d, max_unpool3d = (for_dims(_max_unpool, f"max_unpool{nd}d", nd) for nd in (1, 2, 3))

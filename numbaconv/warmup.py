@@ -81,6 +81,8 @@ def _steps(family: str, dtype: str, layout: str) -> list[tuple[str, Callable[[],
             ("unpool2d nearest", lambda: nc.unpool2d(x, 2, layout=lay)),
             ("unpool2d bed_of_nails", lambda: nc.unpool2d(x, 2, mode="bed_of_nails", layout=lay)),
             ("interpolate", lambda: nc.interpolate(x, scale_factor=2, layout=lay)),
+            # one kernel serves every linear and cubic mode (the tables differ, not the argument types)
+            ("interpolate bilinear", lambda: nc.interpolate(x, scale_factor=1.5, mode="bilinear", layout=lay)),
         ]
     return [
         ("pixel_shuffle", lambda: nc.pixel_shuffle(x, 2, layout=lay)),

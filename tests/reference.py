@@ -126,12 +126,17 @@ def conv_transpose(
     return activation(y, act, negative_slope)
 
 
-def resize_conv(x, w, bias=None, scale=2, **conv_options):
-    """conv (above) of x upsampled by repeating every pixel `scale` times (an int or one per spatial dim)."""
+def resize_conv(x, w, bias=None, scale=2, mode="nearest", align_corners=False, **conv_options):
+    """conv (above) of x upsampled by `scale` (an int or one per spatial dim): every pixel repeated `scale` times
+    ("nearest"), or interpolated ("bilinear": `interpolate`'s "linear", "bicubic": its "cubic")."""
     x = np.asarray(x, np.float64)
     scale = (scale,) * (x.ndim - 2) if np.isscalar(scale) else tuple(scale)
-    for axis, s in enumerate(scale, start=2):
-        x = np.repeat(x, s, axis=axis)
+    if mode == "nearest":
+        for axis, s in enumerate(scale, start=2):
+            x = np.repeat(x, s, axis=axis)
+    else:
+        size = [n * s for n, s in zip(x.shape[2:], scale)]
+        x = interpolate(x, size, {"bilinear": "linear", "bicubic": "cubic"}[mode], align_corners, scale)
     return conv(x, w, bias, **conv_options)
 
 
@@ -303,6 +308,62 @@ def interpolate_nearest(x, out_spatial, scale_factor=None, exact=False):
             pos = np.float32((dst + 0.5) * float(scale)) if exact else np.float32(dst) * scale
             src.append(min(int(np.floor(pos)), size - 1))
         x = np.take(x, src, axis=2 + axis)
+    return x
+
+
+def keys_cubic(d, a=-0.75):
+    """Keys' cubic convolution kernel at distance d (the textbook piecewise form)."""
+    d = abs(d)
+    if d <= 1:
+        return (a + 2) * d**3 - (a + 3) * d**2 + 1
+    if d < 2:
+        return a * d**3 - 5 * a * d**2 + 8 * a * d - 4 * a
+    return 0.0
+
+
+def interpolation_matrix(size, out, mode, align_corners=False, scale_factor=None):
+    """(out, size) matrix whose row dst holds the weights of the input pixels that output dst reads, from torch's
+    formulas in float64:
+
+    scale = (size - 1) / (out - 1) with align_corners (0 for one output), else 1 / scale_factor if given, else
+    size / out; src = dst * scale with align_corners, else (dst + 0.5) * scale - 0.5.
+    linear: src raised to 0, then the two pixels around it weighted by 1 - t and t (t = src - floor(src)), the
+    upper one clamped to the last pixel; torch's CPU kernels copy a dim whose out == size whatever the scale.
+    cubic: the four pixels floor(src) - 1 .. floor(src) + 2 weighted by keys_cubic of their distance to src,
+    each clamped into the image (so a border pixel gathers the weights of the pixels beyond it).
+    """
+    m = np.zeros((out, size))
+    for dst in range(out):
+        if align_corners:
+            src = dst * ((size - 1) / (out - 1) if out > 1 else 0.0)
+        else:
+            scale = 1 / scale_factor if scale_factor is not None else size / out
+            src = (dst + 0.5) * scale - 0.5
+        if mode == "cubic":
+            i = int(np.floor(src))
+            for j in range(i - 1, i + 3):
+                m[dst, min(max(j, 0), size - 1)] += keys_cubic(src - j)
+        elif out == size:
+            m[dst, dst] = 1.0
+        else:
+            src = max(src, 0.0)
+            i = min(int(np.floor(src)), size - 1)
+            t = src - i
+            m[dst, i] += 1 - t
+            m[dst, min(i + 1, size - 1)] += t
+    return m
+
+
+def interpolate(x, out_spatial, mode, align_corners=False, scale_factor=None):
+    """linear / bilinear / trilinear ("linear") or bicubic ("cubic") resize of (N, C, *spatial) x in float64: the
+    interpolation matrix of each spatial dim applied along it in turn (the weights are separable).
+    `scale_factor` (one or per dim) is the factor torch uses for the scale, None where it uses in / out."""
+    x = np.asarray(x, np.float64)
+    nd = x.ndim - 2
+    factors = (None,) * nd if scale_factor is None else _per_dim(scale_factor, nd)
+    for axis in range(nd):
+        m = interpolation_matrix(x.shape[2 + axis], out_spatial[axis], mode, align_corners, factors[axis])
+        x = np.moveaxis(np.tensordot(m, np.moveaxis(x, 2 + axis, 0), axes=1), 0, 2 + axis)
     return x
 
 

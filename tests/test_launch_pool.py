@@ -19,6 +19,7 @@ def _params(channels_last: bool):
         "avg": pool_params("avg_pool2d", 2, shape, 3, stride=2, padding=1, layout=layout),
         "gather": unpool_params("unpool2d", 2, shape, 2, "bed_of_nails", layout),
         "max_unpool": max_unpool_params("max_unpool2d", 2, pooled, np.dtype(np.int64), pooled, 2, layout=layout),
+        "interpolate": interpolate_params(shape, scale_factor=1.5, mode="bilinear", layout=layout),
     }
 
 
@@ -26,7 +27,8 @@ def _params(channels_last: bool):
 def test_select_names_a_launcher_of_its_backend(channels_last):
     suffix = "_cl" if channels_last else "_cf"
     for op_kind, params in _params(channels_last).items():
-        want = {"cpu": op_kind if op_kind == "max_unpool" else op_kind + suffix, "cuda": op_kind}
+        one_kernel = op_kind in ("max_unpool", "interpolate")  # either layout on the CPU too
+        want = {"cpu": op_kind if one_kernel else op_kind + suffix, "cuda": op_kind}
         for backend in BACKENDS:
             kernel = select(params, op_kind, backend)
             assert kernel == want[backend]
@@ -51,16 +53,21 @@ def test_select_rejects_an_unknown_kind_or_backend():
     with pytest.raises(
         ValueError,
         match=r"select: op_kind='min' is not one of 'max', 'avg', 'gather', "
-        r"'max_unpool'",
+        r"'max_unpool', 'interpolate'",
     ):
         select(params, "min", "cpu")
     with pytest.raises(ValueError, match=r"select: backend='rocm' is not one of 'cpu', 'cuda'"):
         select(params, "max", "rocm")
-    assert set(OP_KINDS) == {"max", "avg", "gather", "max_unpool"}
+    assert set(OP_KINDS) == {"max", "avg", "gather", "max_unpool", "interpolate"}
 
 
 def test_cpu_tables_are_cached_per_geometry_and_bounded():
-    caches = (_launch_pool.cpu_index_maps, _launch_pool.cpu_divisors, _launch_pool.cpu_tables)
+    caches = (
+        _launch_pool.cpu_index_maps,
+        _launch_pool.cpu_divisors,
+        _launch_pool.cpu_tables,
+        _launch_pool.cpu_interpolation_tables,
+    )
     for cache in caches:
         cache.cache_clear()
         assert cache.cache_info().maxsize == CPU_CACHE_SIZE
@@ -69,11 +76,17 @@ def test_cpu_tables_are_cached_per_geometry_and_bounded():
         _launch_pool.cpu_index_maps(params)
         _launch_pool.cpu_divisors(params, True, None, "float32")
         _launch_pool.cpu_tables((tuple(range(params.in_spatial[0])),))
+        _launch_pool.cpu_interpolation_tables(interpolate_params((1, 1, params.in_spatial[0]), 3, mode="linear"), "f4")
     for cache in caches:
         assert cache.cache_info().currsize == CPU_CACHE_SIZE
     maps = _launch_pool.cpu_index_maps(first[-1])
     assert _launch_pool.cpu_index_maps(first[-1]) is maps  # the same arrays, not rebuilt
     assert not any(m.flags.writeable for m in maps)  # shared by every call: nobody may write them
+    resize = interpolate_params((1, 1, 4, 4), 3, mode="bicubic")
+    tables = _launch_pool.cpu_interpolation_tables(resize, "float32")
+    assert _launch_pool.cpu_interpolation_tables(resize, "float32") is tables
+    assert _launch_pool.cpu_interpolation_tables(resize, "float64")[1].dtype == np.float64  # weights per dtype
+    assert not any(t.flags.writeable for t in tables)
 
 
 def test_public_calls_reuse_the_cpu_tables():
@@ -101,6 +114,9 @@ def test_device_caches_are_keyed_by_device(monkeypatch, dev):
         "divisors": lambda: _launch_pool.device_divisors(params, True, None, "float32"),
         "tables": lambda: _launch_pool.device_tables(tables),
         "no_indices": lambda: _launch_pool.device_no_indices(),
+        "interpolation": lambda: _launch_pool.device_interpolation_tables(
+            interpolate_params((1, 1, 3, 3), 4, mode="bilinear"), "float32"
+        ),
     }
     for name, get in caches.items():
         device[0] = 0

@@ -467,9 +467,10 @@ IDX = np.zeros((1, 2, 3, 3), np.int64)
         ),
         (lambda: numbaconv.interpolate(X), ValueError, r"interpolate: pass exactly one of size and scale_factor"),
         (
-            lambda: numbaconv.interpolate(X, size=4, mode="bilinear"),
+            lambda: numbaconv.interpolate(X, size=4, mode="area"),
             ValueError,
-            r"interpolate: mode='bilinear' is not one of 'nearest', 'nearest_exact'",
+            r"interpolate: mode='area' is not one of 'nearest', 'nearest_exact', 'linear', 'bilinear', 'bicubic', "
+            r"'trilinear'",
         ),
         (lambda: numbaconv.interpolate(X, size=(4, 0)), ValueError, r"interpolate: size=\(4, 0\) must be positive"),
         (
