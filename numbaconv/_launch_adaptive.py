@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._launch_pool import CPU_CACHE_SIZE, _as5d, _frozen, _indices5, _lowest
+from ._launch_pool import CPU_CACHE_SIZE, as5d, frozen, indices5, lowest
 from ._launch_pool import LAUNCHERS as POOL_LAUNCHERS
 from ._launch_pool import select as pool_select
 from ._params_pool import AdaptivePoolParams
@@ -41,7 +41,7 @@ def launch(call, params: AdaptivePoolParams, kernel: str, *targets):
 @functools.lru_cache(maxsize=CPU_CACHE_SIZE)
 def cpu_bounds(params: AdaptivePoolParams) -> tuple[np.ndarray, ...]:
     """The per-dim [start, end) tables of an adaptive pooling, once per geometry."""
-    return tuple(_frozen(b) for b in params.bounds())
+    return tuple(frozen(b) for b in params.bounds())
 
 
 def _box_cf(average: bool) -> Callable:
@@ -51,13 +51,13 @@ def _box_cf(average: bool) -> Callable:
         from .kernels import adaptive_pool as k
 
         k.adaptive_pool_cf(
-            _as5d(call.compute_input("x"), False),
+            as5d(call.compute_input("x"), False),
             *cpu_bounds(params),
-            _lowest(out.dtype),
+            lowest(out.dtype),
             average,
             indices is not None,
-            _as5d(out, False),
-            _indices5(indices, False),
+            as5d(out, False),
+            indices5(indices, False),
         )
 
     return launch

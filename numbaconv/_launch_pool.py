@@ -48,7 +48,7 @@ def launch(call, params, kernel: str, *args):
 # ---- CPU: cached tables ----
 
 
-def _frozen(a: np.ndarray) -> np.ndarray:
+def frozen(a: np.ndarray) -> np.ndarray:
     a.flags.writeable = False  # shared by every call of one geometry
     return a
 
@@ -56,28 +56,28 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 @functools.lru_cache(maxsize=CPU_CACHE_SIZE)
 def cpu_index_maps(params: PoolParams) -> tuple[np.ndarray, ...]:
     """The (out, kernel) input-index tables of a pooling, once per geometry."""
-    return tuple(_frozen(m) for m in params.index_maps())
+    return tuple(frozen(m) for m in params.index_maps())
 
 
 @functools.lru_cache(maxsize=CPU_CACHE_SIZE)
 def cpu_divisors(params: PoolParams, count_include_pad: bool, divisor_override, compute: str):
     """Average pooling's per-dim divisor factors, once per geometry and options."""
-    return tuple(_frozen(d) for d in params.divisors(count_include_pad, divisor_override, np.dtype(compute)))
+    return tuple(frozen(d) for d in params.divisors(count_include_pad, divisor_override, np.dtype(compute)))
 
 
 @functools.lru_cache(maxsize=CPU_CACHE_SIZE)
 def cpu_tables(tables: tuple[tuple[int, ...], ...]) -> tuple[np.ndarray, ...]:
     """A gather's per-dim source tables (-1 = zero) as int64 arrays padded to 3 dims, once per set of tables."""
-    return tuple(_frozen(np.array(t, np.int64)) for t in ((0,),) * (3 - len(tables)) + tables)
+    return tuple(frozen(np.array(t, np.int64)) for t in ((0,),) * (3 - len(tables)) + tables)
 
 
 @functools.lru_cache(maxsize=CPU_CACHE_SIZE)
 def cpu_interpolation_tables(params: InterpolateParams, compute: str) -> tuple[np.ndarray, ...]:
     """An interpolation's per-dim (index, weight) tables in the compute dtype, once per geometry and dtype."""
-    return tuple(_frozen(t) for t in params.tables(np.dtype(compute)))
+    return tuple(frozen(t) for t in params.tables(np.dtype(compute)))
 
 
-def _as5d(a: np.ndarray, channels_last: bool) -> np.ndarray:
+def as5d(a: np.ndarray, channels_last: bool) -> np.ndarray:
     """(N, C, D, H, W) or (N, D, H, W, C) reshape of a C-contiguous array: a view, never a copy."""
     batch, channels, spatial = split_shape(a.shape, channels_last)
     return a.reshape(join_shape(batch, channels, pad3(spatial, 1), channels_last))
@@ -90,7 +90,7 @@ def _row_interior(params: PoolParams) -> tuple[int, int, int, int, int]:
     return w_lo, w_hi, s, d, lo
 
 
-def _lowest(dtype: np.dtype) -> np.ndarray:
+def lowest(dtype: np.dtype) -> np.ndarray:
     low = -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
     return np.array([low], dtype=dtype)
 
@@ -98,8 +98,8 @@ def _lowest(dtype: np.dtype) -> np.ndarray:
 # ---- CPU launchers ----
 
 
-def _indices5(indices, channels_last: bool):
-    return _as5d(indices, channels_last) if indices is not None else np.empty((1, 1, 0, 0, 0), dtype=np.int64)
+def indices5(indices, channels_last: bool):
+    return as5d(indices, channels_last) if indices is not None else np.empty((1, 1, 0, 0, 0), dtype=np.int64)
 
 
 def _launch_max(channels_last: bool) -> Callable:
@@ -110,13 +110,13 @@ def _launch_max(channels_last: bool) -> Callable:
 
         kernel, interior = (k.max_pool_cl, ()) if channels_last else (k.max_pool_cf, _row_interior(params))
         kernel(
-            _as5d(call.compute_input("x"), channels_last),
+            as5d(call.compute_input("x"), channels_last),
             *cpu_index_maps(params),
             *interior,
-            _lowest(out.dtype),
+            lowest(out.dtype),
             indices is not None,
-            _as5d(out, channels_last),
-            _indices5(indices, channels_last),
+            as5d(out, channels_last),
+            indices5(indices, channels_last),
         )
 
     return launch
@@ -130,7 +130,7 @@ def _launch_avg(channels_last: bool) -> Callable:
 
         kernel, interior = (k.avg_pool_cl, ()) if channels_last else (k.avg_pool_cf, _row_interior(params))
         divisors = cpu_divisors(params, count_include_pad, divisor_override, out.dtype.name)
-        x5, out5 = _as5d(call.compute_input("x"), channels_last), _as5d(out, channels_last)
+        x5, out5 = as5d(call.compute_input("x"), channels_last), as5d(out, channels_last)
         kernel(x5, *cpu_index_maps(params), *interior, *divisors, out5)
 
     return launch
@@ -143,7 +143,7 @@ def _gather_cf(call, params: GatherParams, out: np.ndarray) -> None:
     md, mh, mw = cpu_tables(params.tables)
     x = call.compute_input("x")
     bits = np.dtype(f"u{x.dtype.itemsize}")
-    k.gather_cf(_as5d(x, False).view(bits), md, mh, mw, _as5d(out, False).view(bits))
+    k.gather_cf(as5d(x, False).view(bits), md, mh, mw, as5d(out, False).view(bits))
 
 
 def _gather_cl(call, params: GatherParams, out: np.ndarray) -> None:
@@ -151,7 +151,7 @@ def _gather_cl(call, params: GatherParams, out: np.ndarray) -> None:
     from .kernels import unpool as k
 
     md, mh, mw = cpu_tables(params.tables)
-    k.gather_pixels(_as5d(call.compute_input("x"), True).view(np.uint8), md, mh, mw, _as5d(out, True).view(np.uint8))
+    k.gather_pixels(as5d(call.compute_input("x"), True).view(np.uint8), md, mh, mw, as5d(out, True).view(np.uint8))
 
 
 def _interpolate_cpu(call, params: InterpolateParams, out: np.ndarray) -> None:
@@ -161,7 +161,7 @@ def _interpolate_cpu(call, params: InterpolateParams, out: np.ndarray) -> None:
     cl = params.channels_last
 
     def view(a):
-        a5 = _as5d(a, cl)
+        a5 = as5d(a, cl)
         return np.moveaxis(a5, -1, 1) if cl else a5
 
     tables = cpu_interpolation_tables(params, out.dtype.name)
