@@ -65,6 +65,7 @@ def _conv_transpose(
     groups: int = 1,
     dilation: IntOrTuple = 1,
     output_size: Sequence[int] | None = None,
+    residual: Array | None = None,
     activation: Activation = None,
     negative_slope: float = 0.01,
     layout: Layout | None = None,
@@ -73,7 +74,7 @@ def _conv_transpose(
     dtype: DTypeLike | None = None,
     stream: Stream = None,
 ) -> Array:
-    call = Call.weighted(op, x, weight, bias, out, dtype, stream).unbatched(nd)
+    call = Call.weighted(op, x, weight, bias, out, dtype, stream, residual).unbatched(nd, "residual")
     params = conv_transpose_params(
         op,
         nd,
@@ -90,10 +91,11 @@ def _conv_transpose(
         layout=layout,
     )
     bias = call.bias("bias", params.out_channels)
+    residual = call.residual(params.out_shape)
     kernel = select_transpose(params, algorithm, call.backend)
     call.check_out(params.out_shape)
     x, weight = call.compute_input("x"), call.compute_input("weight")
-    return call.run(params.out_shape, lambda target: launch(call, params, kernel, x, weight, bias, target))
+    return call.run(params.out_shape, lambda target: launch(call, params, kernel, x, weight, bias, target, residual))
 
 
 _COMMON_DOC = """
@@ -111,8 +113,13 @@ _COMMON_DOC = """
     output_size : tuple of ints, optional
         Spatial output size (or a full output shape in ``layout``); solves ``output_padding`` within
         ``out = (in - 1) * stride - pad_lo - pad_hi + dilation * (kernel - 1) + output_padding + 1``.
+    residual : ndarray, optional
+        Added after the bias and before the activation, in the same store:
+        ``activation(conv_transpose(x, weight) + bias + residual)`` (a U-Net skip connection added as the
+        decoder upsamples). Exactly the result's shape and layout (unbatched when x is), on x's device, any
+        float dtype (read in the compute dtype); ``out`` must not overlap it.
     activation : {None, "relu", "relu6", "leaky_relu", "sigmoid", "tanh"}
-        Fused with the bias into the kernel's store.
+        Fused with the bias (and residual) into the kernel's store.
     negative_slope : float
         Slope of ``"leaky_relu"`` for negative inputs.
     layout : str
@@ -160,6 +167,9 @@ conv_transpose1d.__doc__ = (
     >>> x = np.array([[[1, 2, 3]]], np.float32)
     >>> numbaconv.conv_transpose1d(x, np.ones((1, 1, 2), np.float32), stride=2)
     array([[[1., 1., 2., 2., 3., 3.]]], dtype=float32)
+    >>> skip = np.full((1, 1, 6), 10, np.float32)
+    >>> numbaconv.conv_transpose1d(x, np.ones((1, 1, 2), np.float32), stride=2, residual=skip)
+    array([[[11., 11., 12., 12., 13., 13.]]], dtype=float32)
 """
 )
 
@@ -300,6 +310,7 @@ def resize_conv2d(
     stride: IntOrTuple = 1,
     dilation: IntOrTuple = 1,
     groups: int = 1,
+    residual: Array | None = None,
     activation: Activation = None,
     negative_slope: float = 0.01,
     layout: Layout2d = "NCHW",
@@ -323,7 +334,7 @@ def resize_conv2d(
         ``(C_out, C_in / groups, kH, kW)`` (conv's layout).
     scale_factor : int or tuple of 2 ints
         Upsampling factor per spatial dim.
-    padding, padding_mode, stride, dilation, groups, activation, negative_slope, layout, out, dtype, stream
+    padding, padding_mode, stride, dilation, groups, residual, activation, negative_slope, layout, out, dtype, stream
         As :func:`conv2d`, for the convolution over the upsampled image; ``padding`` defaults to ``"same"``.
     algorithm : {"auto", "direct", "gemm"} or "depthwise" on CUDA
         conv's kernels, run on the remapped index tables: on the CPU its direct or im2col + GEMM kernel; on
@@ -346,7 +357,7 @@ def resize_conv2d(
              [3., 3., 4., 4.]]]], dtype=float32)
     """
     op = "resize_conv2d"
-    call = Call.weighted(op, x, weight, bias, out, dtype, stream).unbatched(2)
+    call = Call.weighted(op, x, weight, bias, out, dtype, stream, residual).unbatched(2, "residual")
     params = resize_conv_params(
         op,
         call.x.shape,
