@@ -1,10 +1,15 @@
-"""Fused bias + activation, applied once per output as it is stored.
+"""Fused bias + residual + activation, applied once per output as it is stored.
 
 One plain-Python body compiled twice, as the shared rules in kernels/_rules.py: inlined into the CPU kernels
 here (`activate`), and as a CUDA device function by kernels/_device.py (`device(activate_body)`; the CUDA
 simulator cannot call an @njit function from a @cuda.jit kernel). `consts` holds (negative_slope, 0, 1, 6) in
 the compute dtype, so a float32 kernel never promotes to float64 through a Python float literal. Codes: 0 none,
 1 relu, 2 relu6, 3 leaky_relu, 4 sigmoid, 5 tanh (the public `activation=` names).
+
+The residual (`residual=`, added after the bias and before the activation) is an array laid out as the output,
+or None: `residual_at`, `add_residual` and `add_residual_body` test `residual is None`, which Numba decides when
+it compiles (it prunes the branch for a None argument, or for an omitted `residual=None` on CUDA, see
+kernels/conv_cuda.py), so a call without a residual runs the code the kernels had before they took one.
 """
 
 import math
@@ -30,3 +35,21 @@ def activate_body(v, code, consts):
 
 
 activate = inline(activate_body)
+
+
+def add_residual_body(v, residual, index, acc_t):
+    """v + residual[index] converted to acc_t (the CUDA kernels read a residual of any storage dtype), or v
+    without a residual."""
+    return v if residual is None else v + acc_t(residual[index])
+
+
+@inline
+def residual_at(residual, index):
+    """residual[index] (a row, or a pixel's channels), or None without a residual."""
+    return None if residual is None else residual[index]
+
+
+@inline
+def add_residual(v, residual, index):
+    """v + residual[index] (the CPU kernels' residual is in the compute dtype), or v without a residual."""
+    return v if residual is None else v + residual[index]

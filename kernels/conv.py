@@ -3,13 +3,14 @@
 1-D and 2-D convolutions arrive with leading spatial dims of size 1, so one kernel serves all three.
 Padding modes and `flip` live in the index tables `md, mh, mw` (shape (out, kernel): the input index read by
 tap k of output o, -1 = zero): the kernels never build a padded copy. Every kernel is a gather that writes
-each element of `out` exactly once.
+each element of `out` exactly once. `residual` is an array laid out as `out` (added before the activation) or
+None (kernels/_epilogue.py).
 """
 
 import numpy as np
 from numba import prange
 
-from ._epilogue import activate
+from ._epilogue import activate, add_residual, residual_at
 from ._jit import inline, kernel, serial_kernel
 from ._rules import cpu_walk
 
@@ -58,14 +59,15 @@ def _tap_row(row, wv, mw, kw, w_lo, w_hi, step, acc):
 
 
 @inline
-def _store_row(acc, b, act, consts, dst):
-    """dst = activation(acc + b); the plain feature map skips the per-element activation switch."""
+def _store_row(acc, b, res, act, consts, dst):
+    """dst = activation(acc + b + res) (res: the residual row, or None); the plain feature map skips the
+    per-element activation switch."""
     if act == 0:
         for ow in range(acc.shape[0]):
-            dst[ow] = acc[ow] + b
+            dst[ow] = add_residual(acc[ow] + b, res, ow)
     else:
         for ow in range(acc.shape[0]):
-            dst[ow] = activate(acc[ow] + b, act, consts)
+            dst[ow] = activate(add_residual(acc[ow] + b, res, ow), act, consts)
 
 
 @inline
@@ -78,7 +80,7 @@ def _accumulate_channel(x, w, md, mh, mw, n, c, o, cw, od, oh, w_lo, w_hi, strid
 
 
 @inline
-def _conv_rows(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, groups, depthwise, chunk, act, consts, out):
+def _conv_rows(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, groups, depthwise, chunk, residual, act, consts, out):
     """The direct kernels' body: tasks of `chunk` output rows in parallel, each with one accumulator row
     (allocating one per output row cost more than the row itself). `depthwise` (a constant per kernel) drops
     the channel loop of one-channel groups: running it once per row cost 1.3x (measured, 8 x 128 x 56 x 56)."""
@@ -100,21 +102,21 @@ def _conv_rows(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, groups, depthwise, 
             else:
                 for cw in range(c_group):
                     _accumulate_channel(x, w, md, mh, mw, n, c0 + cw, o, cw, od, oh, w_lo, w_hi, stride_w, acc)
-            _store_row(acc, bias[o], act, consts, out[n, o, od, oh])
+            _store_row(acc, bias[o], residual_at(residual, (n, o, od, oh)), act, consts, out[n, o, od, oh])
 
 
 @kernel
-def conv_direct_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, groups, chunk, act, consts, out):
+def conv_direct_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, groups, chunk, residual, act, consts, out):
     """General direct convolution (any groups, dilation, padding mode); parallel over tasks of `chunk` output
     rows."""
-    _conv_rows(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, groups, False, chunk, act, consts, out)
+    _conv_rows(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, groups, False, chunk, residual, act, consts, out)
 
 
 @kernel
-def conv_depthwise_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, chunk, act, consts, out):
+def conv_depthwise_cpu(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, chunk, residual, act, consts, out):
     """One input channel per output channel (groups == C_in, any channel multiplier); parallel over tasks of
     `chunk` output rows."""
-    _conv_rows(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, x.shape[1], True, chunk, act, consts, out)
+    _conv_rows(x, w, bias, md, mh, mw, w_lo, w_hi, stride_w, x.shape[1], True, chunk, residual, act, consts, out)
 
 
 @inline
@@ -131,7 +133,7 @@ def _depthwise_row2d(x, w, mh, mw, n, c, o, oh, w_lo, w_hi, step, acc):
 
 
 @kernel
-def conv_depthwise2d_cpu(x, w, bias, mh, mw, w_lo, w_hi, stride_w, chunk, act, consts, out):
+def conv_depthwise2d_cpu(x, w, bias, mh, mw, w_lo, w_hi, stride_w, chunk, residual, act, consts, out):
     """2-D depthwise convolution on 4-D (N, C, H, W) arrays, parallel over tasks of `chunk` output rows.
 
     The 5-D kernel's depth loop and depth index cost about a third on MobileNet shapes (measured), so the
@@ -150,7 +152,7 @@ def conv_depthwise2d_cpu(x, w, bias, mh, mw, w_lo, w_hi, stride_w, chunk, act, c
                 _depthwise_row2d(x, w, mh, mw, n, o // multiplier, o, oh, w_lo, w_hi, None, acc)
             else:
                 _depthwise_row2d(x, w, mh, mw, n, o // multiplier, o, oh, w_lo, w_hi, stride_w, acc)
-            _store_row(acc, bias[o], act, consts, out[n, o, oh])
+            _store_row(acc, bias[o], residual_at(residual, (n, o, oh)), act, consts, out[n, o, oh])
 
 
 @inline
@@ -196,7 +198,7 @@ def _plane_taps_3x3(plane, w, p_w, dil_h, dil_w, add, acc):
 
 
 @kernel
-def conv_plane_cpu(x, w, bias, rows, cols, left, dil_h, dil_w, band, act, consts, out):
+def conv_plane_cpu(x, w, bias, rows, cols, left, dil_h, dil_w, band, residual, act, consts, out):
     """Stride-1 2-D convolution with few input channels per group (depthwise: one) on (N, C, H, W) arrays,
     parallel over bands of `band` output rows of each (image, group).
 
@@ -259,7 +261,8 @@ def conv_plane_cpu(x, w, bias, rows, cols, left, dil_h, dil_w, band, act, consts
                                 acc[i] += wv * shifted[i]
             b = bias[o]
             for oh in range(oh0, oh1):
-                _store_row(acc[(oh - oh0) * p_w : (oh - oh0) * p_w + o_w], b, act, consts, out[n, o, oh])
+                row = acc[(oh - oh0) * p_w : (oh - oh0) * p_w + o_w]
+                _store_row(row, b, residual_at(residual, (n, o, oh)), act, consts, out[n, o, oh])
 
 
 def _pixel_tap(state, args, kd, kh, kw, iz, iy, ix):
@@ -277,7 +280,7 @@ _pixel_window = cpu_walk(_pixel_tap)
 
 
 @kernel
-def conv_depthwise_nhwc_cpu(x, w_t, bias, mh, mw, chunk, act, consts, out):
+def conv_depthwise_nhwc_cpu(x, w_t, bias, mh, mw, chunk, residual, act, consts, out):
     """Channels-last 2-D depthwise convolution, multiplier 1: x (N, H, W, C), w_t (kH, kW, C), out (N, oH, oW, C).
 
     Each output pixel is a sum of kH * kW contiguous channel vectors, so the inner loop runs over C at unit
@@ -294,13 +297,13 @@ def conv_depthwise_nhwc_cpu(x, w_t, bias, mh, mw, chunk, act, consts, out):
             for ow in range(o_w):
                 acc[:] = 0
                 _pixel_window(md, mh, mw, 0, oh, ow, None, (acc, x, w_t, n))
-                dst = out[n, oh, ow]
+                dst, res = out[n, oh, ow], residual_at(residual, (n, oh, ow))
                 if act == 0:
                     for c in range(channels):
-                        dst[c] = acc[c] + bias[c]
+                        dst[c] = add_residual(acc[c] + bias[c], res, c)
                 else:
                     for c in range(channels):
-                        dst[c] = activate(acc[c] + bias[c], act, consts)
+                        dst[c] = activate(add_residual(acc[c] + bias[c], res, c), act, consts)
 
 
 @inline
@@ -353,8 +356,9 @@ def im2col_cpu(x, n, c0, md, mh, mw, kernel_d, kernel_h, kernel_w, w_lo, w_hi, s
 
 
 @serial_kernel
-def epilogue_cpu(acc, bias, n, o0, row0, act, consts, out):
-    """out[n, o0 + i, rows from row0] = activation(acc[i, :] + bias[o0 + i]) for a GEMM result tile."""
+def epilogue_cpu(acc, bias, n, o0, row0, residual, act, consts, out):
+    """out[n, o0 + i, rows from row0] = activation(acc[i, :] + bias[o0 + i] + residual there) for a GEMM result
+    tile."""
     o_h, o_w = out.shape[3], out.shape[4]
     n_rows = acc.shape[1] // o_w
     for t in range(acc.shape[0] * n_rows):
@@ -363,9 +367,10 @@ def epilogue_cpu(acc, bias, n, o0, row0, act, consts, out):
         orow = row0 + r
         b = bias[o0 + i]
         src = acc[i, r * o_w : (r + 1) * o_w]
-        dst = out[n, o0 + i, orow // o_h, orow % o_h]
+        at = (n, o0 + i, orow // o_h, orow % o_h)
+        dst, res = out[at], residual_at(residual, at)
         for ow in range(o_w):
-            dst[ow] = activate(src[ow] + b, act, consts)
+            dst[ow] = activate(add_residual(src[ow] + b, res, ow), act, consts)
 
 
 @serial_kernel

@@ -3,6 +3,13 @@
 Kernels are built by factories per accumulate dtype (and tile), cached: shared-memory shapes and the
 accumulator type must be compile-time constants. Inputs of any storage dtype (float16 included) are read
 and converted to the accumulator type, so float16 accumulates in float32 with no converted copy.
+
+The residual (added after the bias, before the activation) is each kernel's last parameter, `residual=None`.
+numba-cuda cannot pass None to a kernel (its launch has no argument model for it), so a call without a residual
+leaves the parameter out: it is then typed as the omitted default, which takes no kernel parameter, and Numba
+prunes the `residual is None` test of `add_residual` at compile time, so the kernel compiles to the PTX it had
+before it took a residual (compared with numba.cuda.compile_ptx). A residual of any storage dtype is read and
+converted like the inputs.
 """
 
 import functools
@@ -11,14 +18,15 @@ import numpy as np
 
 from ._cuda_target import cuda
 from ._device import device, device_walk
-from ._epilogue import activate_body
+from ._epilogue import activate_body, add_residual_body
 from ._rules import unravel_body
 
 unravel = device(unravel_body)
+add_residual = device(add_residual_body)
 
 
 def device_activate():
-    """The fused bias + activation (kernels/_epilogue.py) as a CUDA device function."""
+    """The fused activation (kernels/_epilogue.py) as a CUDA device function."""
     return device(activate_body)
 
 
@@ -45,7 +53,7 @@ def conv_direct_cuda(acc_name: str):
     window = device_walk(_conv_tap, _conv_padded_tap)
 
     @cuda.jit
-    def kernel(x, w, bias, md, mh, mw, groups, act, consts, out):
+    def kernel(x, w, bias, md, mh, mw, groups, act, consts, out, residual=None):
         n_batch, c_out, o_d, o_h, o_w = out.shape
         c_group = w.shape[1]
         out_per_group = c_out // groups
@@ -56,7 +64,8 @@ def conv_direct_cuda(acc_name: str):
             acc = acc_t(0)
             for c in range(c_group):
                 acc = window(md, mh, mw, od, oh, ow, acc, (x, w, n, c0 + c, o, c, acc_t))
-            out[n, o, od, oh, ow] = activate(acc + acc_t(bias[o]), act, consts)
+            v = add_residual(acc + acc_t(bias[o]), residual, (n, o, od, oh, ow), acc_t)
+            out[n, o, od, oh, ow] = activate(v, act, consts)
 
     return kernel
 
@@ -72,7 +81,7 @@ def conv_gemm_cuda(acc_name: str, tile: int):
     acc_dtype = np.dtype(acc_name)
 
     @cuda.jit
-    def kernel(x, w, bias, md, mh, mw, groups, act, consts, out):
+    def kernel(x, w, bias, md, mh, mw, groups, act, consts, out, residual=None):
         _, c_out, o_d, o_h, o_w = out.shape
         pixels = o_d * o_h * o_w
         out_per_group = c_out // groups
@@ -110,6 +119,7 @@ def conv_gemm_cuda(acc_name: str, tile: int):
             cuda.syncthreads()
         if has_p and o_local < out_per_group:
             o = g * out_per_group + o_local
-            out[n, o, od, oh, ow] = activate(acc + acc_t(bias[o]), act, consts)
+            v = add_residual(acc + acc_t(bias[o]), residual, (n, o, od, oh, ow), acc_t)
+            out[n, o, od, oh, ow] = activate(v, act, consts)
 
     return kernel

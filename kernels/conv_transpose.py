@@ -6,28 +6,30 @@ deterministic sum order. Along D and H those inputs come from the tables ``md, m
 along W from ``runs_w`` (per tap: first slot, first input, count). A row accumulates phase-major (output ``ow``
 in slot ``(ow % stride_w) * ceil(OW / stride_w) + ow // stride_w``), where each tap's outputs are consecutive:
 the inner loop is a unit-stride multiply-add over 0-based slices, which LLVM vectorises for every stride.
+`residual` is an array laid out as `out` (added before the activation) or None (kernels/_epilogue.py).
 """
 
 import numpy as np
 from numba import prange
 
-from ._epilogue import activate
+from ._epilogue import activate, add_residual, residual_at
 from ._jit import inline, kernel, serial_kernel
 
 
 @inline
-def _store_row(acc, b, stride_w, act, consts, dst):
-    """dst[ow] = activation(acc[phase-major slot of ow] + b)."""
+def _store_row(acc, b, res, stride_w, act, consts, dst):
+    """dst[ow] = activation(acc[phase-major slot of ow] + b + res[ow]) (res: the residual row, or None)."""
     o_w = dst.shape[0]
     per_phase = acc.shape[0] // stride_w
     for phase in range(min(stride_w, o_w)):
         src = acc[phase * per_phase :]
         for q in range((o_w - phase + stride_w - 1) // stride_w):
-            dst[phase + q * stride_w] = activate(src[q] + b, act, consts)
+            ow = phase + q * stride_w
+            dst[ow] = activate(add_residual(src[q] + b, res, ow), act, consts)
 
 
 @kernel
-def conv_transpose_direct_cpu(x, w, bias, md, mh, runs_w, stride_w, groups, act, consts, out):
+def conv_transpose_direct_cpu(x, w, bias, md, mh, runs_w, stride_w, groups, residual, act, consts, out):
     """General transpose convolution (any groups, stride, dilation, crop); parallel over output rows."""
     n_batch, c_out, o_d, o_h, o_w = out.shape
     c_group = x.shape[1] // groups
@@ -61,11 +63,13 @@ def conv_transpose_direct_cpu(x, w, bias, md, mh, runs_w, stride_w, groups, act,
                         src = row[runs_w[kw, 1] :]
                         for j in range(count):
                             dst[j] += wv * src[j]
-        _store_row(acc, bias[o], stride_w, act, consts, out[n, o, od, oh])
+        _store_row(acc, bias[o], residual_at(residual, (n, o, od, oh)), stride_w, act, consts, out[n, o, od, oh])
 
 
 @serial_kernel
-def col2im_transpose_cpu(cols, bias, n0, o0, md, mh, runs_w, stride_w, in_h, in_w, k_d, k_h, k_w, act, consts, out):
+def col2im_transpose_cpu(
+    cols, bias, n0, o0, md, mh, runs_w, stride_w, in_h, in_w, k_d, k_h, k_w, residual, act, consts, out
+):
     """out[n0 + b, g * C_out/groups + o0 + i] from GEMM tiles cols[b, g, (i, kd, kh, kw), input pixel].
 
     Gathers, per output row, the columns of the taps that land on it. Serial: the BLAS call that filled
@@ -103,4 +107,5 @@ def col2im_transpose_cpu(cols, bias, n0, o0, md, mh, runs_w, stride_w, in_h, in_
                     for j in range(count):
                         dst[j] += src[j]
         o = g * out_per_group + o0 + i
-        _store_row(acc, bias[o], stride_w, act, consts, out[n0 + b, o, od, oh])
+        at = (n0 + b, o, od, oh)
+        _store_row(acc, bias[o], residual_at(residual, at), stride_w, act, consts, out[at])

@@ -6,7 +6,8 @@ pairs come packed per output and dim (``taps_d[od, j] = (kd, iz)``, a tap of -1 
 visits only the taps that land on it (about ``1 / stride`` of them per dim) and stops at the first -1.
 
 The factory is cached per accumulate dtype: inputs of any storage dtype (float16 included) are read and
-converted, so float16 accumulates in float32 with no converted copy.
+converted, so float16 accumulates in float32 with no converted copy. The residual is the kernel's last parameter,
+`residual=None`, left out of a launch without one (kernels/conv_cuda.py says why).
 """
 
 import functools
@@ -16,7 +17,7 @@ import numpy as np
 from ._cuda_target import cuda
 from ._device import device
 from ._rules import unravel_body
-from .conv_cuda import device_activate
+from .conv_cuda import add_residual, device_activate
 
 unravel = device(unravel_body)
 
@@ -27,7 +28,7 @@ def conv_transpose_direct_cuda(acc_name: str):
     acc_t, activate = np.dtype(acc_name).type, device_activate()
 
     @cuda.jit
-    def kernel(x, w, bias, taps_d, taps_h, taps_w, groups, act, consts, out):
+    def kernel(x, w, bias, taps_d, taps_h, taps_w, groups, act, consts, out, residual=None):
         n_batch, c_out, o_d, o_h, o_w = out.shape
         c_group = x.shape[1] // groups
         out_per_group = w.shape[1]
@@ -57,6 +58,7 @@ def conv_transpose_direct_cuda(acc_name: str):
                         ix = taps_w[ow, jw, 1]
                         for c in range(c_group):
                             acc += acc_t(x[n, c0 + c, iz, iy, ix]) * acc_t(w[c0 + c, oo, kd, kh, kw])
-            out[n, o, od, oh, ow] = activate(acc + acc_t(bias[o]), act, consts)
+            v = add_residual(acc + acc_t(bias[o]), residual, (n, o, od, oh, ow), acc_t)
+            out[n, o, od, oh, ow] = activate(v, act, consts)
 
     return kernel

@@ -13,7 +13,7 @@ The coefficients are 0 and +-1 (and 1/2 in G), so the transforms add no rounding
 
 import numpy as np
 
-from ._epilogue import activate
+from ._epilogue import activate, add_residual
 from ._jit import inline, serial_kernel
 
 
@@ -113,9 +113,10 @@ def winograd_input_f23(x, pad_top, pad_left, tiles_h, tiles_w, r0, r1, v):
 
 
 @serial_kernel
-def winograd_output_f23(m, bias, tiles_h, tiles_w, r0, r1, act, consts, out):
-    """out[n, o, 2x2 tile] = activation(A^T M A + bias[o]) for the tiles of tile rows r0..r1; m is C-contiguous
-    (16, plane) holding M[k, o, t] at m[k, o * tiles + t]. Whole tiles store without tests."""
+def winograd_output_f23(m, bias, tiles_h, tiles_w, r0, r1, residual, act, consts, out):
+    """out[n, o, 2x2 tile] = activation(A^T M A + bias[o] + residual there) for the tiles of tile rows r0..r1
+    (residual laid out as out, or None); m is C-contiguous (16, plane) holding M[k, o, t] at m[k, o * tiles + t].
+    Whole tiles store without tests."""
     o_h, o_w = out.shape[2], out.shape[3]
     full_w = o_w // 2  # tiles whose two columns are both inside
     for o in range(out.shape[1]):
@@ -135,13 +136,16 @@ def winograd_output_f23(m, bias, tiles_h, tiles_w, r0, r1, act, consts, out):
                 y00, y01 = _at(s00, s01, s02, s03)
                 y10, y11 = _at(s10, s11, s12, s13)
                 ox = 2 * tx
-                out[n, o, oy, ox] = activate(y00 + b, act, consts)
+                out[n, o, oy, ox] = activate(add_residual(y00 + b, residual, (n, o, oy, ox)), act, consts)
                 if tx < full_w:
-                    out[n, o, oy, ox + 1] = activate(y01 + b, act, consts)
+                    y01 = add_residual(y01 + b, residual, (n, o, oy, ox + 1))
+                    out[n, o, oy, ox + 1] = activate(y01, act, consts)
                 if both_rows:
-                    out[n, o, oy + 1, ox] = activate(y10 + b, act, consts)
+                    y10 = add_residual(y10 + b, residual, (n, o, oy + 1, ox))
+                    out[n, o, oy + 1, ox] = activate(y10, act, consts)
                     if tx < full_w:
-                        out[n, o, oy + 1, ox + 1] = activate(y11 + b, act, consts)
+                        y11 = add_residual(y11 + b, residual, (n, o, oy + 1, ox + 1))
+                        out[n, o, oy + 1, ox + 1] = activate(y11, act, consts)
 
 
 # ---- F(4x4, 3x3): 6x6 input tiles at stride 4, 36 transform points, k = 6 * row + column ----
@@ -247,15 +251,15 @@ def winograd_input_f43(x, pad_top, pad_left, tiles_h, tiles_w, r0, r1, v):
 
 
 @inline
-def _store_row4(out, n, o, oy, ox, cols, y0, y1, y2, y3, b):
-    """The first `cols` (1 to 4) of y0..y3 + b into out[n, o, oy, ox:]."""
-    out[n, o, oy, ox] = y0 + b
+def _store_row4(out, residual, n, o, oy, ox, cols, y0, y1, y2, y3, b):
+    """The first `cols` (1 to 4) of y0..y3 + b (+ the residual there) into out[n, o, oy, ox:]."""
+    out[n, o, oy, ox] = add_residual(y0 + b, residual, (n, o, oy, ox))
     if cols > 1:
-        out[n, o, oy, ox + 1] = y1 + b
+        out[n, o, oy, ox + 1] = add_residual(y1 + b, residual, (n, o, oy, ox + 1))
     if cols > 2:
-        out[n, o, oy, ox + 2] = y2 + b
+        out[n, o, oy, ox + 2] = add_residual(y2 + b, residual, (n, o, oy, ox + 2))
     if cols > 3:
-        out[n, o, oy, ox + 3] = y3 + b
+        out[n, o, oy, ox + 3] = add_residual(y3 + b, residual, (n, o, oy, ox + 3))
 
 
 @inline
@@ -270,9 +274,9 @@ def _activate_rows(out, n, o, oy, rows, act, consts):
 
 
 @serial_kernel
-def winograd_output_f43(m, bias, tiles_h, tiles_w, r0, r1, act, consts, out):
-    """out[n, o, 4x4 tile] = activation(A^T M A + bias[o]) for the tiles of tile rows r0..r1; m is C-contiguous
-    (36, plane) holding M[k, o, t] at m[k, o * tiles + t]."""
+def winograd_output_f43(m, bias, tiles_h, tiles_w, r0, r1, residual, act, consts, out):
+    """out[n, o, 4x4 tile] = activation(A^T M A + bias[o] + residual there) for the tiles of tile rows r0..r1;
+    m is C-contiguous (36, plane) holding M[k, o, t] at m[k, o * tiles + t]."""
     o_h, o_w = out.shape[2], out.shape[3]
     dt = m.dtype.type
     c2, c4, c8 = dt(2), dt(4), dt(8)
@@ -295,14 +299,14 @@ def winograd_output_f43(m, bias, tiles_h, tiles_w, r0, r1, act, consts, out):
                 ox = 4 * tx
                 cols = min(4, o_w - ox)
                 y0, y1, y2, y3 = _at6(s00, s01, s02, s03, s04, s05, c2, c4, c8)
-                _store_row4(out, n, o, oy, ox, cols, y0, y1, y2, y3, b)
+                _store_row4(out, residual, n, o, oy, ox, cols, y0, y1, y2, y3, b)
                 if rows > 1:
                     y0, y1, y2, y3 = _at6(s10, s11, s12, s13, s14, s15, c2, c4, c8)
-                    _store_row4(out, n, o, oy + 1, ox, cols, y0, y1, y2, y3, b)
+                    _store_row4(out, residual, n, o, oy + 1, ox, cols, y0, y1, y2, y3, b)
                 if rows > 2:
                     y0, y1, y2, y3 = _at6(s20, s21, s22, s23, s24, s25, c2, c4, c8)
-                    _store_row4(out, n, o, oy + 2, ox, cols, y0, y1, y2, y3, b)
+                    _store_row4(out, residual, n, o, oy + 2, ox, cols, y0, y1, y2, y3, b)
                 if rows > 3:
                     y0, y1, y2, y3 = _at6(s30, s31, s32, s33, s34, s35, c2, c4, c8)
-                    _store_row4(out, n, o, oy + 3, ox, cols, y0, y1, y2, y3, b)
+                    _store_row4(out, residual, n, o, oy + 3, ox, cols, y0, y1, y2, y3, b)
             _activate_rows(out, n, o, oy, rows, act, consts)

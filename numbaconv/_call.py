@@ -30,7 +30,7 @@ from ._arrays import (
 )
 
 # Array arguments an op may leave out (None); every other named array is required.
-OPTIONAL = frozenset({"bias", "depthwise_bias"})
+OPTIONAL = frozenset({"bias", "depthwise_bias", "residual"})
 
 
 class Call:
@@ -169,6 +169,26 @@ class Call:
             return np.zeros(channels, self.compute)
         return np.ascontiguousarray(as_compute(a, self.compute))
 
+    def residual(self, shape: tuple[int, ...]):
+        """The `residual=` input (None when there is none), checked against the result's `shape`: exactly that
+        shape (in the result's layout, unbatched when the result is) and a float dtype. On the CPU in the compute
+        dtype (a copy only when its dtype differs; any strides), on CUDA the view (the kernels convert as they
+        load). `check_out` rejects an `out=` that overlaps it, as any input."""
+        a = self.arrays.get("residual")
+        if a is None:
+            return None
+        if a.dtype not in STORAGE_DTYPES:
+            raise TypeError(
+                f"{self.op}: residual dtype {a.dtype} is not supported; use a float dtype "
+                f"({', '.join(map(str, STORAGE_DTYPES))})"
+            )
+        got, want = tuple(a.shape), tuple(shape)
+        if self.batch_added:  # the caller's residual and result shapes
+            got, want = got[1:], want[1:]
+        if got != want:
+            raise ValueError(f"{self.op}: residual.shape={got} must equal the result shape {want}")
+        return a if self.is_cuda else as_compute(a, self.compute)
+
     # ---- outputs ----
 
     def check_out(self, shape: tuple[int, ...], dtype=None, name: str = "out", against: dict | None = None) -> None:
@@ -255,8 +275,9 @@ class Call:
         return self.finish(result, target)
 
     @classmethod
-    def weighted(cls, op: str, x, weight, bias, out, dtype, stream) -> Call:
-        """The call of a convolution-like op: x, weight and an optional bias, a float result (`dtype=` for
-        integer input), a real weight."""
-        call = cls(op, {"x": x, "weight": weight, "bias": bias}, outs={"out": out}, stream=stream)
+    def weighted(cls, op: str, x, weight, bias, out, dtype, stream, residual=None) -> Call:
+        """The call of a convolution-like op: x, weight, an optional bias and an optional residual, a float result
+        (`dtype=` for integer input), a real weight."""
+        arrays = {"x": x, "weight": weight, "bias": bias, "residual": residual}
+        call = cls(op, arrays, outs={"out": out}, stream=stream)
         return call.float_result(dtype).real("weight")

@@ -1,5 +1,5 @@
 """What every CUDA launcher shares: device copies of the index tables, the bias zeros and the activation
-constants, each made once per geometry and device (`_cuda.device_cache`)."""
+constants, each made once per geometry and device (`_cuda.device_cache`), and the residual argument."""
 
 from __future__ import annotations
 
@@ -26,6 +26,13 @@ def epilogue_args(params, bias, compute: np.dtype):
     if bias is None:
         bias = device_zeros(params.out_channels, compute.name)
     return bias, device_constant((params.negative_slope, 0, 1, 6), compute.name)
+
+
+def residual_args(params, residual) -> tuple:
+    """The kernels' trailing residual argument: (its (N, C, D, H, W) view,), or () without one. numba-cuda cannot
+    pass None to a kernel; a kernel's `residual=None` left out compiles to the kernel without the residual add
+    (kernels/conv_cuda.py)."""
+    return () if residual is None else (_cuda.view5(residual, params.nd, params.channels_last),)
 
 
 @_cuda.device_cache(maxsize=64)

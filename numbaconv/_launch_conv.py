@@ -1,9 +1,10 @@
 """The convolution family's launchers, CPU and CUDA, in one table keyed by (kernel, backend).
 
 `numbaconv._algorithms.select` names the kernel; `launch` runs it. A CPU launcher gets C-contiguous arrays in
-the compute dtype (bias never None) and fills `out` in the caller's layout; a CUDA launcher gets Numba views of
-the caller's arrays in their storage dtype (bias may be None) and launches on the call's stream. Depthwise,
-pointwise, separable, shuffled and resize convs all come here: they are convolutions with other params.
+the compute dtype (bias never None; the residual, laid out as `out`, in the compute dtype with any strides, or
+None) and fills `out` in the caller's layout; a CUDA launcher gets Numba views of the caller's arrays in their
+storage dtype (bias and residual may be None) and launches on the call's stream. Depthwise, pointwise,
+separable, shuffled and resize convs all come here: they are convolutions with other params.
 """
 
 from __future__ import annotations
@@ -20,15 +21,23 @@ from ._params import ConvParams
 # ---- CPU ----
 
 
-def _views(params: ConvParams, x, weight, out):
-    """(x, weight, out) as (N, C, D, H, W) views; the weight made contiguous (a view when it is)."""
+def _views(params: ConvParams, x, weight, residual, out):
+    """(x, weight, residual, out) as (N, C, D, H, W) views (no residual: None); the weight made contiguous (a
+    view when it is)."""
     nd, cl = params.nd, params.channels_last
     w5 = np.ascontiguousarray(weight[(slice(None), slice(None)) + (None,) * (3 - nd)])
-    return _cpu.to5d(x, nd, cl), w5, _cpu.to5d(out, nd, cl)
+    r5 = None if residual is None else _cpu.to5d(residual, nd, cl)
+    return _cpu.to5d(x, nd, cl), w5, r5, _cpu.to5d(out, nd, cl)
 
 
-def _epilogue(params: ConvParams, out) -> tuple[int, np.ndarray]:
-    return params.activation_code, _cpu.activation_consts(params, out.dtype)
+def _depth0(a):
+    """A 5-D view's (N, C, H, W) plane of depth 0 (None stays None)."""
+    return None if a is None else a[:, :, 0]
+
+
+def _epilogue(params: ConvParams, residual, out) -> tuple[np.ndarray | None, int, np.ndarray]:
+    """The kernels' last arguments before `out`: (residual, activation code, activation constants)."""
+    return residual, params.activation_code, _cpu.activation_consts(params, out.dtype)
 
 
 def _gather(launcher: Callable) -> Callable:
@@ -36,21 +45,21 @@ def _gather(launcher: Callable) -> Callable:
     padding, the GEMM path (which multiplies the padding's zeros, as torch does: 0 * NaN = NaN) runs instead."""
 
     @functools.wraps(launcher)
-    def run(params, x, weight, bias, out, call) -> None:
+    def run(params, x, weight, bias, residual, out, call) -> None:
         padded = params.padding_mode == "zeros" and any(lo or hi for lo, hi in params.padding)
         if padded and not np.isfinite(weight).all():
-            return _gemm(params, x, weight, bias, out, call)
-        return launcher(params, x, weight, bias, out, call)
+            return _gemm(params, x, weight, bias, residual, out, call)
+        return launcher(params, x, weight, bias, residual, out, call)
 
     return run
 
 
 @_gather
-def _row(params, x, weight, bias, out, call) -> None:
+def _row(params, x, weight, bias, residual, out, call) -> None:
     """The direct gather over output rows (kernels/conv.py conv_direct_cpu): any geometry, either layout."""
     from .kernels import conv as k
 
-    x5, w5, out5 = _views(params, x, weight, out)
+    x5, w5, r5, out5 = _views(params, x, weight, residual, out)
     chunk = _cpu.row_chunk(math.prod(out5.shape[:4]))
     k.conv_direct_cpu(
         x5,
@@ -60,52 +69,63 @@ def _row(params, x, weight, bias, out, call) -> None:
         *params.row_interior(),
         params.groups,
         chunk,
-        *_epilogue(params, out),
+        *_epilogue(params, r5, out),
         out5,
     )
 
 
 @_gather
-def _depthwise_row(params, x, weight, bias, out, call) -> None:
+def _depthwise_row(params, x, weight, bias, residual, out, call) -> None:
     """One input channel per output, 1-D and 2-D (kernels/conv.py conv_depthwise2d_cpu)."""
     from .kernels import conv as k
 
-    x5, w5, out5 = _views(params, x, weight, out)
+    x5, w5, r5, out5 = _views(params, x, weight, residual, out)
     _, mh, mw = _cpu.index_maps(params)
     chunk = _cpu.row_chunk(math.prod(out5.shape[:4]))
     k.conv_depthwise2d_cpu(
-        x5[:, :, 0], w5[:, :, 0], bias, mh, mw, *params.row_interior(), chunk, *_epilogue(params, out), out5[:, :, 0]
+        x5[:, :, 0],
+        w5[:, :, 0],
+        bias,
+        mh,
+        mw,
+        *params.row_interior(),
+        chunk,
+        *_epilogue(params, _depth0(r5), out),
+        out5[:, :, 0],
     )
 
 
 @_gather
-def _depthwise_row3d(params, x, weight, bias, out, call) -> None:
+def _depthwise_row3d(params, x, weight, bias, residual, out, call) -> None:
     """One input channel per output, 3-D (kernels/conv.py conv_depthwise_cpu)."""
     from .kernels import conv as k
 
-    x5, w5, out5 = _views(params, x, weight, out)
+    x5, w5, r5, out5 = _views(params, x, weight, residual, out)
     chunk = _cpu.row_chunk(math.prod(out5.shape[:4]))
     k.conv_depthwise_cpu(
-        x5, w5, bias, *_cpu.index_maps(params), *params.row_interior(), chunk, *_epilogue(params, out), out5
+        x5, w5, bias, *_cpu.index_maps(params), *params.row_interior(), chunk, *_epilogue(params, r5, out), out5
     )
 
 
 @_gather
-def _depthwise_nhwc(params, x, weight, bias, out, call) -> None:
+def _depthwise_nhwc(params, x, weight, bias, residual, out, call) -> None:
     """Channels-last depthwise with multiplier 1: contiguous channel vectors as stored (no 5-D view)."""
     from .kernels import conv as k
 
     _, mh, mw = _cpu.index_maps(params)
-    x4, o4 = (x[:, None], out[:, None]) if params.nd == 1 else (x, out)
+    x4, r4, o4 = x, residual, out
+    if params.nd == 1:  # (N, W, C) as (N, 1, W, C)
+        x4, o4 = x[:, None], out[:, None]
+        r4 = None if residual is None else residual[:, None]
     w_t = np.ascontiguousarray(weight[:, 0].reshape(weight.shape[0], -1, weight.shape[-1]).transpose(1, 2, 0))
     k.conv_depthwise_nhwc_cpu(
-        x4, w_t, bias, mh, mw, _cpu.row_chunk(o4.shape[0] * o4.shape[1]), *_epilogue(params, out), o4
+        x4, w_t, bias, mh, mw, _cpu.row_chunk(o4.shape[0] * o4.shape[1]), *_epilogue(params, r4, out), o4
     )
 
 
-def _plane(params, x, weight, bias, out, call) -> None:
-    x5, w5, out5 = _views(params, x, weight, out)
-    _conv_plane(params, x5[:, :, 0], w5[:, :, 0], bias, *_epilogue(params, out), out5[:, :, 0])
+def _plane(params, x, weight, bias, residual, out, call) -> None:
+    x5, w5, r5, out5 = _views(params, x, weight, residual, out)
+    _conv_plane(params, x5[:, :, 0], w5[:, :, 0], bias, *_epilogue(params, _depth0(r5), out), out5[:, :, 0])
 
 
 # Torch's non-finite semantics. Winograd mixes every input of a tile, FFT every input of a plane, into each
@@ -133,26 +153,26 @@ def _transform_safe(params, x5, w5, growth: float) -> bool:
 
 
 def _transform(compute: Callable, growth: Callable) -> Callable:
-    """A transform algorithm's launcher: `compute(params, x5, w5, bias, act, consts, out5)` on data that
+    """A transform algorithm's launcher: `compute(params, x5, w5, bias, r5, act, consts, out5)` on data that
     `_transform_safe` passes with `growth(params)`, the GEMM path on any other data."""
 
-    def run(params, x, weight, bias, out, call) -> None:
-        x5, w5, out5 = _views(params, x, weight, out)
+    def run(params, x, weight, bias, residual, out, call) -> None:
+        x5, w5, r5, out5 = _views(params, x, weight, residual, out)
         if not _transform_safe(params, x5, w5, growth(params)):
-            return _gemm(params, x, weight, bias, out, call)
-        compute(params, x5, w5, bias, *_epilogue(params, out), out5)
+            return _gemm(params, x, weight, bias, residual, out, call)
+        compute(params, x5, w5, bias, *_epilogue(params, r5, out), out5)
 
     return run
 
 
-def _gemm(params, x, weight, bias, out, call) -> None:
-    x5, w5, out5 = _views(params, x, weight, out)
-    _conv_gemm(params, False, x5, w5, bias, *_epilogue(params, out), out5)
+def _gemm(params, x, weight, bias, residual, out, call) -> None:
+    x5, w5, r5, out5 = _views(params, x, weight, residual, out)
+    _conv_gemm(params, False, x5, w5, bias, *_epilogue(params, r5, out), out5)
 
 
-def _pointwise(params, x, weight, bias, out, call) -> None:
-    x5, w5, out5 = _views(params, x, weight, out)
-    _conv_gemm(params, True, x5, w5, bias, *_epilogue(params, out), out5)
+def _pointwise(params, x, weight, bias, residual, out, call) -> None:
+    x5, w5, r5, out5 = _views(params, x, weight, residual, out)
+    _conv_gemm(params, True, x5, w5, bias, *_epilogue(params, r5, out), out5)
 
 
 # Accumulator band of the plane kernel: about a third of L1, so that the per-tap passes of big kernels (49 for
@@ -160,7 +180,7 @@ def _pointwise(params, x, weight, bias, out, call) -> None:
 PLANE_BAND_BYTES = 16 << 10
 
 
-def _conv_plane(params, x4, w4, bias, act, consts, out4) -> None:
+def _conv_plane(params, x4, w4, bias, r4, act, consts, out4) -> None:
     """Stride-1 channels-first conv through padded planes (kernels/conv.py conv_plane_cpu): the padded plane's
     row and column maps come from the same index_map as every other kernel's tables, with one tap; flip
     reverses the weights instead of the maps."""
@@ -175,10 +195,10 @@ def _conv_plane(params, x4, w4, bias, act, consts, out4) -> None:
     if params.flip:
         w4 = np.ascontiguousarray(w4[:, :, ::-1, ::-1])
     band = max(1, min(o_h, PLANE_BAND_BYTES // (cols.shape[0] * x4.itemsize)))
-    k.conv_plane_cpu(x4, w4, bias, rows, cols, pad_left, d_h, d_w, band, act, consts, out4)
+    k.conv_plane_cpu(x4, w4, bias, rows, cols, pad_left, d_h, d_w, band, r4, act, consts, out4)
 
 
-def _conv_fft(params, x5, w5, bias, act, consts, out5) -> None:
+def _conv_fft(params, x5, w5, bias, r5, act, consts, out5) -> None:
     """Correlation as FFT convolution with the flipped kernel (scipy.signal.fftconvolve), per image and group,
     cropped to the padded window; bias and activation through the same epilogue kernel. (scipy's overlap-add
     oaconvolve measured 1.3x slower than fftconvolve on a 1024^2 image with a 31^2 kernel here.)"""
@@ -203,7 +223,7 @@ def _conv_fft(params, x5, w5, bias, act, consts, out5) -> None:
                 x5[n, c0 : c0 + c_group][None], kernel[o0 : o0 + o_group], mode="full", axes=(-3, -2, -1)
             )
             acc = np.ascontiguousarray(full.sum(axis=1)[(slice(None),) + crop], dtype=out5.dtype)
-            k.epilogue_cpu(acc.reshape(o_group, -1), bias, n, o0, 0, act, consts, out5)
+            k.epilogue_cpu(acc.reshape(o_group, -1), bias, n, o0, 0, r5, act, consts, out5)
 
 
 def _winograd_kernels(tile: int):
@@ -234,13 +254,13 @@ def _planes(name: str, points: int, chans: int, tiles: int, dtype) -> tuple[np.n
     )
 
 
-def _conv_winograd(params, tile, x5, w5, bias, act, consts, out5) -> None:
+def _conv_winograd(params, tile, x5, w5, bias, r5, act, consts, out5) -> None:
     """3x3 stride-1 2-D conv as Winograd F(tile x tile, 3x3), tile 4 (algorithm "winograd") or 2
     ("winograd_f2"): per bounded chunk of tile rows, the input transform, one batched BLAS GEMM per transform
     point (over groups), and the output transform with the epilogue. F(4x4, 3x3) does 4x fewer multiplies than
     im2col + GEMM, F(2x2, 3x3) 2.25x, at the price of the transforms' memory passes."""
     points, _, transform_in, transform_out = _winograd_kernels(tile)
-    x4, out4, w4 = x5[:, :, 0], out5[:, :, 0], w5[:, :, 0]
+    x4, r4, out4, w4 = x5[:, :, 0], _depth0(r5), out5[:, :, 0], w5[:, :, 0]
     if params.flip:
         w4 = w4[:, :, ::-1, ::-1]
     groups, c_group, o_group = params.groups, params.in_per_group, params.out_per_group
@@ -258,7 +278,7 @@ def _conv_winograd(params, tile, x5, w5, bias, act, consts, out5) -> None:
         m_flat, m = _planes("winograd_m", points, params.out_channels, tiles, x5.dtype)
         transform_in(x4, pad_top, pad_left, tiles_h, tiles_w, r0, r1, v_flat)
         np.matmul(u, v.reshape(points, groups, c_group, tiles), out=m.reshape(points, groups, o_group, tiles))
-        transform_out(m_flat, bias, tiles_h, tiles_w, r0, r1, act, consts, out4)
+        transform_out(m_flat, bias, tiles_h, tiles_w, r0, r1, r4, act, consts, out4)
 
 
 def _rows_per_tile(params: ConvParams, reduction: int, itemsize: int) -> int:
@@ -268,7 +288,7 @@ def _rows_per_tile(params: ConvParams, reduction: int, itemsize: int) -> int:
     return max(1, min(rows, _cpu.WORKSPACE_BYTES // per_row))
 
 
-def _conv_gemm(params, pointwise, x5, w5, bias, act, consts, out5) -> None:
+def _conv_gemm(params, pointwise, x5, w5, bias, r5, act, consts, out5) -> None:
     """Dense path: per image, group and bounded tile of output rows, im2col (or a view) then one BLAS GEMM."""
     from .kernels import conv as k
 
@@ -307,7 +327,7 @@ def _conv_gemm(params, pointwise, x5, w5, bias, act, consts, out5) -> None:
                     k.im2col_cpu(x5, n, c0, md, mh, mw, *w5.shape[2:], *interior, row0, cols)
                     res = acc[:, : p1 - p0]
                     np.matmul(wg, cols, out=res)
-                k.epilogue_cpu(res, bias, n, o0, row0, act, consts, out5)
+                k.epilogue_cpu(res, bias, n, o0, row0, r5, act, consts, out5)
 
 
 # ---- CUDA ----
@@ -320,7 +340,7 @@ def _cuda_views(params: ConvParams, x, weight, out):
     return _cuda.view5(x, nd, cl), _cuda.view5(weight, nd, False), _cuda.view5(out, nd, cl)
 
 
-def _direct_cuda(params, x, weight, bias, out, call) -> None:
+def _direct_cuda(params, x, weight, bias, residual, out, call) -> None:
     """One thread per output (grid-stride); also depthwise (groups == C_in)."""
     from . import _cuda, _gpu
     from .kernels import conv_cuda as k
@@ -328,11 +348,19 @@ def _direct_cuda(params, x, weight, bias, out, call) -> None:
     x5, w5, out5 = _cuda_views(params, x, weight, out)
     bias, consts = _gpu.epilogue_args(params, bias, call.compute)
     k.conv_direct_cuda(call.compute.name)[_cuda.launch_1d(math.prod(out5.shape)) + (call.stream,)](
-        x5, w5, bias, *_gpu.device_index_maps(params), params.groups, params.activation_code, consts, out5
+        x5,
+        w5,
+        bias,
+        *_gpu.device_index_maps(params),
+        params.groups,
+        params.activation_code,
+        consts,
+        out5,
+        *_gpu.residual_args(params, residual),
     )
 
 
-def _gemm_cuda(params, x, weight, bias, out, call) -> None:
+def _gemm_cuda(params, x, weight, bias, residual, out, call) -> None:
     """Implicit GEMM with shared-memory tiles of GEMM_TILE x GEMM_TILE."""
     from . import _cuda, _gpu
     from .kernels import conv_cuda as k
@@ -342,7 +370,15 @@ def _gemm_cuda(params, x, weight, bias, out, call) -> None:
     tile = _cuda.GEMM_TILE
     grid = (-(-math.prod(params.out_spatial) // tile), -(-params.out_per_group // tile), params.batch * params.groups)
     k.conv_gemm_cuda(call.compute.name, tile)[grid, (tile, tile), call.stream](
-        x5, w5, bias, *_gpu.device_index_maps(params), params.groups, params.activation_code, consts, out5
+        x5,
+        w5,
+        bias,
+        *_gpu.device_index_maps(params),
+        params.groups,
+        params.activation_code,
+        consts,
+        out5,
+        *_gpu.residual_args(params, residual),
     )
 
 
@@ -362,22 +398,26 @@ LAUNCHERS: dict[tuple[str, str], Callable] = {
 }
 
 
-def launch(call, params: ConvParams, kernel: str, x, weight, bias, out) -> None:
+def launch(call, params: ConvParams, kernel: str, x, weight, bias, out, residual=None) -> None:
     """Fill `out` with the convolution `params` by `kernel` on the call's backend (arrays as the kernels see them:
-    `Call.compute_input` / `Call.bias` on the CPU, Numba views on CUDA). NumPy's floating-point warnings are
-    off: a NaN or Inf the data carries into a BLAS product is a result, as in the kernels, not a warning."""
+    `Call.compute_input` / `Call.bias` / `Call.residual` on the CPU, Numba views on CUDA), `residual` (laid out
+    as `out`, or None) added before the activation. NumPy's floating-point warnings are off: a NaN or Inf the
+    data carries into a BLAS product is a result, as in the kernels, not a warning."""
     with np.errstate(all="ignore"):
-        LAUNCHERS[(kernel, call.backend)](params, x, weight, bias, out, call)
+        LAUNCHERS[(kernel, call.backend)](params, x, weight, bias, residual, out, call)
 
 
-def launch_shuffled(call, params: ConvParams, one_group: ConvParams, kernel: str, x, weight, bias, out) -> None:
+def launch_shuffled(
+    call, params: ConvParams, one_group: ConvParams, kernel: str, x, weight, bias, out, residual=None
+) -> None:
     """A grouped conv written already channel-shuffled: one launch per group, on the group's channel slice of x
-    and the strided view of `out` holding channels gi, gi + groups, ...; every launcher takes any strides, so
-    the shuffle costs no temporary."""
+    and the strided views of `out` (and of the residual) holding channels gi, gi + groups, ...; every launcher
+    takes any strides, so the shuffle costs no temporary."""
     g, c_group, o_group = params.groups, params.in_per_group, params.out_per_group
     lead = (slice(None),) * (params.nd + 1 if params.channels_last else 1)
     for gi in range(g):
         cs, os = slice(gi * c_group, (gi + 1) * c_group), slice(gi * o_group, (gi + 1) * o_group)
+        shuffled = lead + (slice(gi, None, g),)
         launch(
             call,
             one_group,
@@ -385,5 +425,6 @@ def launch_shuffled(call, params: ConvParams, one_group: ConvParams, kernel: str
             x[lead + (cs,)],
             weight[os],
             None if bias is None else bias[os],
-            out[lead + (slice(gi, None, g),)],
+            out[shuffled],
+            None if residual is None else residual[shuffled],
         )

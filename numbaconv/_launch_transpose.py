@@ -1,8 +1,9 @@
 """The transpose-convolution launchers, CPU and CUDA, in one table keyed by (kernel, backend).
 
 `numbaconv._algorithms.select_transpose` names the kernel. A CPU launcher gets C-contiguous arrays in the compute
-dtype (bias never None); a CUDA launcher gets Numba views of the caller's arrays (bias may be None) and launches
-on the call's stream. Every kernel is a gather that writes each output once, so results are deterministic.
+dtype (bias never None; the residual, laid out as `out`, in the compute dtype with any strides, or None); a CUDA
+launcher gets Numba views of the caller's arrays (bias and residual may be None) and launches on the call's
+stream. Every kernel is a gather that writes each output once, so results are deterministic.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ def _tables(params: ConvTransposeParams) -> tuple[np.ndarray, np.ndarray, np.nda
     return md, mh, params.runs_w()
 
 
-def _direct(params: ConvTransposeParams, x, weight, bias, out, call) -> None:
+def _residual5(params: ConvTransposeParams, residual):
+    """The residual as the (N, C, D, H, W) view the CPU kernels take (None stays None)."""
+    return None if residual is None else _cpu.to5d(residual, params.nd, params.channels_last)
+
+
+def _direct(params: ConvTransposeParams, x, weight, bias, residual, out, call) -> None:
     """The gather over output rows (kernels/conv_transpose.py conv_transpose_direct_cpu)."""
     from .kernels import conv_transpose as k
 
@@ -42,18 +48,19 @@ def _direct(params: ConvTransposeParams, x, weight, bias, out, call) -> None:
         runs,
         params.stride[-1],
         params.groups,
+        _residual5(params, residual),
         act,
         consts,
         _cpu.to5d(out, nd, cl),
     )
 
 
-def _gemm(params: ConvTransposeParams, x, weight, bias, out, call) -> None:
+def _gemm(params: ConvTransposeParams, x, weight, bias, residual, out, call) -> None:
     """BLAS into a column buffer per block, then the col2im gather (kernels/conv_transpose.py)."""
     from .kernels import conv_transpose as k
 
     nd, cl = params.nd, params.channels_last
-    out5 = _cpu.to5d(out, nd, cl)
+    out5, r5 = _cpu.to5d(out, nd, cl), _residual5(params, residual)
     md, mh, runs = _tables(params)
     stride_w = params.stride[-1]
     act, consts = params.activation_code, _cpu.activation_consts(params, out.dtype)
@@ -81,7 +88,7 @@ def _gemm(params: ConvTransposeParams, x, weight, bias, out, call) -> None:
             res = buf[: nb * groups * m * taps * pixels].reshape(nb, groups, m * taps, pixels)  # C-contiguous
             np.matmul(wt[None, :, oc0 * taps : (oc0 + m) * taps], xm[n0 : n0 + nb], out=res)
             k.col2im_transpose_cpu(
-                res, bias, n0, oc0, md, mh, runs, stride_w, in_h, in_w, k_d, k_h, k_w, act, consts, out5
+                res, bias, n0, oc0, md, mh, runs, stride_w, in_h, in_w, k_d, k_h, k_w, r5, act, consts, out5
             )
 
 
@@ -91,7 +98,7 @@ def device_tap_tables(params: ConvTransposeParams):
     return tuple(_cuda.to_device(t.astype(_gpu.index_dtype(t.max() + 1)), 0) for t in params.tap_tables())
 
 
-def _direct_cuda(params: ConvTransposeParams, x, weight, bias, out, call) -> None:
+def _direct_cuda(params: ConvTransposeParams, x, weight, bias, residual, out, call) -> None:
     """One thread per output, walking the packed tap tables."""
     from .kernels import conv_transpose_cuda as k
 
@@ -99,7 +106,15 @@ def _direct_cuda(params: ConvTransposeParams, x, weight, bias, out, call) -> Non
     x5, out5, w5 = _cuda.view5(x, nd, cl), _cuda.view5(out, nd, cl), _cuda.view5(weight, nd, False)
     bias, consts = _gpu.epilogue_args(params, bias, call.compute)
     k.conv_transpose_direct_cuda(call.compute.name)[_cuda.launch_1d(math.prod(out5.shape)) + (call.stream,)](
-        x5, w5, bias, *device_tap_tables(params), params.groups, params.activation_code, consts, out5
+        x5,
+        w5,
+        bias,
+        *device_tap_tables(params),
+        params.groups,
+        params.activation_code,
+        consts,
+        out5,
+        *_gpu.residual_args(params, residual),
     )
 
 
@@ -110,6 +125,7 @@ LAUNCHERS: dict[tuple[str, str], Callable] = {
 }
 
 
-def launch(call, params: ConvTransposeParams, kernel: str, x, weight, bias, out) -> None:
-    """Fill `out` with the transpose convolution `params` by `kernel` on the call's backend."""
-    LAUNCHERS[(kernel, call.backend)](params, x, weight, bias, out, call)
+def launch(call, params: ConvTransposeParams, kernel: str, x, weight, bias, out, residual=None) -> None:
+    """Fill `out` with the transpose convolution `params` by `kernel` on the call's backend, `residual` (laid out
+    as `out`, or None) added before the activation."""
+    LAUNCHERS[(kernel, call.backend)](params, x, weight, bias, residual, out, call)

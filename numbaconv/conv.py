@@ -42,8 +42,13 @@ _COMMON_DOC = """
         torch's names; SciPy ndimage calls them constant, mirror, nearest and wrap.
     flip : bool
         True computes true convolution (kernel rotated 180 degrees); the default is cross-correlation.
+    residual : ndarray, optional
+        Added after the bias and before the activation, in the same store:
+        ``activation(conv(x, weight) + bias + residual)``, a ResNet block's shortcut in one pass. Exactly the
+        result's shape and layout (unbatched when x is), on x's device, any float dtype (read in the compute
+        dtype); ``out`` must not overlap it.
     activation : {None, "relu", "relu6", "leaky_relu", "sigmoid", "tanh"}
-        Fused with the bias into the kernel's store.
+        Fused with the bias (and residual) into the kernel's store.
     negative_slope : float
         Slope of ``"leaky_relu"`` for negative inputs.
     layout : str
@@ -83,6 +88,7 @@ def _conv(
     groups: int = 1,
     padding_mode: PaddingMode = "zeros",
     flip: bool = False,
+    residual: Array | None = None,
     activation: Activation = None,
     negative_slope: float = 0.01,
     layout: Layout | None = None,
@@ -91,7 +97,7 @@ def _conv(
     dtype: DTypeLike | None = None,
     stream: Stream = None,
 ) -> Array:
-    call = Call.weighted(op, x, weight, bias, out, dtype, stream).unbatched(nd)
+    call = Call.weighted(op, x, weight, bias, out, dtype, stream, residual).unbatched(nd, "residual")
     params = conv_params(
         op,
         nd,
@@ -111,21 +117,22 @@ def _conv(
 
 
 def run_conv(call: Call, params: ConvParams, algorithm: str, one_group: ConvParams | None = None, select_kernel=select):
-    """The shared tail of every convolution: bias, kernel choice, `out=` check, tuning, launch.
+    """The shared tail of every convolution: bias, residual, kernel choice, `out=` check, tuning, launch.
 
     With `one_group`, the grouped conv `params` is run one group at a time with its channels shuffled
     (shuffle_conv2d); the kernel is chosen for one group's convolution.
     """
     bias = call.bias("bias", params.out_channels, params.op)
+    residual = call.residual(params.out_shape)
     kernel = select_kernel(one_group or params, algorithm, call.backend)
     call.check_out(params.out_shape)
     x, weight = call.compute_input("x"), call.compute_input("weight")
 
     def fill(kernel_name, target):
         if one_group is None:
-            launch(call, params, kernel_name, x, weight, bias, target)
+            launch(call, params, kernel_name, x, weight, bias, target, residual)
         else:
-            launch_shuffled(call, params, one_group, kernel_name, x, weight, bias, target)
+            launch_shuffled(call, params, one_group, kernel_name, x, weight, bias, target, residual)
 
     if kernel == "tune":
         from . import tuning
@@ -184,6 +191,9 @@ conv2d.__doc__ = (
     (1, 4, 4, 4)
     >>> float(numbaconv.conv2d(x, w)[0, 0, 0, 0])
     27.0
+    >>> r = np.full((1, 4, 6, 6), -20, np.float32)  # relu(27 - 20): the residual comes before the activation
+    >>> float(numbaconv.conv2d(x, w, residual=r, activation="relu")[0, 0, 0, 0])
+    7.0
 """
 )
 
@@ -218,6 +228,7 @@ def depthwise_conv2d(
     dilation: IntOrTuple = 1,
     padding_mode: PaddingMode = "zeros",
     flip: bool = False,
+    residual: Array | None = None,
     activation: Activation = None,
     negative_slope: float = 0.01,
     layout: Layout2d = "NCHW",
@@ -239,7 +250,7 @@ def depthwise_conv2d(
     (1, 6, 5, 5)
     """
     op = "depthwise_conv2d"
-    backend_of(op, x=x, weight=weight, bias=bias, out=out)
+    backend_of(op, x=x, weight=weight, bias=bias, residual=residual, out=out)
     if x.ndim in (3, 4) and weight.ndim == 4 and weight.shape[1] != 1:
         raise ValueError(
             f"{op}: weight.shape[1]={weight.shape[1]} must be 1 (weight is (C_in * multiplier, 1, kH, kW))"
@@ -257,6 +268,7 @@ def depthwise_conv2d(
         groups=channels,
         padding_mode=padding_mode,
         flip=flip,
+        residual=residual,
         activation=activation,
         negative_slope=negative_slope,
         layout=layout,
@@ -281,6 +293,7 @@ def pointwise_conv2d(
     bias: Array | None = None,
     *,
     groups: int = 1,
+    residual: Array | None = None,
     activation: Activation = None,
     negative_slope: float = 0.01,
     layout: Layout2d = "NCHW",
@@ -302,7 +315,7 @@ def pointwise_conv2d(
     array([3., 3., 3., 3., 3.], dtype=float32)
     """
     op = "pointwise_conv2d"
-    backend_of(op, x=x, weight=weight, bias=bias, out=out)
+    backend_of(op, x=x, weight=weight, bias=bias, residual=residual, out=out)
     return _conv(
         op,
         2,
@@ -315,6 +328,7 @@ def pointwise_conv2d(
         groups=groups,
         padding_mode="zeros",
         flip=False,
+        residual=residual,
         activation=activation,
         negative_slope=negative_slope,
         layout=layout,
@@ -337,6 +351,7 @@ def separable_conv2d(
     dilation: IntOrTuple = 1,
     padding_mode: PaddingMode = "zeros",
     depthwise_activation: Activation = None,
+    residual: Array | None = None,
     activation: Activation = None,
     negative_slope: float = 0.01,
     layout: Layout2d = "NCHW",
@@ -348,9 +363,9 @@ def separable_conv2d(
 
     ``depthwise_weight`` is ``(C_in * multiplier, 1, kH, kW)``; ``pointwise_weight`` is
     ``(C_out, C_in * multiplier)`` or ``(C_out, C_in * multiplier, 1, 1)``. ``depthwise_bias`` and
-    ``depthwise_activation`` apply between the two steps (MobileNet puts its ReLU there); ``bias`` and
-    ``activation`` apply to the result. Stride, padding and dilation belong to the depthwise step. Both steps
-    are checked before either runs.
+    ``depthwise_activation`` apply between the two steps (MobileNet puts its ReLU there); ``bias``, ``residual``
+    (as :func:`conv2d`'s, of the result's shape) and ``activation`` apply to the result. Stride, padding and
+    dilation belong to the depthwise step. Both steps are checked before either runs.
 
     Examples
     --------
@@ -369,11 +384,12 @@ def separable_conv2d(
             "pointwise_weight": pointwise_weight,
             "bias": bias,
             "depthwise_bias": depthwise_bias,
+            "residual": residual,
         },
         outs={"out": out},
         stream=stream,
     )
-    call.float_result(dtype).real("depthwise_weight", "pointwise_weight").unbatched(2)
+    call.float_result(dtype).real("depthwise_weight", "pointwise_weight").unbatched(2, "residual")
     x, depthwise_weight = call.x, call["depthwise_weight"]
     if x.ndim != 4:
         raise ValueError(f"{op}: input must be 4-d ({layout}) or 3-d unbatched, got {x.ndim}-d shape {x.shape}")
@@ -409,6 +425,7 @@ def separable_conv2d(
     )
     depthwise_bias = call.bias("depthwise_bias", dw_params.out_channels)
     bias = call.bias("bias", pw_params.out_channels)
+    residual = call.residual(pw_params.out_shape)
     call.check_out(pw_params.out_shape)
     depthwise = select(dw_params, "depthwise", call.backend)
     pointwise = select(pw_params, "pointwise" if not call.is_cuda else "gemm", call.backend)
@@ -417,7 +434,7 @@ def separable_conv2d(
     def fill(target):
         mid = call.empty(dw_params.out_shape, call.compute)
         launch(call, dw_params, depthwise, x, dw, depthwise_bias, mid)
-        launch(call, pw_params, pointwise, mid, pw, bias, target)
+        launch(call, pw_params, pointwise, mid, pw, bias, target, residual)
 
     return call.run(pw_params.out_shape, fill)
 

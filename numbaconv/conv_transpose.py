@@ -69,6 +69,7 @@ def _conv_transpose(
     groups: int = 1,
     dilation: IntOrTuple = 1,
     output_size: Sequence[int] | None = None,
+    residual: Array | None = None,
     activation: Activation = None,
     negative_slope: float = 0.01,
     layout: Layout | None = None,
@@ -77,7 +78,7 @@ def _conv_transpose(
     dtype: DTypeLike | None = None,
     stream: Stream = None,
 ) -> Array:
-    call = Call.weighted(op, x, weight, bias, out, dtype, stream).unbatched(nd)
+    call = Call.weighted(op, x, weight, bias, out, dtype, stream, residual).unbatched(nd, "residual")
     params = conv_transpose_params(
         op,
         nd,
@@ -94,10 +95,11 @@ def _conv_transpose(
         layout=layout,
     )
     bias = call.bias("bias", params.out_channels)
+    residual = call.residual(params.out_shape)
     kernel = select_transpose(params, algorithm, call.backend)
     call.check_out(params.out_shape)
     x, weight = call.compute_input("x"), call.compute_input("weight")
-    return call.run(params.out_shape, lambda target: launch(call, params, kernel, x, weight, bias, target))
+    return call.run(params.out_shape, lambda target: launch(call, params, kernel, x, weight, bias, target, residual))
 
 
 _COMMON_DOC = """
@@ -115,8 +117,13 @@ _COMMON_DOC = """
     output_size : tuple of ints, optional
         Spatial output size (or a full output shape in ``layout``); solves ``output_padding`` within
         ``out = (in - 1) * stride - pad_lo - pad_hi + dilation * (kernel - 1) + output_padding + 1``.
+    residual : ndarray, optional
+        Added after the bias and before the activation, in the same store:
+        ``activation(conv_transpose(x, weight) + bias + residual)`` (a U-Net skip connection added as the
+        decoder upsamples). Exactly the result's shape and layout (unbatched when x is), on x's device, any
+        float dtype (read in the compute dtype); ``out`` must not overlap it.
     activation : {None, "relu", "relu6", "leaky_relu", "sigmoid", "tanh"}
-        Fused with the bias into the kernel's store.
+        Fused with the bias (and residual) into the kernel's store.
     negative_slope : float
         Slope of ``"leaky_relu"`` for negative inputs.
     layout : str
@@ -164,6 +171,9 @@ conv_transpose1d.__doc__ = (
     >>> x = np.array([[[1, 2, 3]]], np.float32)
     >>> numbaconv.conv_transpose1d(x, np.ones((1, 1, 2), np.float32), stride=2)
     array([[[1., 1., 2., 2., 3., 3.]]], dtype=float32)
+    >>> skip = np.full((1, 1, 6), 10, np.float32)
+    >>> numbaconv.conv_transpose1d(x, np.ones((1, 1, 2), np.float32), stride=2, residual=skip)
+    array([[[11., 11., 12., 12., 13., 13.]]], dtype=float32)
 """
 )
 
@@ -306,6 +316,7 @@ def resize_conv2d(
     stride: IntOrTuple = 1,
     dilation: IntOrTuple = 1,
     groups: int = 1,
+    residual: Array | None = None,
     activation: Activation = None,
     negative_slope: float = 0.01,
     layout: Layout2d = "NCHW",
@@ -337,7 +348,7 @@ def resize_conv2d(
         The upsampling, as :func:`interpolate`'s modes.
     align_corners : bool, optional
         ``"bilinear"`` and ``"bicubic"`` only, as :func:`interpolate` (None means False).
-    padding, padding_mode, stride, dilation, groups, activation, negative_slope, layout, out, dtype, stream
+    padding, padding_mode, stride, dilation, groups, residual, activation, negative_slope, layout, out, dtype, stream
         As :func:`conv2d`, for the convolution over the upsampled image; ``padding`` defaults to ``"same"``.
     algorithm : {"auto", "direct", "gemm"} or "depthwise" on CUDA
         conv's kernels, run on the remapped index tables: on the CPU its direct or im2col + GEMM kernel; on
@@ -362,7 +373,7 @@ def resize_conv2d(
     (1, 3, 4, 4)
     """
     op = "resize_conv2d"
-    call = Call.weighted(op, x, weight, bias, out, dtype, stream).unbatched(2)
+    call = Call.weighted(op, x, weight, bias, out, dtype, stream, residual).unbatched(2, "residual")
     params = resize_conv_params(
         op,
         call.x.shape,
@@ -384,10 +395,11 @@ def resize_conv2d(
 
 
 def _read_interpolated(call: Call, params, upsample: InterpolateParams, algorithm: str):
-    """resize_conv2d's bilinear and bicubic modes: after the conv's remaining checks (bias, algorithm, out=),
-    x is interpolated into an intermediate of the upsampled size, which the conv then reads as its input (scale
-    1: its index tables are those of a plain conv over the upsampled image)."""
+    """resize_conv2d's bilinear and bicubic modes: after the conv's remaining checks (bias, residual, algorithm,
+    out=), x is interpolated into an intermediate of the upsampled size, which the conv then reads as its input
+    (scale 1: its index tables are those of a plain conv over the upsampled image)."""
     call.bias("bias", params.out_channels, params.op)
+    call.residual(params.out_shape)
     select_resize(params, algorithm, call.backend)
     call.check_out(params.out_shape)
     call.arrays["x"] = interpolated(call, upsample)

@@ -200,6 +200,7 @@ def shuffle_conv2d(
     dilation: IntOrTuple = 1,
     padding_mode: PaddingMode = "zeros",
     flip: bool = False,
+    residual: Array | None = None,
     activation: Activation = None,
     negative_slope: float = 0.01,
     layout: Layout2d = "NCHW",
@@ -212,7 +213,8 @@ def shuffle_conv2d(
 
     Equals ``channel_shuffle(conv2d(x, weight, bias, groups=groups, ...), groups)`` (activation applied
     before the shuffle, which commutes with it) without the unshuffled temporary: group ``gi``'s output
-    channels land directly on channels ``gi, gi + groups, gi + 2 * groups, ...``.
+    channels land directly on channels ``gi, gi + groups, gi + 2 * groups, ...``. A ``residual`` has the
+    shape of that shuffled result and is added to it before the activation.
 
     Parameters
     ----------
@@ -243,7 +245,7 @@ def shuffle_conv2d(
     array([0., 2., 1., 3.], dtype=float32)
     """
     op = "shuffle_conv2d"
-    call = Call.weighted(op, x, weight, bias, out, dtype, stream).unbatched(2)
+    call = Call.weighted(op, x, weight, bias, out, dtype, stream, residual).unbatched(2, "residual")
     params = conv_params(
         op,
         2,
@@ -293,6 +295,7 @@ def spatially_separable_conv2d(
     groups: int = 1,
     padding_mode: PaddingMode = "zeros",
     flip: bool = False,
+    residual: Array | None = None,
     activation: Activation = None,
     negative_slope: float = 0.01,
     layout: Layout2d = "NCHW",
@@ -321,6 +324,8 @@ def spatially_separable_conv2d(
         ``(C_out, C_mid / groups, 1, kW)`` or ``(C_out, C_mid / groups, kW)``.
     bias : ndarray, optional
         ``(C_out,)``, added after the row pass, before the activation.
+    residual : ndarray, optional
+        Of the result's shape, added after the bias, before the activation (as :func:`conv2d`'s).
     groups : int
         Groups of both passes; ``groups=C_in`` with ``C_mid = C_out = C_in`` filters each channel on its own
         (a separable image filter such as Sobel applied per channel).
@@ -344,11 +349,11 @@ def spatially_separable_conv2d(
     op = "spatially_separable_conv2d"
     call = Call(
         op,
-        {"x": x, "column_weight": column_weight, "row_weight": row_weight, "bias": bias},
+        {"x": x, "column_weight": column_weight, "row_weight": row_weight, "bias": bias, "residual": residual},
         outs={"out": out},
         stream=stream,
     )
-    call.float_result(dtype).real("column_weight", "row_weight").unbatched(2)
+    call.float_result(dtype).real("column_weight", "row_weight").unbatched(2, "residual")
     col = _separable_weight(
         op, "column_weight", call["column_weight"], 3, "(C_mid, C_in/groups, kH) or (C_mid, C_in/groups, kH, 1)"
     )
@@ -382,6 +387,7 @@ def spatially_separable_conv2d(
         **common,
     )
     bias = call.bias("bias", row_params.out_channels, row_params.op)
+    residual = call.residual(row_params.out_shape)
     call.check_out(row_params.out_shape)
     call.arrays.update(column_weight=col, row_weight=row)
     col_kernel, row_kernel = select(col_params, "auto", call.backend), select(row_params, "auto", call.backend)
@@ -390,7 +396,7 @@ def spatially_separable_conv2d(
     def fill(target):
         mid = call.empty(col_params.out_shape, call.compute)
         launch(call, col_params, col_kernel, x, col_w, call.bias(None, col_params.out_channels), mid)
-        launch(call, row_params, row_kernel, mid, row_w, bias, target)
+        launch(call, row_params, row_kernel, mid, row_w, bias, target, residual)
 
     return call.run(row_params.out_shape, fill)
 

@@ -50,8 +50,10 @@ def conv(
     flip=False,
     act=None,
     negative_slope=0.01,
+    residual=None,
 ):
-    """N-d cross-correlation (or convolution with flip=True) of x (N, C, *S) with w (O, C/g, *K).
+    """N-d cross-correlation (or convolution with flip=True) of x (N, C, *S) with w (O, C/g, *K), plus bias, plus
+    `residual` (an array of the result's shape), then the activation `act`.
 
     `pads` is an int or a list of (lo, hi) pairs per spatial dim.
     """
@@ -82,8 +84,15 @@ def conv(
         spatial = "".join("pqrs"[:nd])
         outs.append(np.einsum(f"nc{spatial}{letters},oc{letters}->no{spatial}", xg, wg))
     y = np.concatenate(outs, axis=1)
+    return _epilogue(y, bias, residual, act, negative_slope)
+
+
+def _epilogue(y, bias, residual, act, negative_slope):
+    """act(y + bias (per channel) + residual), in float64."""
     if bias is not None:
-        y = y + np.asarray(bias, np.float64).reshape((1, -1) + (1,) * nd)
+        y = y + np.asarray(bias, np.float64).reshape((1, -1) + (1,) * (y.ndim - 2))
+    if residual is not None:
+        y = y + np.asarray(residual, np.float64)
     return activation(y, act, negative_slope)
 
 
@@ -91,9 +100,20 @@ def conv(
 
 
 def conv_transpose(
-    x, w, bias=None, stride=1, pads=0, output_padding=0, dilation=1, groups=1, act=None, negative_slope=0.01
+    x,
+    w,
+    bias=None,
+    stride=1,
+    pads=0,
+    output_padding=0,
+    dilation=1,
+    groups=1,
+    act=None,
+    negative_slope=0.01,
+    residual=None,
 ):
-    """N-d transpose convolution of x (N, C_in, *S) with w (C_in, C_out/g, *K), from its definition.
+    """N-d transpose convolution of x (N, C_in, *S) with w (C_in, C_out/g, *K), from its definition, plus bias and
+    `residual`, then the activation.
 
     Every input pixel scatters its group's filters, scaled by its value, into the full output at
     i * stride + k * dilation; output_padding lengthens the end; then `pads` ((lo, hi) per dim, or an int)
@@ -121,9 +141,7 @@ def conv_transpose(
                 ws = w[(slice(g * cg, (g + 1) * cg), slice(None)) + k]
                 y[(slice(None), slice(g * og, (g + 1) * og)) + at] += xs @ ws
     y = y[(slice(None), slice(None)) + tuple(slice(lo, n - hi) for (lo, hi), n in zip(pads, full))]
-    if bias is not None:
-        y = y + np.asarray(bias, np.float64).reshape((1, -1) + (1,) * nd)
-    return activation(y, act, negative_slope)
+    return _epilogue(y, bias, residual, act, negative_slope)
 
 
 def resize_conv(x, w, bias=None, scale=2, mode="nearest", align_corners=False, **conv_options):
