@@ -40,6 +40,8 @@ def torch_of(a):
 @pytest.mark.parametrize(
     "name, argv",
     [
+        ("resnet18", ["--size", "32"]),
+        ("mobilenetv2", ["--size", "32", "--width", "0.25"]),
         ("segnet", ["--size", "16"]),
         ("filter_bank", ["--size", "48"]),
     ],
@@ -48,6 +50,68 @@ def test_example_runs_as_written(name, argv, capsys):
     result = load(name).main(argv)
     assert np.all(np.isfinite(result))
     assert capsys.readouterr().out.strip()
+
+
+def test_resnet18_equals_torch():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    m = load("resnet18")
+    weights = m.random_weights(seed=3, classes=10)
+    x = np.random.default_rng(4).standard_normal((2, 3, 40, 40), np.float32)
+    got = m.forward(x, m.fold(weights), weights["fc.weight"], weights["fc.bias"])
+
+    h = F.relu(torch_conv_bn(F, torch_of(x), weights, "conv1", "bn1", stride=2, padding=3))
+    h = F.max_pool2d(h, 3, stride=2, padding=1)
+    for layer, (_, stride) in enumerate(m.STAGES, 1):
+        for block in range(2):
+            name, s = f"layer{layer}.{block}", stride if block == 0 else 1
+            shortcut = h
+            if f"{name}.downsample.0.weight" in weights:
+                shortcut = torch_conv_bn(F, h, weights, f"{name}.downsample.0", f"{name}.downsample.1", stride=s)
+            y = F.relu(torch_conv_bn(F, h, weights, f"{name}.conv1", f"{name}.bn1", stride=s, padding=1))
+            h = F.relu(torch_conv_bn(F, y, weights, f"{name}.conv2", f"{name}.bn2", padding=1) + shortcut)
+    expect = F.linear(
+        torch.flatten(F.adaptive_avg_pool2d(h, 1), 1), torch_of(weights["fc.weight"]), torch_of(weights["fc.bias"])
+    )
+    close(got, expect.numpy())
+
+
+def test_mobilenetv2_equals_torch():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    m = load("mobilenetv2")
+    weights = m.random_weights(seed=5, classes=10, width=0.5)
+    x = np.random.default_rng(6).standard_normal((2, 3, 32, 32), np.float32)
+    got = m.forward(x, m.fold(weights), weights["classifier.1.weight"], weights["classifier.1.bias"])
+
+    def relu6(t):
+        return F.hardtanh(t, 0.0, 6.0)
+
+    h = relu6(torch_conv_bn(F, torch_of(x), weights, "features.0.0", "features.0.1", stride=2, padding=1))
+    for i, stride in enumerate(m.STRIDES, 1):
+        block_in, y, j = h, h, 0
+        while f"features.{i}.conv.{j}.0.weight" in weights:
+            w = weights[f"features.{i}.conv.{j}.0.weight"]
+            depthwise = w.shape[1] == 1 and w.shape[2] == 3
+            y = relu6(
+                torch_conv_bn(
+                    F,
+                    y,
+                    weights,
+                    f"features.{i}.conv.{j}.0",
+                    f"features.{i}.conv.{j}.1",
+                    stride=stride if depthwise else 1,
+                    padding=1 if depthwise else 0,
+                    groups=w.shape[0] if depthwise else 1,
+                )
+            )
+            j += 1
+        y = torch_conv_bn(F, y, weights, f"features.{i}.conv.{j}", f"features.{i}.conv.{j + 1}")
+        h = y + block_in if stride == 1 and block_in.shape == y.shape else y
+    h = relu6(torch_conv_bn(F, h, weights, "features.18.0", "features.18.1"))
+    pooled = torch.flatten(F.adaptive_avg_pool2d(h, 1), 1)
+    expect = F.linear(pooled, torch_of(weights["classifier.1.weight"]), torch_of(weights["classifier.1.bias"]))
+    close(got, expect.numpy())
 
 
 def test_segnet_equals_torch():
