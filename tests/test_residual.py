@@ -100,13 +100,10 @@ def activations(backend):
 
 # ---- every op and algorithm against the reference ----
 
-CPU_MATRIX = [
-    (case, name, dtype, layout)
-    for case in CASES
-    for name in algorithms(case)
-    for dtype in (np.float32, np.float64)
-    for layout in LAYOUTS
-]
+# Each algorithm in both dtypes and both layouts, paired (float32 channels-first, float64 channels-last) rather
+# than crossed: every residual kernel variant compiles, and the suite compiles half as many.
+PAIRS = ((np.float32, "first"), (np.float64, "last"))
+CPU_MATRIX = [(case, name, dtype, layout) for case in CASES for name in algorithms(case) for dtype, layout in PAIRS]
 CUDA_MATRIX = [(case, name, np.float32, "first") for case in CASES for name in algorithms(case, "cuda")[1:]] + [
     (CASES[i], "auto", np.float64, "last") for i in (2, 4, 5)
 ]
@@ -126,7 +123,7 @@ def test_conv_residual_matches_reference(backend, case, algorithm, dtype, layout
 
 @over_backends(
     "case,algorithm,dtype,layout",
-    [(c, a, d, lay) for c in T_CASES for a in ("direct", "gemm") for d in (np.float32, np.float64) for lay in LAYOUTS],
+    [(c, a, d, lay) for c in T_CASES for a in ("direct", "gemm") for d, lay in PAIRS],
     [(c, "direct", d, lay) for c, d, lay in zip(T_CASES, (np.float32, np.float64, np.float32), LAYOUTS * 2)],
 )
 def test_conv_transpose_residual_matches_reference(backend, case, algorithm, dtype, layout):
@@ -478,7 +475,7 @@ def no_kernels(monkeypatch):
         (
             lambda: numbaconv.conv2d(X, W, residual=R.tolist()),
             TypeError,
-            r"conv2d: residual must be a NumPy array or a CUDA array \(CuPy, Numba, torch\), got builtins.list",
+            r"conv2d: residual must be a NumPy array, a CPU array with __dlpack__ .*got builtins.list",
         ),
         (
             lambda: numbaconv.conv2d(X, W, residual=np.zeros((2, 6, 8, 8), np.float32)),
