@@ -147,6 +147,14 @@ def test_resize_conv2d_residual(backend, algorithm, layout):
         assert_close(got, ref.resize_conv(x, w, b, scale=2, pads=1, act=act, residual=r))
 
 
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_resize_conv2d_interpolating_modes_take_the_residual(backend, mode):
+    x, w, b = rand((1, 2, 4, 5), np.float64, 30), rand((3, 2, 3, 3), np.float64, 31), rand((3,), np.float64, 32)
+    r = rand((1, 3, 8, 10), np.float64, 33)
+    got = run_residual(backend, numbaconv.resize_conv2d, x, w, b, residual=r, mode=mode, padding=1, activation="relu")
+    assert_close(got, ref.resize_conv(x, w, b, scale=2, mode=mode, pads=1, act="relu", residual=r))
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_depthwise_pointwise_and_separable_residual(backend, layout):
     x = rand((1, 3, 6, 7), np.float64, 13)
