@@ -28,11 +28,12 @@ def epilogue_args(params, bias, compute: np.dtype):
     return bias, device_constant((params.negative_slope, 0, 1, 6), compute.name)
 
 
-def residual_args(params, residual) -> tuple:
-    """The kernels' trailing residual argument: (its (N, C, D, H, W) view,), or () without one. numba-cuda cannot
-    pass None to a kernel; a kernel's `residual=None` left out compiles to the kernel without the residual add
-    (kernels/conv_cuda.py)."""
-    return () if residual is None else (_cuda.view5(residual, params.nd, params.channels_last),)
+def epilogue_tail(params, consts, out5, residual) -> tuple:
+    """The conv kernels' trailing arguments: groups, activation code and constants, the (N, C, D, H, W) output,
+    and the residual's view when there is one. numba-cuda cannot pass None to a kernel; a kernel's
+    `residual=None` left out compiles to the kernel without the residual add (kernels/conv_cuda.py)."""
+    head = (params.groups, params.activation_code, consts, out5)
+    return head if residual is None else (*head, _cuda.view5(residual, params.nd, params.channels_last))
 
 
 @_cuda.device_cache(maxsize=64)

@@ -348,15 +348,7 @@ def _direct_cuda(params, x, weight, bias, residual, out, call) -> None:
     x5, w5, out5 = _cuda_views(params, x, weight, out)
     bias, consts = _gpu.epilogue_args(params, bias, call.compute)
     k.conv_direct_cuda(call.compute.name)[_cuda.launch_1d(math.prod(out5.shape)) + (call.stream,)](
-        x5,
-        w5,
-        bias,
-        *_gpu.device_index_maps(params),
-        params.groups,
-        params.activation_code,
-        consts,
-        out5,
-        *_gpu.residual_args(params, residual),
+        x5, w5, bias, *_gpu.device_index_maps(params), *_gpu.epilogue_tail(params, consts, out5, residual)
     )
 
 
@@ -370,15 +362,7 @@ def _gemm_cuda(params, x, weight, bias, residual, out, call) -> None:
     tile = _cuda.GEMM_TILE
     grid = (-(-math.prod(params.out_spatial) // tile), -(-params.out_per_group // tile), params.batch * params.groups)
     k.conv_gemm_cuda(call.compute.name, tile)[grid, (tile, tile), call.stream](
-        x5,
-        w5,
-        bias,
-        *_gpu.device_index_maps(params),
-        params.groups,
-        params.activation_code,
-        consts,
-        out5,
-        *_gpu.residual_args(params, residual),
+        x5, w5, bias, *_gpu.device_index_maps(params), *_gpu.epilogue_tail(params, consts, out5, residual)
     )
 
 

@@ -106,15 +106,7 @@ def _direct_cuda(params: ConvTransposeParams, x, weight, bias, residual, out, ca
     x5, out5, w5 = _cuda.view5(x, nd, cl), _cuda.view5(out, nd, cl), _cuda.view5(weight, nd, False)
     bias, consts = _gpu.epilogue_args(params, bias, call.compute)
     k.conv_transpose_direct_cuda(call.compute.name)[_cuda.launch_1d(math.prod(out5.shape)) + (call.stream,)](
-        x5,
-        w5,
-        bias,
-        *device_tap_tables(params),
-        params.groups,
-        params.activation_code,
-        consts,
-        out5,
-        *_gpu.residual_args(params, residual),
+        x5, w5, bias, *device_tap_tables(params), *_gpu.epilogue_tail(params, consts, out5, residual)
     )
 
 
