@@ -17,6 +17,8 @@ import numpy as np
 # Launch shape; tests shrink these so that many blocks and ragged edges run.
 THREADS_1D = 256
 GEMM_TILE = 16
+GRID_MAX = 65535  # blocks per grid dim of `launch_cells` (the hardware's y and z limit); the kernels grid-stride
+MAX_ELEMENTS = 2**31  # the 3-D-grid kernels index in uint32: coordinate + grid stride must not wrap
 
 
 @functools.cache
@@ -195,6 +197,29 @@ def launch_1d(total: int) -> tuple[int, int]:
     """(blocks, threads) for a grid-stride loop over `total` items."""
     threads = THREADS_1D
     return max(1, min(-(-total // threads), 65535 * 8)), threads
+
+
+def launch_cells(shape5: tuple[int, ...], channels_last: bool) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """(blocks, threads) of the 3-D grid over a 5-D (N, C, D, H, W) output (kernels/_grid_cuda.py): x = W and
+    y = H channels-first, x = C and y = W channels-last, z the rest; a block is THREADS_1D threads, as wide in x
+    as the row allows (a power of two), the rest in y."""
+    n, c, d, h, w = shape5
+    fast, mid, slow = (c, w, n * d * h) if channels_last else (w, h, n * c * d)
+    bx = min(THREADS_1D, 1 << max(0, fast - 1).bit_length())
+    by = max(1, min(THREADS_1D // bx, 1 << max(0, mid - 1).bit_length()))
+    blocks = tuple(max(1, min(-(-size // step), GRID_MAX)) for size, step in ((fast, bx), (mid, by), (slow, 1)))
+    return blocks, (bx, by, 1)  # type: ignore[return-value]
+
+
+def check_elements(op: str, **arrays) -> None:
+    """NotImplementedError unless every array has fewer than MAX_ELEMENTS elements (the uint32 kernels)."""
+    for name, a in arrays.items():
+        size = int(np.prod(a.shape, dtype=np.int64))
+        if size >= MAX_ELEMENTS:
+            raise NotImplementedError(
+                f"{op}: {name} has {size} elements; the CUDA kernel indexes in 32 bits and takes fewer than "
+                f"2**31 elements per array (split the batch)"
+            )
 
 
 def reinterpret(a, dtype, shape: tuple[int, ...], strides: tuple[int, ...]):

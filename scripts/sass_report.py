@@ -31,7 +31,11 @@ ARCH = "sm_90"
 INSTALL = "pip install nvidia-cuda-nvcc nvidia-cuda-nvdisasm nvidia-cuda-nvrtc nvidia-nvvm numba-cuda"
 
 # Kernels that move bytes and do little arithmetic: the test holds them to no 64-bit division and no spills.
-MEMORY_BOUND = ("max_pool", "avg_pool", "gather", "interpolate", "max_unpool_gather")
+MEMORY_BOUND = tuple(
+    name + tag
+    for name in ("max_pool", "avg_pool", "gather", "interpolate", "max_unpool_gather", "fill")
+    for tag in ("", "_nhwc")
+) + ("max_unpool_scan",)
 
 
 def find_tool(name: str) -> str | None:
@@ -101,15 +105,17 @@ def kernels() -> dict:
     x5, words5, tab1, tab2 = arr(f32, 5), arr(u32, 5), arr(i32, 1, "C"), arr(i32, 2, "C")
     w1 = arr(f32, 1, "C")
     conv = (x5, x5, w1, tab2, tab2, tab2, i64, i64, w1, x5)
-    table = {
-        "max_pool": (pool_cuda.max_pool_cuda("float32"), (x5, tab2, tab2, tab2, b, b, x5, arr(i64, 5))),
-        "avg_pool": (pool_cuda.avg_pool_cuda("float32"), (x5, tab2, tab2, tab2, w1, w1, w1, b, x5)),
-        "gather": (unpool_cuda.gather_cuda, (words5, tab1, tab1, tab1, b, words5)),
-        "interpolate": (unpool_cuda.interpolate_cuda("float32"), (x5, *(tab2, arr(f32, 2, "C")) * 3, b, x5)),
-        "max_unpool_gather": (unpool_cuda.max_unpool_gather_cuda, (words5, arr(i32, 5), b, words5)),
-    }
+    table = {}
+    for cl in (False, True):
+        tag = "_nhwc" if cl else ""
+        table["max_pool" + tag] = (pool_cuda.max_pool_cuda("float32", cl), (x5, tab2, tab2, tab2, b, x5, arr(i64, 5)))
+        table["avg_pool" + tag] = (pool_cuda.avg_pool_cuda("float32", cl), (x5, tab2, tab2, tab2, w1, w1, w1, x5))
+        table["gather" + tag] = (unpool_cuda.gather_cuda(cl), (words5, tab1, tab1, tab1, words5))
+        interp = (x5, *(tab2, arr(f32, 2, "C")) * 3, x5)
+        table["interpolate" + tag] = (unpool_cuda.interpolate_cuda("float32", cl), interp)
+        table["max_unpool_gather" + tag] = (unpool_cuda.max_unpool_gather_cuda(cl), (words5, arr(i32, 5), words5))
+        table["fill" + tag] = (unpool_cuda.fill_cuda(cl), (arr(i32, 5), i64))
     table["max_unpool_scan"] = (unpool_cuda.max_unpool_scan_cuda("float32"), (x5, arr(i64, 5), arr(i32, 5)))
-    table["fill"] = (unpool_cuda.fill_cuda, (arr(i32, 5), i64))
     table["first_outside"] = (unpool_cuda.first_outside_cuda(256), (arr(i64, 5), i64, arr(i64, 1, "C")))
     table["permute_copy"] = (shuffle_cuda.permute_copy_cuda, (arr(u32, 6), arr(u32, 6, "C")))
     table["conv_direct"] = (conv_cuda.conv_direct_cuda("float32"), conv)
