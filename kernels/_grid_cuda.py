@@ -6,8 +6,9 @@ time. Here the grid itself carries two coordinates (x: W channels-first, C chann
 channels-last) and only the slow one, z, is decoded, with every intermediate cast back to uint32 so that
 the compiler divides in 32 bits. Numba widens `uint32 op uint32` to 64 bits; the casts let LLVM narrow it.
 
-The launcher (`numbaconv._cuda.launch_cells`) checks that every tensor has fewer than 2**31 elements, so no
-coordinate, coordinate + grid stride or flat plane position wraps around in uint32.
+The launchers check (`numbaconv._cuda.check_elements`) that every sample has fewer than 2**31 elements and
+batch × every axis but the last is under 2**31, so no coordinate, coordinate + grid stride or flat plane
+position wraps around in uint32 (array addresses stay 64-bit).
 """
 
 import numpy as np

@@ -9,6 +9,7 @@ the kernels as zero-copy Numba views; results are allocated with the caller's li
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 THREADS_1D = 256
 GEMM_TILE = 16
 GRID_MAX = 65535  # blocks per grid dim of `launch_cells` (the hardware's y and z limit); the kernels grid-stride
-MAX_ELEMENTS = 2**31  # the 3-D-grid kernels index in uint32: coordinate + grid stride must not wrap
+MAX_ELEMENTS = 2**31  # the 3-D-grid kernels' uint32 coordinates, + a grid stride, must not wrap (check_elements)
 
 
 @functools.cache
@@ -212,13 +213,16 @@ def launch_cells(shape5: tuple[int, ...], channels_last: bool) -> tuple[tuple[in
 
 
 def check_elements(op: str, **arrays) -> None:
-    """NotImplementedError unless every array has fewer than MAX_ELEMENTS elements (the uint32 kernels)."""
+    """NotImplementedError unless the 3-D-grid kernels' uint32 coordinates fit every array: fewer than
+    MAX_ELEMENTS elements per sample (a plane position, a max-pool index) and fewer than MAX_ELEMENTS rows (the
+    batch times every axis but the last: a bound on the grid's y and z coordinates). Any total size passes."""
     for name, a in arrays.items():
-        size = int(np.prod(a.shape, dtype=np.int64))
-        if size >= MAX_ELEMENTS:
+        shape = tuple(int(s) for s in a.shape)
+        if max(math.prod(shape[1:]), math.prod(shape[:-1])) >= MAX_ELEMENTS:
             raise NotImplementedError(
-                f"{op}: {name} has {size} elements; the CUDA kernel indexes in 32 bits and takes fewer than "
-                f"2**31 elements per array (split the batch)"
+                f"{op}: {name} of shape {shape} is too large for the CUDA kernel's 32-bit indices: a sample must "
+                f"have fewer than 2**31 elements, and the batch times every axis but the last fewer than 2**31 "
+                f"(split the batch)"
             )
 
 

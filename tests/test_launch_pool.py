@@ -178,10 +178,11 @@ def test_grid_stride_covers_every_output_with_a_tiny_grid(monkeypatch, layout):
 
 @pytest.mark.cuda
 def test_arrays_past_the_uint32_kernels_limit_are_refused(monkeypatch, dev):
-    """The 3-D-grid kernels index in uint32: an array of MAX_ELEMENTS elements or more is a NotImplementedError
-    naming the op and the array, raised before any kernel runs (the limit is lowered here; 2**31 in use)."""
+    """The 3-D-grid kernels index in uint32: a sample of MAX_ELEMENTS elements or more, or as many rows (batch ×
+    every axis but the last), is a NotImplementedError naming the op and the array, raised before any kernel runs
+    (the limit is lowered here; 2**31 in use). A large batch of small samples passes."""
     monkeypatch.setattr(_cuda, "MAX_ELEMENTS", 50)
-    x = dev(np.ones((1, 2, 5, 5), np.float32))  # 50 elements
+    x = dev(np.ones((1, 2, 5, 5), np.float32))  # 50 elements per sample
     for op, args in [
         (numbaconv.max_pool2d, (2,)),
         (numbaconv.avg_pool2d, (2,)),
@@ -189,12 +190,17 @@ def test_arrays_past_the_uint32_kernels_limit_are_refused(monkeypatch, dev):
         (numbaconv.interpolate, (None, 1.5, "bilinear")),
     ]:
         with pytest.raises(
-            NotImplementedError, match=rf"{op.__name__}: x has 50 elements; the CUDA kernel indexes in 32 bits"
+            NotImplementedError, match=rf"{op.__name__}: x of shape \(1, 2, 5, 5\) is too large for the CUDA"
         ):
             op(x, *args)
     small = dev(np.ones((1, 2, 3, 3), np.float32))
-    with pytest.raises(NotImplementedError, match=r"unpool2d: out has 72 elements"):
+    with pytest.raises(NotImplementedError, match=r"unpool2d: out of shape \(1, 2, 6, 6\) is too large"):
         numbaconv.unpool2d(small, 2)
+    rows = dev(np.ones((60, 1, 1, 2), np.float32))  # 2 elements per sample, 60 rows
+    with pytest.raises(NotImplementedError, match=r"max_pool2d: x of shape \(60, 1, 1, 2\) is too large"):
+        numbaconv.max_pool2d(rows, (1, 2))
+    many = dev(np.ones((12, 1, 2, 2), np.float32))  # 48 elements in all: 4 per sample, 24 rows
+    assert numbaconv.max_pool2d(many, 2).shape == (12, 1, 1, 1)
     idx = dev(np.zeros((1, 2, 3, 3), np.int64))
-    with pytest.raises(NotImplementedError, match=r"max_unpool2d: out has 72 elements"):
+    with pytest.raises(NotImplementedError, match=r"max_unpool2d: out of shape \(1, 2, 6, 6\) is too large"):
         numbaconv.max_unpool2d(small, idx, 2)
