@@ -1,7 +1,8 @@
 """CUDA unpooling, nearest upsampling and linear / cubic interpolation on 5-D (N, C, D, H, W) device views.
 
 Nearest upsampling, bed-of-nails unpooling and nearest interpolation are the CPU's gather (kernels/unpool.py):
-each output copies the input element named by per-dim source tables (-1 = a zero), one thread per output.
+each output copies the input element named by per-dim source tables (-1 = a zero), one thread per output on a
+3-D grid (`each_output`, kernels/_grid_cuda.py: uint32 coordinates, no 64-bit division; one kernel per layout).
 The launcher passes any dtype as unsigned words of its size, so one compiled kernel per word size serves
 every dtype, bit for bit.
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from ._cuda_target import cuda
 from ._device import device
+from ._grid_cuda import each_output, start, u32, unravel3
 from ._rules import interpolate_at_body, keeps_body, unravel_body
 
 interpolate_at = device(interpolate_at_body)
@@ -29,33 +31,44 @@ keeps = device(keeps_body)
 unravel = device(unravel_body)
 
 
-@cuda.jit
-def gather_cuda(x, md, mh, mw, channels_last, out):
+def _gather_one(args, n, c, od, oh, ow):
     """out[n, c, od, oh, ow] = x[n, c, md[od], mh[oh], mw[ow]] (0 where a table holds -1)."""
-    n_batch, chans, o_d, o_h, o_w = out.shape
-    total = n_batch * chans * o_d * o_h * o_w
-    for t in range(cuda.grid(1), total, cuda.gridsize(1)):
-        n, c, od, oh, ow = unravel(t, chans, o_d, o_h, o_w, channels_last)
-        iz, iy, ix = md[od], mh[oh], mw[ow]
-        if iz < 0 or iy < 0 or ix < 0:
-            out[n, c, od, oh, ow] = 0
-        else:
-            out[n, c, od, oh, ow] = x[n, c, iz, iy, ix]
+    x, md, mh, mw, out = args
+    iz, iy, ix = md[od], mh[oh], mw[ow]
+    if iz < 0 or iy < 0 or ix < 0:
+        out[n, c, od, oh, ow] = 0
+    else:
+        out[n, c, od, oh, ow] = x[n, c, u32(iz), u32(iy), u32(ix)]
 
 
 @functools.cache
-def interpolate_cuda(acc_name: str):
+def gather_cuda(channels_last: bool):
+    """The nearest / bed-of-nails gather of one layout."""
+    walk = each_output(device(_gather_one), channels_last)
+
+    @cuda.jit
+    def kernel(x, md, mh, mw, out):
+        walk(out.shape, (x, md, mh, mw, out))
+
+    return kernel
+
+
+@functools.cache
+def interpolate_cuda(acc_name: str, channels_last: bool):
     """out[n, c, od, oh, ow] = the separable weighted sum of x's taps, summed in the compute dtype `acc_name` (the
     weights' dtype; float16 input is read and converted as it is multiplied)."""
     acc_t = np.dtype(acc_name).type
 
+    @cuda.jit(device=True)
+    def one(args, n, c, od, oh, ow):
+        x, md, wd, mh, wh, mw, ww, out = args
+        out[n, c, od, oh, ow] = interpolate_at(x, n, c, od, oh, ow, md, wd, mh, wh, mw, ww, acc_t(0))
+
+    walk = each_output(one, channels_last)
+
     @cuda.jit
-    def kernel(x, md, wd, mh, wh, mw, ww, channels_last, out):
-        n_batch, chans, o_d, o_h, o_w = out.shape
-        total = n_batch * chans * o_d * o_h * o_w
-        for t in range(cuda.grid(1), total, cuda.gridsize(1)):
-            n, c, od, oh, ow = unravel(t, chans, o_d, o_h, o_w, channels_last)
-            out[n, c, od, oh, ow] = interpolate_at(x, n, c, od, oh, ow, md, wd, mh, wh, mw, ww, acc_t(0))
+    def kernel(x, md, wd, mh, wh, mw, ww, out):
+        walk(out.shape, (x, md, wd, mh, wh, mw, ww, out))
 
     return kernel
 
@@ -95,56 +108,75 @@ def first_outside_cuda(threads: int):
     return kernel
 
 
-@cuda.jit
-def fill_cuda(a, value):
-    """a[...] = value for a 5-d `a`, one thread per element."""
-    d0, d1, d2, d3, d4 = a.shape
-    total = d0 * d1 * d2 * d3 * d4
-    for t in range(cuda.grid(1), total, cuda.gridsize(1)):
-        i0, i1, i2, i3, i4 = unravel(t, d1, d2, d3, d4, False)
-        a[i0, i1, i2, i3, i4] = value
+def _fill_one(args, n, c, od, oh, ow):
+    a, value = args
+    a[n, c, od, oh, ow] = value
+
+
+@functools.cache
+def fill_cuda(channels_last: bool):
+    """a[...] = value for a 5-d `a` of one layout, one thread per element."""
+    walk = each_output(device(_fill_one), channels_last)
+
+    @cuda.jit
+    def kernel(a, value):
+        walk(a.shape, (a, value))
+
+    return kernel
 
 
 @functools.cache
 def max_unpool_scan_cuda(acc_name: str):
     """win[n, c, q] = the input p of plane (n, c) that output q keeps: inputs scanned in order, the largest
-    value staying (NaN counts as largest; ties keep the first). One thread per plane, channel-fastest."""
+    value staying (NaN counts as largest; ties keep the first). One thread per plane, channel-fastest; uint32
+    positions (the indices were checked to lie in the plane, and the launcher that planes are under 2**31)."""
     acc_t = np.dtype(acc_name).type
 
     @cuda.jit
     def kernel(x, idx, win):
-        n_batch, chans, i_d, i_h, i_w = x.shape
-        o_d, o_h, o_w = win.shape[2], win.shape[3], win.shape[4]
-        p_total = i_d * i_h * i_w
-        for t in range(cuda.grid(1), n_batch * chans, cuda.gridsize(1)):
-            c = t % chans
-            n = t // chans
-            for p in range(p_total):
-                _, _, pd, ph, pw = unravel(p, 1, i_d, i_h, i_w, False)
-                # int64 first: Numba types mixed uint64 / int64 arithmetic as float64.
-                _, _, qd, qh, qw = unravel(np.int64(idx[n, c, pd, ph, pw]), 1, o_d, o_h, o_w, False)
+        chans, i_d, i_h, i_w = u32(x.shape[1]), u32(x.shape[2]), u32(x.shape[3]), u32(x.shape[4])
+        o_d, o_h, o_w = u32(win.shape[2]), u32(win.shape[3]), u32(win.shape[4])
+        planes = u32(u32(x.shape[0]) * chans)
+        p_total = u32(u32(i_d * i_h) * i_w)
+        t = start(cuda.blockIdx.x, cuda.blockDim.x, cuda.threadIdx.x)
+        while t < planes:
+            c = u32(t % chans)
+            n = u32(t // chans)
+            p = u32(0)
+            while p < p_total:
+                pd, ph, pw = unravel3(p, i_d, i_h, i_w)
+                qd, qh, qw = unravel3(u32(idx[n, c, pd, ph, pw]), o_d, o_h, o_w)
                 w = win[n, c, qd, qh, qw]
                 take = w < 0
                 if not take:
-                    _, _, wd, wh, ww = unravel(w, 1, i_d, i_h, i_w, False)
+                    wd, wh, ww = unravel3(u32(w), i_d, i_h, i_w)
                     take = keeps(acc_t(x[n, c, pd, ph, pw]), acc_t(x[n, c, wd, wh, ww]))
                 if take:
                     win[n, c, qd, qh, qw] = p
+                p = u32(p + 1)
+            t = u32(t + u32(u32(cuda.gridDim.x) * u32(cuda.blockDim.x)))
 
     return kernel
 
 
-@cuda.jit
-def max_unpool_gather_cuda(x, win, channels_last, out):
+def _max_unpool_one(args, n, c, od, oh, ow):
     """out[n, c, q] = x[n, c, win[n, c, q]] (0 where win is -1); x and out of one dtype, copied exactly."""
-    n_batch, chans, o_d, o_h, o_w = out.shape
-    i_d, i_h, i_w = x.shape[2], x.shape[3], x.shape[4]
-    total = n_batch * chans * o_d * o_h * o_w
-    for t in range(cuda.grid(1), total, cuda.gridsize(1)):
-        n, c, od, oh, ow = unravel(t, chans, o_d, o_h, o_w, channels_last)
-        w = win[n, c, od, oh, ow]
-        if w < 0:
-            out[n, c, od, oh, ow] = 0
-        else:
-            _, _, wd, wh, ww = unravel(w, 1, i_d, i_h, i_w, False)
-            out[n, c, od, oh, ow] = x[n, c, wd, wh, ww]
+    x, win, out = args
+    w = win[n, c, od, oh, ow]
+    if w < 0:
+        out[n, c, od, oh, ow] = 0
+    else:
+        wd, wh, ww = unravel3(u32(w), u32(x.shape[2]), u32(x.shape[3]), u32(x.shape[4]))
+        out[n, c, od, oh, ow] = x[n, c, wd, wh, ww]
+
+
+@functools.cache
+def max_unpool_gather_cuda(channels_last: bool):
+    """The last pass of max unpooling, of one layout."""
+    walk = each_output(device(_max_unpool_one), channels_last)
+
+    @cuda.jit
+    def kernel(x, win, out):
+        walk(out.shape, (x, win, out))
+
+    return kernel

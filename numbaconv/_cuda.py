@@ -9,6 +9,7 @@ the kernels as zero-copy Numba views; results are allocated with the caller's li
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,8 @@ import numpy as np
 # Launch shape; tests shrink these so that many blocks and ragged edges run.
 THREADS_1D = 256
 GEMM_TILE = 16
+GRID_MAX = 65535  # blocks per grid dim of `launch_cells` (the hardware's y and z limit); the kernels grid-stride
+MAX_ELEMENTS = 2**31  # the 3-D-grid kernels' uint32 coordinates, + a grid stride, must not wrap (check_elements)
 
 
 @functools.cache
@@ -195,6 +198,32 @@ def launch_1d(total: int) -> tuple[int, int]:
     """(blocks, threads) for a grid-stride loop over `total` items."""
     threads = THREADS_1D
     return max(1, min(-(-total // threads), 65535 * 8)), threads
+
+
+def launch_cells(shape5: tuple[int, ...], channels_last: bool) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """(blocks, threads) of the 3-D grid over a 5-D (N, C, D, H, W) output (kernels/_grid_cuda.py): x = W and
+    y = H channels-first, x = C and y = W channels-last, z the rest; a block is THREADS_1D threads, as wide in x
+    as the row allows (a power of two), the rest in y."""
+    n, c, d, h, w = shape5
+    fast, mid, slow = (c, w, n * d * h) if channels_last else (w, h, n * c * d)
+    bx = min(THREADS_1D, 1 << max(0, fast - 1).bit_length())
+    by = max(1, min(THREADS_1D // bx, 1 << max(0, mid - 1).bit_length()))
+    blocks = tuple(max(1, min(-(-size // step), GRID_MAX)) for size, step in ((fast, bx), (mid, by), (slow, 1)))
+    return blocks, (bx, by, 1)  # type: ignore[return-value]
+
+
+def check_elements(op: str, **arrays) -> None:
+    """NotImplementedError unless the 3-D-grid kernels' uint32 coordinates fit every array: fewer than
+    MAX_ELEMENTS elements per sample (a plane position, a max-pool index) and fewer than MAX_ELEMENTS rows (the
+    batch times every axis but the last: a bound on the grid's y and z coordinates). Any total size passes."""
+    for name, a in arrays.items():
+        shape = tuple(int(s) for s in a.shape)
+        if max(math.prod(shape[1:]), math.prod(shape[:-1])) >= MAX_ELEMENTS:
+            raise NotImplementedError(
+                f"{op}: {name} of shape {shape} is too large for the CUDA kernel's 32-bit indices: a sample must "
+                f"have fewer than 2**31 elements, and the batch times every axis but the last fewer than 2**31 "
+                f"(split the batch)"
+            )
 
 
 def reinterpret(a, dtype, shape: tuple[int, ...], strides: tuple[int, ...]):

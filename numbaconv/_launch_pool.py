@@ -239,10 +239,12 @@ def _max_cuda(call, params: PoolParams, out, indices=None) -> None:
     from .kernels import pool_cuda as k
 
     nd, cl = params.nd, params.channels_last
+    _cuda.check_elements(call.op, x=call["x"], out=out)
     idx5 = _cuda.view5(indices, nd, cl) if indices is not None else device_no_indices()
     md, mh, mw = device_index_maps(params)
-    k.max_pool_cuda(call.compute.name)[_cuda.launch_1d(math.prod(out.shape)) + (call.stream,)](
-        _cuda.view5(call["x"], nd, cl), md, mh, mw, cl, indices is not None, _cuda.view5(out, nd, cl), idx5
+    out5 = _cuda.view5(out, nd, cl)
+    k.max_pool_cuda(call.compute.name, cl)[_cuda.launch_cells(out5.shape, cl) + (call.stream,)](
+        _cuda.view5(call["x"], nd, cl), md, mh, mw, indices is not None, out5, idx5
     )
 
 
@@ -251,10 +253,12 @@ def _avg_cuda(call, params: PoolParams, out, count_include_pad: bool, divisor_ov
     from .kernels import pool_cuda as k
 
     nd, cl = params.nd, params.channels_last
+    _cuda.check_elements(call.op, x=call["x"], out=out)
     md, mh, mw = device_index_maps(params)
     divisors = device_divisors(params, count_include_pad, divisor_override, call.compute.name)
-    k.avg_pool_cuda(call.compute.name)[_cuda.launch_1d(math.prod(out.shape)) + (call.stream,)](
-        _cuda.view5(call["x"], nd, cl), md, mh, mw, *divisors, cl, _cuda.view5(out, nd, cl)
+    out5 = _cuda.view5(out, nd, cl)
+    k.avg_pool_cuda(call.compute.name, cl)[_cuda.launch_cells(out5.shape, cl) + (call.stream,)](
+        _cuda.view5(call["x"], nd, cl), md, mh, mw, *divisors, out5
     )
 
 
@@ -263,9 +267,11 @@ def _gather_cuda(call, params: GatherParams, out) -> None:
     from .kernels import unpool_cuda as k
 
     nd, cl = params.nd, params.channels_last
+    _cuda.check_elements(call.op, x=call["x"], out=out)
     md, mh, mw = device_tables(params.tables)
-    k.gather_cuda[_cuda.launch_1d(math.prod(out.shape)) + (call.stream,)](
-        _cuda.view5(_words(call["x"]), nd, cl), md, mh, mw, cl, _cuda.view5(_words(out), nd, cl)
+    out5 = _cuda.view5(_words(out), nd, cl)
+    k.gather_cuda(cl)[_cuda.launch_cells(out5.shape, cl) + (call.stream,)](
+        _cuda.view5(_words(call["x"]), nd, cl), md, mh, mw, out5
     )
 
 
@@ -274,9 +280,11 @@ def _interpolate_cuda(call, params: InterpolateParams, out) -> None:
     from .kernels import unpool_cuda as k
 
     nd, cl = params.nd, params.channels_last
+    _cuda.check_elements(call.op, x=call["x"], out=out)
     tables = device_interpolation_tables(params, call.compute.name)
-    k.interpolate_cuda(call.compute.name)[_cuda.launch_1d(math.prod(out.shape)) + (call.stream,)](
-        _cuda.view5(call["x"], nd, cl), *tables, cl, _cuda.view5(out, nd, cl)
+    out5 = _cuda.view5(out, nd, cl)
+    k.interpolate_cuda(call.compute.name, cl)[_cuda.launch_cells(out5.shape, cl) + (call.stream,)](
+        _cuda.view5(call["x"], nd, cl), *tables, out5
     )
 
 
@@ -286,6 +294,7 @@ def _first_outside_cuda(call, params: MaxUnpoolParams):
     from .kernels import unpool_cuda as k
 
     indices, stream = call["indices"], call.stream
+    _cuda.check_elements(call.op, x=call["x"], indices=indices)
     total = math.prod(indices.shape)
     if total == 0:
         return None
@@ -306,17 +315,16 @@ def _max_unpool_cuda(call, params: MaxUnpoolParams, out) -> None:
     from .kernels import unpool_cuda as k
 
     nd, cl, stream = params.nd, params.channels_last, call.stream
-    total = math.prod(out.shape)
+    _cuda.check_elements(call.op, out=out)
     x5 = _cuda.view5(call["x"], nd, cl)
     win = _cuda.cuda().device_array(tuple(out.shape), _gpu.index_dtype(math.prod(x5.shape[2:])), stream=stream)
     win5 = _cuda.view5(win, nd, cl)
-    k.fill_cuda[_cuda.launch_1d(total) + (stream,)](win5, -1)
+    cells = _cuda.launch_cells(win5.shape, cl) + (stream,)
+    k.fill_cuda(cl)[cells](win5, -1)
     k.max_unpool_scan_cuda(call.compute.name)[_cuda.launch_1d(x5.shape[0] * x5.shape[1]) + (stream,)](
         x5, _cuda.view5(call["indices"], nd, cl), win5
     )
-    k.max_unpool_gather_cuda[_cuda.launch_1d(total) + (stream,)](
-        _cuda.view5(_words(call["x"]), nd, cl), win5, cl, _cuda.view5(_words(out), nd, cl)
-    )
+    k.max_unpool_gather_cuda(cl)[cells](_cuda.view5(_words(call["x"]), nd, cl), win5, _cuda.view5(_words(out), nd, cl))
 
 
 LAUNCHERS: dict[tuple[str, str], Callable] = {

@@ -24,6 +24,13 @@ fi
 python3 -c "import numpy, numba, numba_cuda, cupy, torch; print('numpy', numpy.__version__, 'numba', numba.__version__, 'numba-cuda', numba_cuda.__version__, 'cupy', cupy.__version__, 'torch', torch.__version__)" \
   | tee "$out/versions.txt"
 
+echo "== SASS report (sm_90), when ptxas/nvdisasm/NVRTC are there"
+if timeout 120 python3 scripts/sass_report.py --json "$out/sass.json" > "$out/sass.log" 2>&1; then
+  cat "$out/sass.log"
+else
+  echo "sass report skipped: $(tail -n 1 "$out/sass.log")"  # tools missing is not a failure of the check
+fi
+
 echo "== CUDA + interop tests on the GPU"
 # Real compilation is CPU-bound (NVVM): spread the tests over processes when pytest-xdist is there.
 workers=()

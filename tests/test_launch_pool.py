@@ -9,6 +9,9 @@ from numbaconv import _cuda, _launch_pool
 from numbaconv._launch_pool import BACKENDS, CPU_CACHE_SIZE, LAUNCHERS, OP_KINDS, select
 from numbaconv._params_pool import interpolate_params, max_unpool_params, pool_params, unpool_params
 
+import reference
+from helpers import assert_close, rand, run
+
 
 def _params(channels_last: bool):
     """One params object of each kind, in one layout."""
@@ -141,3 +144,63 @@ def test_device_caches_are_keyed_by_device(monkeypatch, dev):
     device[0] = 1
     np.testing.assert_array_equal(numbaconv.max_pool2d(x, 2).copy_to_host(), want)
     assert _launch_pool.device_index_maps.cache_info().currsize == size + 1
+
+
+def test_launch_cells_blocks_follow_the_layout_and_cap_the_grid(monkeypatch):
+    """x along W (channels-first) or C (channels-last) as wide as the row allows, y along the next dim, z the rest;
+    every grid dim capped at GRID_MAX (the kernels grid-stride)."""
+    monkeypatch.setattr(_cuda, "THREADS_1D", 256)
+    assert _cuda.launch_cells((2, 3, 4, 10, 7), False) == ((1, 1, 24), (8, 16, 1))
+    assert _cuda.launch_cells((2, 3, 4, 10, 7), True) == ((1, 1, 80), (4, 8, 1))
+    assert _cuda.launch_cells((1, 1, 1, 1, 1000), False) == ((4, 1, 1), (256, 1, 1))
+    monkeypatch.setattr(_cuda, "GRID_MAX", 2)
+    assert _cuda.launch_cells((5, 5, 5, 500, 1000), False) == ((2, 2, 2), (256, 1, 1))
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("layout", ["first", "last"])
+def test_grid_stride_covers_every_output_with_a_tiny_grid(monkeypatch, layout):
+    """One block per grid dim of 4 threads: each thread walks many outputs along x, y and z, in both layouts."""
+    monkeypatch.setattr(_cuda, "THREADS_1D", 4)
+    monkeypatch.setattr(_cuda, "GRID_MAX", 1)
+    x = rand((2, 3, 5, 6), np.float32, seed=3)
+    values, indices = run("cuda", numbaconv.max_pool2d, x, 3, 2, 1, return_indices=True, layout=layout)
+    want_values, want_indices = reference.max_pool(x, 3, 2, 1)
+    assert_close(values, want_values)
+    np.testing.assert_array_equal(indices, want_indices)
+    assert_close(run("cuda", numbaconv.avg_pool2d, x, 2, layout=layout), reference.avg_pool(x, 2))
+    assert_close(run("cuda", numbaconv.unpool2d, x, 2, layout=layout), reference.unpool(x, 2))
+    got = run("cuda", numbaconv.interpolate, x, (7, 4), mode="bilinear", layout=layout)
+    assert_close(got, reference.interpolate(x, (7, 4), "linear"))
+    got = run("cuda", numbaconv.max_unpool2d, want_values, want_indices, 3, 2, 1, (5, 6), layout=layout, layout_args=2)
+    assert_close(got, reference.max_unpool(want_values, want_indices, (5, 6)))
+
+
+@pytest.mark.cuda
+def test_arrays_past_the_uint32_kernels_limit_are_refused(monkeypatch, dev):
+    """The 3-D-grid kernels index in uint32: a sample of MAX_ELEMENTS elements or more, or as many rows (batch ×
+    every axis but the last), is a NotImplementedError naming the op and the array, raised before any kernel runs
+    (the limit is lowered here; 2**31 in use). A large batch of small samples passes."""
+    monkeypatch.setattr(_cuda, "MAX_ELEMENTS", 50)
+    x = dev(np.ones((1, 2, 5, 5), np.float32))  # 50 elements per sample
+    for op, args in [
+        (numbaconv.max_pool2d, (2,)),
+        (numbaconv.avg_pool2d, (2,)),
+        (numbaconv.unpool2d, (2,)),
+        (numbaconv.interpolate, (None, 1.5, "bilinear")),
+    ]:
+        with pytest.raises(
+            NotImplementedError, match=rf"{op.__name__}: x of shape \(1, 2, 5, 5\) is too large for the CUDA"
+        ):
+            op(x, *args)
+    small = dev(np.ones((1, 2, 3, 3), np.float32))
+    with pytest.raises(NotImplementedError, match=r"unpool2d: out of shape \(1, 2, 6, 6\) is too large"):
+        numbaconv.unpool2d(small, 2)
+    rows = dev(np.ones((60, 1, 1, 2), np.float32))  # 2 elements per sample, 60 rows
+    with pytest.raises(NotImplementedError, match=r"max_pool2d: x of shape \(60, 1, 1, 2\) is too large"):
+        numbaconv.max_pool2d(rows, (1, 2))
+    many = dev(np.ones((12, 1, 2, 2), np.float32))  # 48 elements in all: 4 per sample, 24 rows
+    assert numbaconv.max_pool2d(many, 2).shape == (12, 1, 1, 1)
+    idx = dev(np.zeros((1, 2, 3, 3), np.int64))
+    with pytest.raises(NotImplementedError, match=r"max_unpool2d: out of shape \(1, 2, 6, 6\) is too large"):
+        numbaconv.max_unpool2d(small, idx, 2)
