@@ -1,0 +1,696 @@
+"""numbaconv's ops over dask arrays: lazy results, chunk by chunk, equal to the in-memory call.
+
+Every function here takes a ``dask.array.Array`` (NumPy or CuPy chunks), checks every rule once on the global
+shape (the same params objects the in-memory ops build), and returns a lazy dask array whose chunks and ``meta``
+are known when the graph is built. Each chunk runs the in-memory public function on its block, so a chunk's
+values are those of the whole-array call (dask-image's pattern, with strides, groups and pooling):
+
+- Windowed axes (conv, pooling) use ``map_overlap`` with boundary ``"none"`` and the halo
+  ``(pad_lo, extent - 1 - pad_lo)``; a block at the array's edge applies the global padding on its edge side
+  with the op's own ``padding_mode`` (``"circular"`` takes its halo from dask's ``"periodic"`` boundary).
+- Strides: output ``o`` belongs to the block holding its anchor ``o * stride``, so block ``[a, b)`` owns outputs
+  ``[ceil(a / s), ceil(b / s))`` (the last block the rest): any chunking partitions the outputs exactly.
+- Spatial chunks are merged (never silently by dask: ``allow_rechunk=False``) until each is at least
+  ``2 * max(pad) + extent + stride`` long, so edge padding always finds its data in the block.
+- The algorithm is pinned from the global params (``"auto"`` could choose differently on a small edge block).
+- Threads: the in-memory ops already take turns under Numba's workqueue layer (kernels/_jit.py), so dask's
+  threaded scheduler and a distributed worker's threads need no guard of their own here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+try:
+    import dask.array as da
+except ImportError as exc:  # pragma: no cover - the module is only imported with dask installed
+    raise ImportError("numbaconv.dask needs dask: pip install 'numbaconv[dask]' (dask[array] >= 2024.1)") from exc
+
+from . import conv as _conv_ops
+from . import pool as _pool_ops
+from ._algorithms import resolve_algorithm
+from ._call import Call
+from ._params import ConvParams, conv_params
+from ._params_pool import PoolParams, avg_options, check_bool, pool_params
+from ._types import (
+    Activation,
+    ConvAlgorithm,
+    DTypeLike,
+    IntOrTuple,
+    Layout,
+    Layout2d,
+    Padding,
+    PaddingMode,
+    for_dims,
+)
+
+__all__ = [
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "depthwise_conv2d",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "pointwise_conv2d",
+]
+
+DaskArray = Any  # dask.array.Array (NumPy or CuPy chunks)
+
+
+# ---- arguments ----
+
+
+def _check_dask(op: str, x, out, stream, **small) -> None:
+    """x a dask array; `out=` and `stream=` not taken; weights and biases in memory."""
+    if not isinstance(x, da.Array):
+        raise TypeError(
+            f"{op}: x must be a dask array, got {type(x).__module__}.{type(x).__qualname__}; "
+            f"in-memory arrays go to numbaconv.{op}"
+        )
+    if out is not None:
+        raise TypeError(
+            f"{op}: out= is not taken by numbaconv.dask (the result is a lazy dask array); write it where it "
+            f"belongs with dask.array.store or .to_zarr"
+        )
+    if stream is not None:
+        raise TypeError(
+            f"{op}: stream= is not taken by numbaconv.dask; CuPy chunks run on each worker's current stream"
+        )
+    for name, a in small.items():
+        if isinstance(a, da.Array):
+            raise TypeError(
+                f"{op}: {name} must be an in-memory array (NumPy or CuPy), got a dask array; weights are small: "
+                f"pass {name}.compute()"
+            )
+
+
+def _backend(x) -> str:
+    return "cpu" if isinstance(x._meta, np.ndarray) else "cuda"
+
+
+def _batched(x, nd: int):
+    """(x with a batch axis, whether one was added): torch's unbatched ``(C, *spatial)`` runs as a batch of 1."""
+    return (x[None], True) if x.ndim == nd + 1 else (x, False)
+
+
+def _meta(x, ndim: int, dtype) -> Any:
+    return da.utils.meta_from_array(x, ndim=ndim, dtype=np.dtype(dtype))
+
+
+def _layout_axes(nd: int, ndim: int, channels_last: bool) -> tuple[int, tuple[int, ...]]:
+    """(channel axis, spatial axes) of an (N, C, *spatial) or (N, *spatial, C) array."""
+    if channels_last:
+        return ndim - 1, tuple(range(1, 1 + nd))
+    return 1, tuple(range(2, 2 + nd))
+
+
+# ---- windowed axes: chunks, halos, owned outputs ----
+
+
+@dataclass(frozen=True)
+class _Axis:
+    """One windowed spatial axis of the global call: input size, output count, stride, dilated kernel extent and
+    the (lo, hi) padding."""
+
+    size: int
+    out: int
+    stride: int
+    extent: int
+    pad: tuple[int, int]
+
+    @property
+    def min_chunk(self) -> int:
+        """A block this long reads every padded position it needs from itself (edge padding, reflect's mirror)
+        and owns at least one anchor; its halo fits in its neighbour, as map_overlap requires."""
+        return 2 * max(self.pad) + self.extent + self.stride
+
+    def merge(self, chunks: tuple[int, ...]) -> tuple[int, ...]:
+        """The user's chunks merged (never split) until each is at least min_chunk; one chunk when the axis is
+        shorter."""
+        merged: list[int] = []
+        acc = 0
+        for c in chunks:
+            acc += c
+            if acc >= self.min_chunk:
+                merged.append(acc)
+                acc = 0
+        if acc:
+            if merged:
+                merged[-1] += acc
+            else:
+                merged.append(acc)
+        return tuple(merged)
+
+    def depth(self, single: bool, periodic: bool) -> tuple[int, int]:
+        """map_overlap's halo: outputs anchored in [a, b) read [a - pad_lo, b - 1 - pad_lo + extent); circular
+        wraps symmetrically, far enough for the last block's right padding too."""
+        if single:
+            return 0, 0
+        lo, hi = self.pad[0], max(self.extent - 1 - self.pad[0], 0)
+        if periodic:
+            d = max(lo, hi, self.pad[1])
+            return d, d
+        return lo, hi
+
+    def owned(self, chunks: tuple[int, ...]) -> list[tuple[int, int]]:
+        """Outputs [o0, o1) of each block: those whose anchor o * stride lies in it (the last block also owns
+        anchors past the input, from right padding or ceil_mode)."""
+        starts = np.cumsum((0, *chunks))
+        firsts = [min(-(-int(a) // self.stride), self.out) for a in starts[:-1]] + [self.out]
+        return list(itertools.pairwise(firsts))
+
+
+class _Tiling:
+    """The windowed axes of one call over a rechunked input: each block's slice of its overlapped block and the
+    padding it applies itself."""
+
+    def __init__(self, x, spatial_axes: tuple[int, ...], axes: Sequence[_Axis], circular: bool):
+        self.spatial_axes = spatial_axes
+        self.axes = tuple(axes)
+        self.chunks = [x.chunks[ax] for ax in spatial_axes]
+        self.single = [len(c) == 1 for c in self.chunks]
+        # dask takes asymmetric halos with boundary "none" only: circular pads every axis symmetrically
+        self.periodic = circular
+        self.depths = [a.depth(s, circular) for a, s in zip(self.axes, self.single, strict=True)]
+        self.owned = [a.owned(c) for a, c in zip(self.axes, self.chunks, strict=True)]
+        self.starts = [np.cumsum((0, *c)).tolist() for c in self.chunks]
+
+    def out_chunks(self) -> list[tuple[int, ...]]:
+        return [tuple(o1 - o0 for o0, o1 in owned) for owned in self.owned]
+
+    def map_kwargs(self, ndim: int) -> dict:
+        depth: dict[int, int | tuple[int, int]] = dict.fromkeys(range(ndim), 0)
+        boundary = dict.fromkeys(range(ndim), "none")
+        for ax, d, single in zip(self.spatial_axes, self.depths, self.single, strict=True):
+            depth[ax] = d if d[0] != d[1] else d[0]
+            if self.periodic and not single:
+                boundary[ax] = "periodic"
+        return dict(depth=depth, boundary=boundary, trim=False, allow_rechunk=False)
+
+    def window(self, i: int, block: int) -> tuple[slice, tuple[int, int], int]:
+        """(slice of the overlapped block, padding the block applies, global input position of the slice's
+        start) of block `block` along windowed axis `i`."""
+        ax, (o0, o1) = self.axes[i], self.owned[i][block]
+        if self.single[i]:  # the whole axis: the global call's own padding (circular wraps at the axis' end)
+            return slice(None), ax.pad, 0
+        a = self.starts[i][block]
+        start = o0 * ax.stride - ax.pad[0]
+        stop = (o1 - 1) * ax.stride - ax.pad[0] + ax.extent
+        d_lo = self.depths[i][0]
+        if self.periodic and not self.single[i]:  # the halo holds the wrapped data: no padding to apply
+            origin = a - d_lo
+            return slice(start - origin, stop - origin), (0, 0), start
+        origin = max(a - d_lo, 0)
+        lo, hi = max(start, 0), min(stop, ax.size)
+        # (ceil_mode's last window may hang past the right padding: the kernel clips it, as in the global call)
+        pads = (lo - start, min(stop - hi, ax.pad[1]))
+        return slice(lo - origin, hi - origin), pads, lo
+
+
+def _windowed(
+    x,
+    spatial_axes: tuple[int, ...],
+    axes: Sequence[_Axis],
+    *,
+    circular: bool,
+    channel_axis: int,
+    channel_chunks: tuple[int, ...],
+    out_channel_chunks: tuple[int, ...],
+    metas: Sequence[Any],
+    block_fn: Callable[..., Any],
+) -> list:
+    """Lazy arrays (one per entry of `metas`) from `block_fn(block, pads, origins, channel_block)`, which returns
+    one array, or a tuple of them, for each block's owned window.
+
+    The input is rechunked here: the windowed axes merged to their minimum, the channel axis to
+    `channel_chunks`; the outputs have x's batch chunks, `out_channel_chunks` and the owned output counts.
+    """
+    chunks = list(x.chunks)
+    for ax, axis in zip(spatial_axes, axes, strict=True):
+        chunks[ax] = axis.merge(x.chunks[ax])
+    chunks[channel_axis] = channel_chunks
+    x = x.rechunk(tuple(chunks))
+    tiling = _Tiling(x, spatial_axes, axes, circular)
+    out_chunks = list(x.chunks)
+    out_chunks[channel_axis] = out_channel_chunks
+    for ax, c in zip(spatial_axes, tiling.out_chunks(), strict=True):
+        out_chunks[ax] = c
+
+    def run(block, block_id=None):
+        shape = tuple(c[i] for c, i in zip(out_chunks, block_id, strict=True))
+        if not math.prod(shape):  # a block that owns no outputs (or an empty batch)
+            empties = tuple(np.empty_like(meta, shape=shape) for meta in metas)
+            return empties if len(metas) > 1 else empties[0]
+        index: list[Any] = [slice(None)] * block.ndim
+        pads, origins = [], []
+        for i, ax in enumerate(spatial_axes):
+            index[ax], pad, origin = tiling.window(i, block_id[ax])
+            pads.append(pad)
+            origins.append(origin)
+        view = block[tuple(index)]
+        return block_fn(view, tuple(pads), tuple(origins), block_id[channel_axis])
+
+    kwargs = tiling.map_kwargs(x.ndim)
+    if len(metas) == 1:
+        return [da.map_overlap(run, x, chunks=tuple(out_chunks), meta=metas[0], **kwargs)]
+    pairs = da.map_overlap(run, x, chunks=tuple(out_chunks), meta=np.empty((0,) * x.ndim, object), **kwargs)
+    return [pairs.map_blocks(operator.itemgetter(i), meta=meta) for i, meta in enumerate(metas)]
+
+
+def _axes(params: ConvParams | PoolParams) -> list[_Axis]:
+    """The windowed axes of a conv or pooling call."""
+    dims = zip(
+        params.in_spatial,
+        params.out_spatial,
+        params.stride,
+        params.kernel,
+        params.dilation,
+        params.padding,
+        strict=True,
+    )
+    return [_Axis(n, o, s, d * (k - 1) + 1, p) for n, o, s, k, d, p in dims]
+
+
+def _host_meta(a) -> np.ndarray | None:
+    """An empty NumPy array of a's dimensions and dtype, so that the in-memory ops' `Call` checks its dtype."""
+    return None if a is None else np.empty((0,) * a.ndim, a.dtype)
+
+
+def _group_chunks(chunks: tuple[int, ...], size: int) -> tuple[int, ...]:
+    """Channel chunks of whole groups of `size` channels: each chunk boundary moved up to its group's end."""
+    bounds = sorted({-(-int(b) // size) * size for b in np.cumsum(chunks)})
+    return tuple(int(c) for c in np.diff([0, *bounds]))
+
+
+def _pinned(params: ConvParams, algorithm: str, backend: str) -> str:
+    """The algorithm every block runs: `algorithm` checked, or what "auto" / "fast" pick for the global call."""
+    if algorithm == "tune":
+        raise ValueError(
+            f"{params.op}: algorithm='tune' is not taken by numbaconv.dask (every block must run the same "
+            f"algorithm); pass 'auto', 'fast' or a named algorithm"
+        )
+    return resolve_algorithm(params, algorithm, backend)
+
+
+# ---- convolution ----
+
+
+def _conv(
+    op: str,
+    nd: int,
+    /,
+    x: DaskArray,
+    weight: Any,
+    bias: Any = None,
+    *,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    padding_mode: PaddingMode = "zeros",
+    flip: bool = False,
+    activation: Activation = None,
+    negative_slope: float = 0.01,
+    layout: Layout | None = None,
+    out: None = None,
+    algorithm: ConvAlgorithm = "auto",
+    dtype: DTypeLike | None = None,
+    stream: None = None,
+) -> DaskArray:
+    _check_dask(op, x, out, stream, weight=weight, bias=bias)
+    x, added = _batched(x, nd)
+    storage = Call.weighted(op, _host_meta(x), _host_meta(weight), _host_meta(bias), None, dtype, None).storage
+    params = conv_params(
+        op,
+        nd,
+        x.shape,
+        tuple(weight.shape),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+        flip=flip,
+        activation=activation,
+        negative_slope=negative_slope,
+        layout=layout,
+    )
+    if bias is not None and tuple(bias.shape) != (params.out_channels,):
+        raise ValueError(f"{op}: bias.shape={tuple(bias.shape)} must be (out_channels,) = ({params.out_channels},)")
+    pinned = _pinned(params, algorithm, _backend(x))
+    channel_axis, spatial = _layout_axes(nd, x.ndim, params.channels_last)
+    in_group, out_group = params.in_per_group, params.out_per_group
+    in_chunks = _group_chunks(x.chunks[channel_axis], in_group)
+    first_group = np.cumsum([0, *in_chunks]) // in_group
+
+    def block_fn(block, pads, origins, c):
+        rows = slice(first_group[c] * out_group, first_group[c + 1] * out_group)
+        return _conv_ops._conv(
+            op,
+            nd,
+            block,
+            weight[rows],
+            None if bias is None else bias[rows],
+            stride=params.stride,
+            padding=pads,
+            dilation=params.dilation,
+            groups=int(first_group[c + 1] - first_group[c]),
+            padding_mode=padding_mode,
+            flip=flip,
+            activation=activation,
+            negative_slope=negative_slope,
+            layout=layout,
+            algorithm=pinned,
+            dtype=dtype,
+        )
+
+    (result,) = _windowed(
+        x,
+        spatial,
+        _axes(params),
+        circular=padding_mode == "circular",
+        channel_axis=channel_axis,
+        channel_chunks=in_chunks,
+        out_channel_chunks=tuple(c // in_group * out_group for c in in_chunks),
+        metas=[_meta(x, x.ndim, storage)],
+        block_fn=block_fn,
+    )
+    return result[0] if added else result
+
+
+conv1d = for_dims(_conv, "conv1d", 1)
+conv2d = for_dims(_conv, "conv2d", 2)
+conv3d = for_dims(_conv, "conv3d", 3)
+
+_CONV_DOC = """ :func:`numbaconv.{op}` over a dask array: a lazy result, equal to the in-memory call.
+
+    Parameters
+    ----------
+    x : dask.array.Array
+        ``(N, C_in, *spatial)`` (or channels-last with ``layout``, or unbatched ``(C_in, *spatial)``), of NumPy
+        or CuPy chunks, chunked any way along N and the spatial dims; the channel axis is rechunked to whole
+        groups (one chunk for ``groups=1``), the spatial dims merged where a chunk is shorter than the halo.
+    weight, bias : ndarray
+        In memory (NumPy, or CuPy for CuPy chunks), as for :func:`numbaconv.{op}`.
+
+    Every other argument as :func:`numbaconv.{op}`; ``algorithm="tune"``, ``out=`` and ``stream=`` are not taken.
+
+    Returns
+    -------
+    dask.array.Array
+        The result, lazy: chunks along N as x's, along the channels one per channel chunk of x, along each
+        spatial dim the outputs whose window starts (``o * stride``) in that chunk of x.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, numbaconv, numbaconv.dask
+    {example}
+"""
+conv1d.__doc__ = _CONV_DOC.format(
+    op="conv1d",
+    example="""\
+>>> x = da.arange(10, dtype=np.float32, chunks=4).reshape(1, 1, 10)
+    >>> y = numbaconv.dask.conv1d(x, np.ones((1, 1, 3), np.float32), padding=1, padding_mode="reflect")
+    >>> y.chunks
+    ((1,), (1,), (10,))
+    >>> y.compute()[0, 0]
+    array([ 2.,  3.,  6.,  9., 12., 15., 18., 21., 24., 25.], dtype=float32)""",
+)
+conv2d.__doc__ = _CONV_DOC.format(
+    op="conv2d",
+    example="""\
+>>> x = da.random.default_rng(0).random((1, 3, 64, 64), chunks=(1, 3, 32, 32)).astype(np.float32)
+    >>> w = np.ones((8, 3, 3, 3), np.float32)
+    >>> y = numbaconv.dask.conv2d(x, w, stride=2, padding="same")
+    >>> y.shape, y.chunks[2:]
+    ((1, 8, 32, 32), ((16, 16), (16, 16)))
+    >>> np.array_equal(y.compute(), numbaconv.conv2d(x.compute(), w, stride=2, padding="same"))
+    True""",
+)
+conv3d.__doc__ = _CONV_DOC.format(
+    op="conv3d",
+    example="""\
+>>> x = da.ones((1, 1, 12, 12, 12), chunks=6)
+    >>> numbaconv.dask.conv3d(x, np.ones((2, 1, 3, 3, 3)), padding=1).chunks[2:]
+    ((6, 6), (6, 6), (6, 6))""",
+)
+
+
+def depthwise_conv2d(
+    x: DaskArray,
+    weight: Any,
+    bias: Any = None,
+    *,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    padding_mode: PaddingMode = "zeros",
+    flip: bool = False,
+    activation: Activation = None,
+    negative_slope: float = 0.01,
+    layout: Layout2d = "NCHW",
+    out: None = None,
+    algorithm: ConvAlgorithm = "auto",
+    dtype: DTypeLike | None = None,
+    stream: None = None,
+) -> DaskArray:
+    """:func:`numbaconv.depthwise_conv2d` over a dask array (channels may be chunked too), as :func:`conv2d`.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, numbaconv.dask
+    >>> x = da.ones((2, 4, 16, 16), np.float32, chunks=(1, 2, 8, 8))
+    >>> y = numbaconv.dask.depthwise_conv2d(x, np.ones((4, 1, 3, 3), np.float32), padding=1)
+    >>> y.chunks
+    ((1, 1), (2, 2), (8, 8), (8, 8))
+    >>> float(y[0, 0, 0, 0].compute()), float(y[0, 0, 5, 5].compute())
+    (4.0, 9.0)
+    """
+    op = "depthwise_conv2d"
+    _check_dask(op, x, out, stream, weight=weight, bias=bias)
+    if x.ndim in (3, 4) and weight.ndim == 4 and weight.shape[1] != 1:
+        raise ValueError(
+            f"{op}: weight.shape[1]={weight.shape[1]} must be 1 (weight is (C_in * multiplier, 1, kH, kW))"
+        )
+    channels = x.shape[-1 if layout == "NHWC" else x.ndim - 3] if x.ndim in (3, 4) else 1
+    return _conv(
+        op,
+        2,
+        x,
+        weight,
+        bias,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=channels,
+        padding_mode=padding_mode,
+        flip=flip,
+        activation=activation,
+        negative_slope=negative_slope,
+        layout=layout,
+        algorithm=algorithm,
+        dtype=dtype,
+    )
+
+
+def pointwise_conv2d(
+    x: DaskArray,
+    weight: Any,
+    bias: Any = None,
+    *,
+    groups: int = 1,
+    activation: Activation = None,
+    negative_slope: float = 0.01,
+    layout: Layout2d = "NCHW",
+    out: None = None,
+    algorithm: ConvAlgorithm = "auto",
+    dtype: DTypeLike | None = None,
+    stream: None = None,
+) -> DaskArray:
+    """:func:`numbaconv.pointwise_conv2d` over a dask array, as :func:`conv2d` (no halo: every chunk on its own).
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, numbaconv.dask
+    >>> x = da.ones((1, 3, 10, 10), np.float32, chunks=(1, 3, 5, 5))
+    >>> y = numbaconv.dask.pointwise_conv2d(x, np.ones((4, 3), np.float32))
+    >>> y.chunks, float(y.sum().compute())
+    (((1,), (4,), (5, 5), (5, 5)), 1200.0)
+    """
+    op = "pointwise_conv2d"
+    _check_dask(op, x, out, stream, weight=weight, bias=bias)
+    return _conv(
+        op,
+        2,
+        x,
+        _conv_ops._pointwise_weight(op, weight),
+        bias,
+        groups=groups,
+        activation=activation,
+        negative_slope=negative_slope,
+        layout=layout,
+        algorithm=algorithm,
+        dtype=dtype,
+    )
+
+
+# ---- pooling ----
+
+
+def _pool_call(op: str, nd: int, x, kernel_size, stride, padding, dilation, ceil_mode, layout):
+    """(x batched, whether a batch axis was added, the global params, channel axis, spatial axes)."""
+    x, added = _batched(x, nd)
+    params = pool_params(op, nd, x.shape, kernel_size, stride, padding, dilation, ceil_mode, layout)
+    channel_axis, spatial = _layout_axes(nd, x.ndim, params.channels_last)
+    return x, added, params, channel_axis, spatial
+
+
+def _global_indices(indices, block_spatial, origins, in_spatial, spatial_axes):
+    """A block's max-pool indices (flat positions in its own slice) as flat positions in the whole plane."""
+    xp = np if isinstance(indices, np.ndarray) else __import__("cupy")
+    coords = xp.unravel_index(indices, block_spatial)
+    return xp.ravel_multi_index(tuple(c + o for c, o in zip(coords, origins, strict=True)), in_spatial)
+
+
+def _max_pool(
+    op: str,
+    nd: int,
+    /,
+    x: DaskArray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+    *,
+    layout: Layout | None = None,
+    out: None = None,
+    stream: None = None,
+) -> DaskArray | tuple[DaskArray, DaskArray]:
+    _check_dask(op, x, out, stream)
+    return_indices = check_bool(op, "return_indices", return_indices)
+    storage = Call(op, {"x": _host_meta(x)}).max_result().storage
+    x, added, params, channel_axis, spatial = _pool_call(
+        op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout
+    )
+
+    def block_fn(block, pads, origins, c):
+        result = _pool_ops._max_pool(
+            op, nd, block, params.kernel, params.stride, pads, params.dilation, params.ceil_mode, return_indices,
+            layout=layout,
+        )  # fmt: skip
+        if not return_indices:
+            return result
+        values, indices = result
+        local = tuple(block.shape[ax] for ax in spatial)
+        return values, _global_indices(indices, local, origins, params.in_spatial, spatial)
+
+    metas = [_meta(x, x.ndim, storage)] + ([_meta(x, x.ndim, np.int64)] if return_indices else [])
+    results = _windowed(
+        x,
+        spatial,
+        _axes(params),
+        circular=False,
+        channel_axis=channel_axis,
+        channel_chunks=x.chunks[channel_axis],
+        out_channel_chunks=x.chunks[channel_axis],
+        metas=metas,
+        block_fn=block_fn,
+    )
+    results = [r[0] if added else r for r in results]
+    return (results[0], results[1]) if return_indices else results[0]
+
+
+def _avg_pool(
+    op: str,
+    nd: int,
+    /,
+    x: DaskArray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: Padding = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+    dilation: IntOrTuple = 1,
+    *,
+    layout: Layout | None = None,
+    out: None = None,
+    dtype: DTypeLike | None = None,
+    stream: None = None,
+) -> DaskArray:
+    _check_dask(op, x, out, stream)
+    storage = Call(op, {"x": _host_meta(x)}).float_result(dtype).storage
+    x, added, params, channel_axis, spatial = _pool_call(
+        op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, layout
+    )
+    count_include_pad, divisor_override = avg_options(op, count_include_pad, divisor_override)
+
+    def block_fn(block, pads, origins, c):
+        return _pool_ops._avg_pool(
+            op, nd, block, params.kernel, params.stride, pads, params.ceil_mode, count_include_pad, divisor_override,
+            params.dilation, layout=layout, dtype=dtype,
+        )  # fmt: skip
+
+    (result,) = _windowed(
+        x,
+        spatial,
+        _axes(params),
+        circular=False,
+        channel_axis=channel_axis,
+        channel_chunks=x.chunks[channel_axis],
+        out_channel_chunks=x.chunks[channel_axis],
+        metas=[_meta(x, x.ndim, storage)],
+        block_fn=block_fn,
+    )
+    return result[0] if added else result
+
+
+max_pool1d, max_pool2d, max_pool3d = (for_dims(_max_pool, f"max_pool{nd}d", nd) for nd in (1, 2, 3))
+avg_pool1d, avg_pool2d, avg_pool3d = (for_dims(_avg_pool, f"avg_pool{nd}d", nd) for nd in (1, 2, 3))
+
+_POOL_DOC = """:func:`numbaconv.{op}` over a dask array: a lazy result, equal to the in-memory call.
+
+    ``x`` is a dask array of NumPy or CuPy chunks, chunked any way (spatial chunks shorter than the window's
+    halo are merged); every other argument as :func:`numbaconv.{op}`{extra}. ``out=`` and ``stream=`` are not
+    taken. The result's chunks: x's along N and C, along each spatial dim the outputs whose window starts
+    (``o * stride``) in that chunk of x.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, numbaconv.dask
+    {example}
+"""
+for _nd in (1, 2, 3):
+    _shape = ", ".join(["8"] * _nd)
+    _chunks = ", ".join(["(2, 2)"] * _nd) + ("," if _nd == 1 else "")
+    globals()[f"max_pool{_nd}d"].__doc__ = _POOL_DOC.format(
+        op=f"max_pool{_nd}d",
+        extra="; with ``return_indices=True`` the indices are flat positions in each whole ``(n, c)`` plane",
+        example=f""">>> x = da.from_array(np.arange({8**_nd}.0).reshape(1, 1, {_shape}), chunks=4)
+    >>> values, indices = numbaconv.dask.max_pool{_nd}d(x, 2, return_indices=True)
+    >>> values.chunks[2:]
+    ({_chunks})
+    >>> int(indices.max().compute())
+    {8**_nd - 1}""",
+    )
+    globals()[f"avg_pool{_nd}d"].__doc__ = _POOL_DOC.format(
+        op=f"avg_pool{_nd}d",
+        extra="",
+        example=f""">>> x = da.ones((1, 1, {_shape}), np.float32, chunks=4)
+    >>> y = numbaconv.dask.avg_pool{_nd}d(x, 3, stride=1, padding=1, count_include_pad=False)
+    >>> float(y.min().compute())
+    1.0""",
+    )

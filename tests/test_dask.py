@@ -1,0 +1,233 @@
+"""numbaconv.dask: every op over dask arrays equals the in-memory call (bit for bit on the direct and gather
+kernels), with the chunks and meta it declares, lazily; the rules and rejections; one LocalCluster run.
+
+Tiny shapes, the synchronous scheduler (one thread test runs the threaded one, for the workqueue guard)."""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import numbaconv
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+ndask = pytest.importorskip("numbaconv.dask")
+
+from dask.array.utils import assert_eq  # noqa: E402
+
+from helpers import LAYOUT_LAST, rand  # noqa: E402
+
+MODES = ["zeros", "reflect", "replicate", "circular"]
+# Bit for bit on the kernels as built; the bounds-checked build (CI's serial pass) compiles the plane kernel's
+# rows differently for different row lengths, which moves the last bit of a few sums.
+EXACT = dict(rtol=1e-13, atol=1e-13) if os.environ.get("NUMBA_BOUNDSCHECK") == "1" else dict(rtol=0, atol=0)
+
+
+@pytest.fixture(autouse=True)
+def synchronous():
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
+def chunking(draw, size):
+    """Random chunks of one axis: any split, down to chunks of 1 (smaller than any halo)."""
+    cuts = draw(st.sets(st.integers(1, size - 1), max_size=4)) if size > 1 else set()
+    bounds = [0, *sorted(cuts), size]
+    return tuple(int(c) for c in np.diff(bounds))
+
+
+def as_dask(draw, x):
+    return da.from_array(x, chunks=tuple(chunking(draw, n) for n in x.shape))
+
+
+def padding_form(draw, nd):
+    kind = draw(st.sampled_from(["int", "pairs", "valid", "same", "same_lower", "full"]))
+    if kind == "int":
+        return draw(st.integers(0, 2))
+    if kind == "pairs":
+        return tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(nd))
+    return kind
+
+
+def layout_of(nd, last):
+    return LAYOUT_LAST[nd] if last else None
+
+
+def to_layout(x, last):
+    return np.ascontiguousarray(np.moveaxis(x, 1, -1)) if last else x
+
+
+@st.composite
+def conv_cases(draw):
+    nd = draw(st.integers(1, 3))
+    groups = draw(st.sampled_from([1, 2]))
+    c_in = groups * draw(st.integers(1, 2))
+    c_out = groups * draw(st.integers(1, 2))
+    spatial = tuple(draw(st.integers(4, 9 if nd < 3 else 6)) for _ in range(nd))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    last = draw(st.booleans())
+    x = to_layout(rand((draw(st.integers(1, 3)), c_in, *spatial), seed=draw(st.integers(0, 9))), last)
+    kw = dict(
+        stride=draw(st.integers(1, 3)),
+        dilation=draw(st.integers(1, 2)),
+        padding=padding_form(draw, nd),
+        padding_mode=draw(st.sampled_from(MODES)),
+        groups=groups,
+        flip=draw(st.booleans()),
+        activation=draw(st.sampled_from([None, "relu", "tanh"])),
+        layout=layout_of(nd, last),
+    )
+    bias = rand((c_out,), seed=1) if draw(st.booleans()) else None
+    return nd, x, rand((c_out, c_in // groups, *kernel), seed=2), bias, kw, as_dask(draw, x)
+
+
+@given(conv_cases())
+def test_conv_equals_in_memory_bit_for_bit(case):
+    nd, x, w, bias, kw, xd = case
+    conv, conv_dask = getattr(numbaconv, f"conv{nd}d"), getattr(ndask, f"conv{nd}d")
+    try:
+        want = conv(x, w, bias, algorithm="direct", **kw)
+    except ValueError as exc:  # a rule of the global call: the dask call raises the same, before any graph
+        with pytest.raises(ValueError, match=str(exc)[:30]):
+            conv_dask(xd, w, bias, algorithm="direct", **kw)
+        return
+    got = conv_dask(xd, w, bias, algorithm="direct", **kw)
+    assert_eq(got, want, **EXACT)
+
+
+@st.composite
+def pool_cases(draw):
+    nd = draw(st.integers(1, 3))
+    spatial = tuple(draw(st.integers(3, 9 if nd < 3 else 6)) for _ in range(nd))
+    last = draw(st.booleans())
+    x = to_layout(
+        rand((draw(st.integers(1, 2)), draw(st.integers(1, 3)), *spatial), seed=draw(st.integers(0, 9))), last
+    )
+    k = draw(st.integers(1, 3))
+    kw = dict(
+        kernel_size=k,
+        stride=draw(st.integers(1, 3)),
+        padding=draw(st.sampled_from([0, 1, "same", ((1, 0),) * nd])),
+        ceil_mode=draw(st.booleans()),
+        dilation=draw(st.integers(1, 2)),
+        layout=layout_of(nd, last),
+    )
+    return nd, x, kw, draw(st.booleans()), as_dask(draw, x)
+
+
+@given(pool_cases())
+def test_pools_equal_in_memory_with_global_indices(case):
+    nd, x, kw, count_include_pad, xd = case
+    try:
+        values, indices = getattr(numbaconv, f"max_pool{nd}d")(x, return_indices=True, **kw)
+    except ValueError:
+        return
+    got_values, got_indices = getattr(ndask, f"max_pool{nd}d")(xd, return_indices=True, **kw)
+    assert_eq(got_values, values, **EXACT)
+    assert_eq(got_indices, indices)
+    avg = getattr(numbaconv, f"avg_pool{nd}d")(x, count_include_pad=count_include_pad, **kw)
+    assert_eq(getattr(ndask, f"avg_pool{nd}d")(xd, count_include_pad=count_include_pad, **kw), avg, **EXACT)
+
+
+def test_depthwise_and_pointwise_with_channel_chunks():
+    x = rand((2, 4, 9, 8))
+    xd = da.from_array(x, chunks=(1, 1, 3, 5))
+    w = rand((8, 1, 3, 3), seed=1)
+    got = ndask.depthwise_conv2d(xd, w, stride=2, padding="same", padding_mode="reflect")
+    assert got.chunks[1] == (2, 2, 2, 2)  # each input channel chunk keeps its channels (x multiplier)
+    assert_eq(got, numbaconv.depthwise_conv2d(x, w, stride=2, padding="same", padding_mode="reflect"), **EXACT)
+    pw = rand((6, 4), seed=3)
+    assert_eq(ndask.pointwise_conv2d(xd, pw, layout="NCHW"), numbaconv.pointwise_conv2d(x, pw))
+
+
+def test_grouped_channels_are_rechunked_to_whole_groups():
+    x = rand((1, 6, 6, 6))
+    w = rand((9, 2, 3, 3), seed=1)
+    got = ndask.conv2d(da.from_array(x, chunks=(1, 1, 6, 6)), w, groups=3, padding=1)
+    assert got.chunks[1] == (3, 3, 3)
+    assert_eq(got, numbaconv.conv2d(x, w, groups=3, padding=1))
+
+
+def test_gemm_and_winograd_within_tolerance():
+    """Algorithms are pinned from the global params; BLAS and transforms differ at rounding level only."""
+    x = rand((1, 8, 12, 12)).astype(np.float32)
+    w = rand((8, 8, 3, 3), seed=1).astype(np.float32)
+    xd = da.from_array(x, chunks=(1, 8, 5, 7))
+    for algorithm in ("gemm", "winograd_f2", "auto"):
+        want = numbaconv.conv2d(x, w, padding=1, algorithm=algorithm)
+        assert_eq(ndask.conv2d(xd, w, padding=1, algorithm=algorithm), want, rtol=1e-5, atol=1e-5)
+
+
+def test_unbatched_float16_and_bias_activation():
+    x = rand((2, 7, 9)).astype(np.float16)
+    w = rand((3, 2, 3, 3), seed=1).astype(np.float16)
+    got = ndask.conv2d(da.from_array(x, chunks=(2, 3, 4)), w, padding="same", activation="relu")
+    assert got.dtype == np.float16 and got.shape == (3, 7, 9)
+    assert_eq(got, numbaconv.conv2d(x, w, padding="same", activation="relu"), **EXACT)
+
+
+def test_building_the_graph_runs_no_kernel(monkeypatch):
+    calls = []
+    monkeypatch.setattr(numbaconv.conv, "_conv", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(numbaconv.pool, "_max_pool", lambda *a, **k: calls.append(a))
+    xd = da.ones((1, 2, 40, 40), chunks=10)
+    y = ndask.conv2d(xd, np.ones((2, 2, 3, 3)), padding=1)
+    v, i = ndask.max_pool2d(xd, 2, return_indices=True)
+    assert not calls
+    assert isinstance(y._meta, np.ndarray) and y.dtype == np.float64 and i.dtype == np.int64
+    assert (y.chunks[2], v.chunks[2]) == ((10, 10, 10, 10), (5, 5, 5, 5))
+
+
+def test_threaded_scheduler():
+    """dask's thread pool calls the parallel kernels concurrently: the workqueue layer is guarded by a lock."""
+    x = rand((4, 2, 16, 16))
+    w = rand((2, 2, 3, 3), seed=1)
+    with dask.config.set(scheduler="threads", num_workers=2):
+        got = ndask.conv2d(da.from_array(x, chunks=(1, 2, 8, 8)), w, padding=1).compute()
+    np.testing.assert_allclose(got, numbaconv.conv2d(x, w, padding=1), **EXACT)
+
+
+def test_rejections():
+    xd = da.ones((1, 2, 8, 8), chunks=4)
+    w = np.ones((2, 2, 3, 3))
+    with pytest.raises(TypeError, match=r"conv2d: x is a dask array, which numbaconv.conv2d does not compute"):
+        numbaconv.conv2d(xd, w)
+    with pytest.raises(TypeError, match=r"max_pool2d: x is a dask array"):
+        numbaconv.max_pool2d(xd, 2)
+    with pytest.raises(TypeError, match=r"conv2d: out= is not taken by numbaconv.dask"):
+        ndask.conv2d(xd, w, out=np.empty((1, 2, 6, 6)))
+    with pytest.raises(TypeError, match=r"max_pool2d: stream= is not taken"):
+        ndask.max_pool2d(xd, 2, stream=1)
+    with pytest.raises(TypeError, match=r"conv2d: weight must be an in-memory array"):
+        ndask.conv2d(xd, da.from_array(w))
+    with pytest.raises(TypeError, match=r"conv2d: x must be a dask array"):
+        ndask.conv2d(np.ones((1, 2, 8, 8)), w)
+    with pytest.raises(ValueError, match=r"algorithm='tune' is not taken"):
+        ndask.conv2d(xd, w, algorithm="tune")
+    with pytest.raises(ValueError, match=r"conv2d: groups=3 must divide in_channels=2"):
+        ndask.conv2d(xd, w, groups=3)
+    with pytest.raises(ValueError, match=r"bias.shape=\(3,\) must be \(out_channels,\) = \(2,\)"):
+        ndask.conv2d(xd, w, np.ones(3))
+    with pytest.raises(TypeError, match=r"needs an explicit accumulate dtype"):
+        ndask.conv2d(da.ones((1, 2, 8, 8), dtype=np.int32, chunks=4), w)
+    with pytest.raises(ValueError, match=r"padding \(2, 2\) along spatial dim 0 must be smaller"):
+        ndask.max_pool2d(xd, 2, padding=2)
+
+
+@pytest.mark.distributed
+def test_local_cluster_two_processes():
+    distributed = pytest.importorskip("distributed")
+    x = rand((2, 2, 24, 24))
+    w = rand((3, 2, 3, 3), seed=1)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, env={"NUMBA_NUM_THREADS": "1"}
+        ) as cluster,
+        distributed.Client(cluster, timeout=60) as client,
+    ):
+        y = ndask.conv2d(da.from_array(x, chunks=(1, 2, 12, 12)), w, stride=2, padding=1, padding_mode="reflect")
+        got = client.compute(y).result(timeout=240)
+    np.testing.assert_array_equal(got, numbaconv.conv2d(x, w, stride=2, padding=1, padding_mode="reflect"))
