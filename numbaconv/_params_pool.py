@@ -43,8 +43,27 @@ UNPOOL_SIZE_FORMULA = "(in - 1) * stride - pad_lo - pad_hi + kernel"
 # ---- pooling ----
 
 
+class PlaneShape:
+    """`nd` and `out_shape` of the geometry dataclasses below, from their batch, channels, in_spatial, out_spatial
+    and channels_last fields."""
+
+    batch: int
+    channels: int
+    in_spatial: tuple[int, ...]
+    out_spatial: tuple[int, ...]
+    channels_last: bool
+
+    @property
+    def nd(self) -> int:
+        return len(self.in_spatial)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return join_shape(self.batch, self.channels, self.out_spatial, self.channels_last)
+
+
 @dataclass(frozen=True)
-class PoolParams:
+class PoolParams(PlaneShape):
     """Normalised geometry of one pooling call (channels-first or channels-last)."""
 
     op: str
@@ -58,14 +77,6 @@ class PoolParams:
     ceil_mode: bool
     out_spatial: tuple[int, ...]
     channels_last: bool = False
-
-    @property
-    def nd(self) -> int:
-        return len(self.in_spatial)
-
-    @property
-    def out_shape(self) -> tuple[int, ...]:
-        return join_shape(self.batch, self.channels, self.out_spatial, self.channels_last)
 
     def _dims(self):
         return zip(
@@ -213,7 +224,7 @@ def adaptive_windows(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass(frozen=True)
-class AdaptivePoolParams:
+class AdaptivePoolParams(PlaneShape):
     """Normalised geometry of one adaptive pooling call: `adaptive_windows` along each spatial dim.
 
     Besides its own `bounds` it offers what the pooling launchers read of a PoolParams (`nd`, `channels_last`,
@@ -226,14 +237,6 @@ class AdaptivePoolParams:
     in_spatial: tuple[int, ...]
     out_spatial: tuple[int, ...]
     channels_last: bool = False
-
-    @property
-    def nd(self) -> int:
-        return len(self.in_spatial)
-
-    @property
-    def out_shape(self) -> tuple[int, ...]:
-        return join_shape(self.batch, self.channels, self.out_spatial, self.channels_last)
 
     def _windows(self) -> list[tuple[np.ndarray, np.ndarray]]:
         return [adaptive_windows(n, o) for n, o in zip(self.in_spatial, self.out_spatial, strict=False)]
@@ -315,7 +318,7 @@ def adaptive_pool_params(op: str, nd: int, x_shape: tuple[int, ...], output_size
 
 
 @dataclass(frozen=True)
-class MaxUnpoolParams:
+class MaxUnpoolParams(PlaneShape):
     """Normalised geometry of one max_unpool call: x (and indices) of `in_spatial`, a result of `out_spatial`."""
 
     op: str
@@ -329,17 +332,9 @@ class MaxUnpoolParams:
     channels_last: bool = False
 
     @property
-    def nd(self) -> int:
-        return len(self.in_spatial)
-
-    @property
     def plane(self) -> int:
         """Elements of one (n, c) output plane: the indices must lie in [0, plane)."""
         return math.prod(self.out_spatial)
-
-    @property
-    def out_shape(self) -> tuple[int, ...]:
-        return join_shape(self.batch, self.channels, self.out_spatial, self.channels_last)
 
 
 def _unpool_output_size(
@@ -436,7 +431,7 @@ def max_unpool_params(
 
 
 @dataclass(frozen=True)
-class ResizeGeometry:
+class ResizeGeometry(PlaneShape):
     """What a gather and an interpolation share: x's batch, channels and spatial size, the result's spatial size
     and the layout of both."""
 
@@ -446,14 +441,6 @@ class ResizeGeometry:
     in_spatial: tuple[int, ...]
     out_spatial: tuple[int, ...]
     channels_last: bool
-
-    @property
-    def nd(self) -> int:
-        return len(self.in_spatial)
-
-    @property
-    def out_shape(self) -> tuple[int, ...]:
-        return join_shape(self.batch, self.channels, self.out_spatial, self.channels_last)
 
 
 def _geometry(op: str, x_shape, channels_last: bool, out_spatial) -> dict:
