@@ -279,7 +279,7 @@ def depthwise_conv2d(
     )
 
 
-def _pointwise_weight(op: str, weight):
+def as_pointwise_weight(op: str, weight):
     if weight.ndim == 2:
         return weight.reshape(tuple(weight.shape) + (1, 1))
     if weight.ndim == 4 and tuple(weight.shape[2:]) == (1, 1):
@@ -320,7 +320,7 @@ def pointwise_conv2d(
         op,
         2,
         x,
-        _pointwise_weight(op, weight),
+        as_pointwise_weight(op, weight),
         bias,
         stride=1,
         padding=0,
@@ -398,7 +398,7 @@ def separable_conv2d(
             f"{op}: depthwise_weight.shape[1]={depthwise_weight.shape[1]} must be 1 (it is "
             f"(C_in * multiplier, 1, kH, kW))"
         )
-    call.arrays["pointwise_weight"] = _pointwise_weight(op, call["pointwise_weight"])
+    call.arrays["pointwise_weight"] = as_pointwise_weight(op, call["pointwise_weight"])
     channels = tuple(x.shape)[-1 if layout == "NHWC" else 1]
     dw_params = conv_params(
         op,

@@ -51,6 +51,8 @@ from ._types import (
     for_dims,
 )
 
+CONVS = {1: _conv_ops.conv1d, 2: _conv_ops.conv2d, 3: _conv_ops.conv3d}  # what each block runs
+
 __all__ = [
     "avg_pool1d",
     "avg_pool2d",
@@ -356,9 +358,7 @@ def _conv(
 
     def block_fn(block, pads, origins, c):
         rows = slice(first_group[c] * out_group, first_group[c + 1] * out_group)
-        return _conv_ops._conv(
-            op,
-            nd,
+        return CONVS[nd](
             block,
             weight[rows],
             None if bias is None else bias[rows],
@@ -534,7 +534,7 @@ def pointwise_conv2d(
         op,
         2,
         x,
-        _conv_ops._pointwise_weight(op, weight),
+        _conv_ops.as_pointwise_weight(op, weight),
         bias,
         groups=groups,
         activation=activation,
@@ -587,8 +587,8 @@ def _max_pool(
     )
 
     def block_fn(block, pads, origins, c):
-        result = _pool_ops._max_pool(
-            op, nd, block, params.kernel, params.stride, pads, params.dilation, params.ceil_mode, return_indices,
+        result = getattr(_pool_ops, f"max_pool{nd}d")(
+            block, params.kernel, params.stride, pads, params.dilation, params.ceil_mode, return_indices,
             layout=layout,
         )  # fmt: skip
         if not return_indices:
@@ -639,8 +639,8 @@ def _avg_pool(
     count_include_pad, divisor_override = avg_options(op, count_include_pad, divisor_override)
 
     def block_fn(block, pads, origins, c):
-        return _pool_ops._avg_pool(
-            op, nd, block, params.kernel, params.stride, pads, params.ceil_mode, count_include_pad, divisor_override,
+        return getattr(_pool_ops, f"avg_pool{nd}d")(
+            block, params.kernel, params.stride, pads, params.ceil_mode, count_include_pad, divisor_override,
             params.dilation, layout=layout, dtype=dtype,
         )  # fmt: skip
 
