@@ -12,6 +12,8 @@ values are those of the whole-array call (dask-image's pattern, with strides, gr
   ``[ceil(a / s), ceil(b / s))`` (the last block the rest): any chunking partitions the outputs exactly.
 - Spatial chunks are merged (never silently by dask: ``allow_rechunk=False``) until each is at least
   ``2 * max(pad) + extent + stride`` long, so edge padding always finds its data in the block.
+- Unpooling and the shuffles have no halo: ``map_blocks`` on each block, after rechunking only the axes the op
+  mixes (the whole channel axis, whole groups of ``r * r`` channels, spatial chunks of multiples of ``r``).
 - The algorithm is pinned from the global params (``"auto"`` could choose differently on a small edge block).
 - Threads: the in-memory ops already take turns under Numba's workqueue layer (kernels/_jit.py), so dask's
   threaded scheduler and a distributed worker's threads need no guard of their own here.
