@@ -73,7 +73,8 @@ def backend_of(op: str, **arrays) -> str:
         elif type(a).__module__.startswith("dask."):  # never computed behind the caller's back
             raise TypeError(
                 f"{op}: {name} is a dask array, which numbaconv.{op} does not compute; numbaconv.dask runs the "
-                f"convolutions and pools over dask arrays (lazily), or pass {name}.compute() for an in-memory result"
+                f"convolutions, pools, unpool and shuffles over dask arrays (lazily), or pass {name}.compute() for "
+                f"an in-memory result"
             )
         else:
             raise TypeError(f"{op}: {name} must be {KINDS}, got {type(a).__module__}.{type(a).__qualname__}")

@@ -12,6 +12,8 @@ values are those of the whole-array call (dask-image's pattern, with strides, gr
   ``[ceil(a / s), ceil(b / s))`` (the last block the rest): any chunking partitions the outputs exactly.
 - Spatial chunks are merged (never silently by dask: ``allow_rechunk=False``) until each is at least
   ``2 * max(pad) + extent + stride`` long, so edge padding always finds its data in the block.
+- Unpooling and the shuffles have no halo: ``map_blocks`` on each block, after rechunking only the axes the op
+  mixes (the whole channel axis, whole groups of ``r * r`` channels, spatial chunks of multiples of ``r``).
 - The algorithm is pinned from the global params (``"auto"`` could choose differently on a small edge block).
 - Threads: the in-memory ops already take turns under Numba's workqueue layer (kernels/_jit.py), so dask's
   threaded scheduler and a distributed worker's threads need no guard of their own here.
@@ -24,7 +26,7 @@ import math
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -35,10 +37,13 @@ except ImportError as exc:  # pragma: no cover - the module is only imported wit
 
 from . import conv as _conv_ops
 from . import pool as _pool_ops
+from . import shuffle as _shuffle_ops
+from . import unpool as _unpool_ops
 from ._algorithms import resolve_algorithm
 from ._call import Call
-from ._params import ConvParams, conv_params
-from ._params_pool import PoolParams, avg_options, check_bool, pool_params
+from ._params import ConvParams, channels_last_any, conv_params, int_tuple
+from ._params_pool import PoolParams, avg_options, check_bool, check_copy_dtype, pool_params, unpool_params
+from ._params_shuffle import channel_shuffle_params, pixel_shuffle_params, pixel_unshuffle_params
 from ._types import (
     Activation,
     ConvAlgorithm,
@@ -48,6 +53,7 @@ from ._types import (
     Layout2d,
     Padding,
     PaddingMode,
+    UnpoolMode,
     for_dims,
 )
 
@@ -57,6 +63,7 @@ __all__ = [
     "avg_pool1d",
     "avg_pool2d",
     "avg_pool3d",
+    "channel_shuffle",
     "conv1d",
     "conv2d",
     "conv3d",
@@ -64,7 +71,12 @@ __all__ = [
     "max_pool1d",
     "max_pool2d",
     "max_pool3d",
+    "pixel_shuffle",
+    "pixel_unshuffle",
     "pointwise_conv2d",
+    "unpool1d",
+    "unpool2d",
+    "unpool3d",
 ]
 
 DaskArray = Any  # dask.array.Array (NumPy or CuPy chunks)
@@ -694,3 +706,159 @@ for _nd in (1, 2, 3):
     >>> float(y.min().compute())
     1.0""",
     )
+
+
+# ---- blockwise ops: unpooling and shuffles (no halo; the axes an op mixes rechunked to what it needs) ----
+
+
+def _blockwise(x, fn: Callable[..., Any], chunks: dict[int, Any], out_chunks: dict[int, Any], **kw):
+    """x rechunked along the axes of `chunks`, `fn(block, **kw)` on each block; the result's chunks are x's with
+    `out_chunks[axis](chunk)` along those axes (a block's output size from its input size)."""
+    x = x.rechunk({**dict(enumerate(x.chunks)), **chunks})
+    result_chunks = tuple(
+        tuple(out_chunks[ax](c) for c in cs) if ax in out_chunks else cs for ax, cs in enumerate(x.chunks)
+    )
+    return x.map_blocks(fn, chunks=result_chunks, meta=_meta(x, x.ndim, x.dtype), **kw)
+
+
+def _unpool(
+    op: str,
+    nd: int,
+    /,
+    x: DaskArray,
+    scale_factor: IntOrTuple = 2,
+    mode: UnpoolMode = "nearest",
+    *,
+    layout: Layout | None = None,
+    out: None = None,
+    stream: None = None,
+) -> DaskArray:
+    _check_dask(op, x, out, stream)
+    check_copy_dtype(op, x.dtype)
+    x, added = _batched(x, nd)
+    params = unpool_params(op, nd, x.shape, scale_factor, mode, layout)
+    scale = int_tuple(op, "scale_factor", scale_factor, nd, 1)
+    _, spatial = _layout_axes(nd, x.ndim, params.channels_last)
+    grow = {ax: (lambda c, s=s: c * s) for ax, s in zip(spatial, scale, strict=True)}
+    fn = getattr(_unpool_ops, f"unpool{nd}d")
+    result = _blockwise(x, fn, {}, grow, scale_factor=scale, mode=mode, layout=layout)
+    return result[0] if added else result
+
+
+unpool1d, unpool2d, unpool3d = (for_dims(_unpool, f"unpool{nd}d", nd) for nd in (1, 2, 3))
+
+_UNPOOL_DOC = """:func:`numbaconv.{op}` over a dask array: a lazy result, equal to the in-memory call.
+
+    ``x`` is a dask array of NumPy or CuPy chunks, chunked any way; each block is upsampled on its own (no halo),
+    so the result's chunks are x's times the scale along each spatial dim. Every other argument as
+    :func:`numbaconv.{op}`; ``out=`` and ``stream=`` are not taken.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, numbaconv.dask
+    >>> y = numbaconv.dask.{op}(da.ones((1, 1, {shape}), dtype=np.float32, chunks=2), (2, {scales}), "bed_of_nails")
+    >>> y.chunks[2:]
+    ({chunks})
+    >>> float(y.sum().compute())
+    {total}
+"""
+for _nd in (1, 2, 3):
+    globals()[f"unpool{_nd}d"].__doc__ = _UNPOOL_DOC.format(
+        op=f"unpool{_nd}d",
+        shape=", ".join(["4"] * _nd),
+        scales=", ".join(["3"] * (_nd - 1)) if _nd > 1 else "",
+        chunks=", ".join(["(4, 4)"] + ["(6, 6)"] * (_nd - 1)) + ("," if _nd == 1 else ""),
+        total=f"{4.0**_nd}",
+    )
+
+
+def _movable(op: str, x) -> None:
+    """The shuffles move bytes: any fixed-size dtype, as the in-memory ops (checked before any graph exists)."""
+    if x.dtype.hasobject or x.dtype.itemsize == 0:
+        raise TypeError(
+            f"{op}: input dtype {x.dtype} is not supported; any fixed-size dtype (numbers, bool, datetime, "
+            f"structured) works, object arrays do not"
+        )
+
+
+def channel_shuffle(
+    x: DaskArray, groups: int, *, layout: Layout | Literal["NC"] | None = None, out: None = None, stream: None = None
+) -> DaskArray:
+    """:func:`numbaconv.channel_shuffle` over a dask array: the channel axis in one chunk, any other chunking.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, numbaconv.dask
+    >>> y = numbaconv.dask.channel_shuffle(da.arange(6, chunks=2).reshape(1, 6, 1), 2)
+    >>> y.chunks, y.compute()[0, :, 0]
+    (((1,), (6,), (1,)), array([0, 3, 1, 4, 2, 5]))
+    """
+    op = "channel_shuffle"
+    _check_dask(op, x, out, stream)
+    _movable(op, x)
+    channel_shuffle_params(op, x.shape, groups, layout)
+    channel_axis = x.ndim - 1 if channels_last_any(op, layout, x.ndim) else 1
+    return _blockwise(x, _shuffle_ops.channel_shuffle, {channel_axis: -1}, {}, groups=groups, layout=layout)
+
+
+def _pixel_axes(x, layout: str) -> tuple[int, int, int]:
+    """(channel, height, width) axes of a ``(*, C, H, W)`` or ``(*, H, W, C)`` array."""
+    return (x.ndim - 1, x.ndim - 3, x.ndim - 2) if layout == "NHWC" else (x.ndim - 3, x.ndim - 2, x.ndim - 1)
+
+
+def pixel_shuffle(
+    x: DaskArray,
+    upscale_factor: int | tuple[int, int],
+    *,
+    layout: Layout2d = "NCHW",
+    out: None = None,
+    stream: None = None,
+) -> DaskArray:
+    """:func:`numbaconv.pixel_shuffle` over a dask array: channels rechunked to whole groups of ``rH * rW``
+    (each becomes one output channel), any other chunking; the spatial chunks grow by the factor.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, numbaconv.dask
+    >>> y = numbaconv.dask.pixel_shuffle(da.ones((1, 12, 4, 4), chunks=(1, 5, 2, 4)), 2)
+    >>> y.chunks
+    ((1,), (2, 1), (4, 4), (8,))
+    """
+    op = "pixel_shuffle"
+    _check_dask(op, x, out, stream)
+    _movable(op, x)
+    pixel_shuffle_params(op, x.shape, upscale_factor, layout)
+    rh, rw = int_tuple(op, "upscale_factor", upscale_factor, 2, 1)
+    c, h, w = _pixel_axes(x, layout)
+    sizes = {c: lambda n: n // (rh * rw), h: lambda n: n * rh, w: lambda n: n * rw}
+    rechunk = {c: _group_chunks(x.chunks[c], rh * rw)}
+    return _blockwise(x, _shuffle_ops.pixel_shuffle, rechunk, sizes, upscale_factor=(rh, rw), layout=layout)
+
+
+def pixel_unshuffle(
+    x: DaskArray,
+    downscale_factor: int | tuple[int, int],
+    *,
+    layout: Layout2d = "NCHW",
+    out: None = None,
+    stream: None = None,
+) -> DaskArray:
+    """:func:`numbaconv.pixel_unshuffle` over a dask array: spatial chunks rechunked to multiples of the factor,
+    any other chunking; each channel chunk grows by ``rH * rW``.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, numbaconv.dask
+    >>> y = numbaconv.dask.pixel_unshuffle(da.ones((1, 2, 6, 4), chunks=(1, 1, 3, 4)), 2)
+    >>> y.chunks
+    ((1,), (4, 4), (2, 1), (2,))
+    """
+    op = "pixel_unshuffle"
+    _check_dask(op, x, out, stream)
+    _movable(op, x)
+    pixel_unshuffle_params(op, x.shape, downscale_factor, layout)
+    rh, rw = int_tuple(op, "downscale_factor", downscale_factor, 2, 1)
+    c, h, w = _pixel_axes(x, layout)
+    sizes = {c: lambda n: n * rh * rw, h: lambda n: n // rh, w: lambda n: n // rw}
+    rechunk = {h: _group_chunks(x.chunks[h], rh), w: _group_chunks(x.chunks[w], rw)}
+    return _blockwise(x, _shuffle_ops.pixel_unshuffle, rechunk, sizes, downscale_factor=(rh, rw), layout=layout)
