@@ -482,7 +482,7 @@ def depthwise_conv2d(
     Examples
     --------
     >>> import dask.array as da, numpy as np, numbaconv.dask
-    >>> x = da.ones((2, 4, 16, 16), np.float32, chunks=(1, 2, 8, 8))
+    >>> x = da.ones((2, 4, 16, 16), dtype=np.float32, chunks=(1, 2, 8, 8))
     >>> y = numbaconv.dask.depthwise_conv2d(x, np.ones((4, 1, 3, 3), np.float32), padding=1)
     >>> y.chunks
     ((1, 1), (2, 2), (8, 8), (8, 8))
@@ -535,7 +535,7 @@ def pointwise_conv2d(
     Examples
     --------
     >>> import dask.array as da, numpy as np, numbaconv.dask
-    >>> x = da.ones((1, 3, 10, 10), np.float32, chunks=(1, 3, 5, 5))
+    >>> x = da.ones((1, 3, 10, 10), dtype=np.float32, chunks=(1, 3, 5, 5))
     >>> y = numbaconv.dask.pointwise_conv2d(x, np.ones((4, 3), np.float32))
     >>> y.chunks, float(y.sum().compute())
     (((1,), (4,), (5, 5), (5, 5)), 1200.0)
@@ -701,7 +701,7 @@ for _nd in (1, 2, 3):
     globals()[f"avg_pool{_nd}d"].__doc__ = _POOL_DOC.format(
         op=f"avg_pool{_nd}d",
         extra="",
-        example=f""">>> x = da.ones((1, 1, {_shape}), np.float32, chunks=4)
+        example=f""">>> x = da.ones((1, 1, {_shape}), dtype=np.float32, chunks=4)
     >>> y = numbaconv.dask.avg_pool{_nd}d(x, 3, stride=1, padding=1, count_include_pad=False)
     >>> float(y.min().compute())
     1.0""",
