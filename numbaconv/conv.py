@@ -251,11 +251,7 @@ def depthwise_conv2d(
     """
     op = "depthwise_conv2d"
     backend_of(op, x=x, weight=weight, bias=bias, residual=residual, out=out)
-    if x.ndim in (3, 4) and weight.ndim == 4 and weight.shape[1] != 1:
-        raise ValueError(
-            f"{op}: weight.shape[1]={weight.shape[1]} must be 1 (weight is (C_in * multiplier, 1, kH, kW))"
-        )
-    channels = tuple(x.shape)[-1 if layout == "NHWC" else x.ndim - 3] if x.ndim in (3, 4) else 1  # (N,) C, H, W
+    channels = depthwise_groups(op, x.shape, weight.shape, layout)
     return _conv(
         op,
         2,
@@ -277,6 +273,15 @@ def depthwise_conv2d(
         dtype=dtype,
         stream=stream,
     )
+
+
+def depthwise_groups(op: str, x_shape, w_shape, layout: str) -> int:
+    """The groups of a depthwise conv (x's channels; 1 for a shape the conv's own checks will refuse), after
+    checking that the weight is (C_in * multiplier, 1, kH, kW)."""
+    ndim = len(x_shape)
+    if ndim in (3, 4) and len(w_shape) == 4 and w_shape[1] != 1:
+        raise ValueError(f"{op}: weight.shape[1]={w_shape[1]} must be 1 (weight is (C_in * multiplier, 1, kH, kW))")
+    return int(tuple(x_shape)[-1 if layout == "NHWC" else ndim - 3]) if ndim in (3, 4) else 1  # (N,) C, H, W
 
 
 def as_pointwise_weight(op: str, weight):

@@ -491,11 +491,7 @@ def depthwise_conv2d(
     """
     op = "depthwise_conv2d"
     _check_dask(op, x, out, stream, weight=weight, bias=bias)
-    if x.ndim in (3, 4) and weight.ndim == 4 and weight.shape[1] != 1:
-        raise ValueError(
-            f"{op}: weight.shape[1]={weight.shape[1]} must be 1 (weight is (C_in * multiplier, 1, kH, kW))"
-        )
-    channels = x.shape[-1 if layout == "NHWC" else x.ndim - 3] if x.ndim in (3, 4) else 1
+    channels = _conv_ops.depthwise_groups(op, x.shape, weight.shape, layout)
     return _conv(
         op,
         2,
