@@ -35,8 +35,8 @@ def load_image() -> tuple[np.ndarray, str]:
         from matplotlib.image import imread
     except ImportError:
         return generated_image(), "generated test card (install matplotlib for the photograph)"
-    with cbook.get_sample_data("grace_hopper.jpg") as f:
-        return imread(f, format="jpg").astype(np.float32) / 255.0, "matplotlib sample grace_hopper.jpg"
+    path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)  # a path: imread reads the JPEG by name
+    return np.asarray(imread(path), np.float32) / 255.0, "matplotlib sample grace_hopper.jpg"
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
