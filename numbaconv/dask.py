@@ -14,6 +14,13 @@ values are those of the whole-array call (dask-image's pattern, with strides, gr
   ``2 * max(pad) + extent + stride`` long, so edge padding always finds its data in the block.
 - Unpooling and the shuffles have no halo: ``map_blocks`` on each block, after rechunking only the axes the op
   mixes (the whole channel axis, whole groups of ``r * r`` channels, spatial chunks of multiples of ``r``).
+- Upsampling (transpose convs, max_unpool, interpolate) partitions the outputs the same way from the global
+  call's tap tables (`_Spread`): output ``o`` belongs to the block holding its anchor input (for a transpose
+  ``(o + pad_lo) // stride``, for an interpolation ``floor(src)``), and the block reads the inputs its outputs'
+  taps need, a halo derived from the tables. The in-memory op then computes exactly the block's outputs: a
+  transpose by a crop and ``output_padding``, max_unpool onto the box its inputs' windows cover (then sliced),
+  interpolate from the global tables, sliced (`numbaconv.unpool.resized`; an interpolate of the block alone would
+  recompute the source positions from its own size). resize_conv2d is the upsampling, then conv2d.
 - The algorithm is pinned from the global params (``"auto"`` could choose differently on a small edge block).
 - Threads: the in-memory ops already take turns under Numba's workqueue layer (kernels/_jit.py), so dask's
   threaded scheduler and a distributed worker's threads need no guard of their own here.
@@ -781,9 +788,10 @@ class _Spread:
 
 def _transposed(size: int, out: int, stride: int, extent: int, pad_lo: int) -> _Spread:
     """The axis of a transpose conv or a max unpooling: input i spreads over outputs ``i * stride - pad_lo + [0,
-    extent)``. Output o is anchored at the last input that reaches it, ``(o + pad_lo) // stride`` (so block [a, b)
-    owns outputs [a * stride - pad_lo, b * stride - pad_lo)), and reads from ``(o + pad_lo - extent + 1) //
-    stride``, perhaps one input early (whose outputs the block's call crops), so the block's call never pads."""
+    extent)``. Output o is anchored at the last input whose spread starts at or before it, ``(o + pad_lo) //
+    stride`` (so block [a, b) owns outputs [a * stride - pad_lo, b * stride - pad_lo)), and reads from ``(o +
+    pad_lo - extent + 1) // stride``, perhaps one input early (whose outputs the block's call crops): the block's
+    spread then starts at or before its first output, never after."""
     o = np.arange(out) + pad_lo
     anchor = np.clip(o // stride, 0, size - 1)
     return _Spread(size, np.clip((o - extent + 1) // stride, 0, size - 1), anchor, anchor)
