@@ -234,14 +234,17 @@ def select_transpose(params: ConvTransposeParams, algorithm: str = "auto", backe
     return _named(params.op, algorithm, backend, TRANSPOSE_ALGORITHMS[backend])
 
 
+def resize_algorithm(params: ResizeConvParams, algorithm: str = "auto", backend: str = "cpu") -> str:
+    """The algorithm a resize-conv runs, `algorithm` checked: on the CPU "direct" or "gemm"; on CUDA conv's names
+    and rule."""
+    if backend == "cuda":
+        return resolve_algorithm(params, algorithm, backend, tunable=False)
+    if algorithm == "auto":
+        return select_resize_algorithm(params)
+    return _named(params.op, algorithm, backend, RESIZE_CPU_ALGORITHMS)
+
+
 def select_resize(params: ResizeConvParams, algorithm: str = "auto", backend: str = "cpu") -> str:
     """The conv kernel a resize-conv runs: on the CPU "row" or "gemm" (no plane, Winograd or FFT: those read the
     input itself, not the upsampling tables); on CUDA conv's kernels and rule."""
-    if backend == "cuda":
-        return kernel_for(params, resolve_algorithm(params, algorithm, backend, tunable=False), backend)
-    name = (
-        select_resize_algorithm(params)
-        if algorithm == "auto"
-        else _named(params.op, algorithm, backend, RESIZE_CPU_ALGORITHMS)
-    )
-    return kernel_for(params, name, backend)
+    return kernel_for(params, resize_algorithm(params, algorithm, backend), backend)

@@ -564,15 +564,54 @@ class InterpolateParams(ResizeGeometry):
     # The scale_factor per dim where torch's scale is 1 / scale_factor; None where it is in / out.
     factors: tuple[float | None, ...]
 
-    def tables(self, dtype) -> tuple[np.ndarray, ...]:
-        """(md, wd, mh, wh, mw, ww), padded to 3 dims by a single tap of weight 1 at index 0."""
-        dtype = np.dtype(dtype)
-        one = (np.zeros((1, 1), np.int64), np.ones((1, 1), dtype))
-        dims = [
-            interpolation_taps(n, o, self.align_corners, f, dtype, self.cubic)
+    def dim_tables(self, dtype) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The (index, weight) tables of each spatial dim (`interpolation_taps`)."""
+        return [
+            interpolation_taps(n, o, self.align_corners, f, np.dtype(dtype), self.cubic)
             for n, o, f in zip(self.in_spatial, self.out_spatial, self.factors, strict=True)
         ]
-        return tuple(a for pair in [one] * (3 - self.nd) + dims for a in pair)
+
+    def tables(self, dtype) -> tuple[np.ndarray, ...]:
+        """(md, wd, mh, wh, mw, ww), padded to 3 dims by a single tap of weight 1 at index 0."""
+        one = (np.zeros((1, 1), np.int64), np.ones((1, 1), np.dtype(dtype)))
+        return tuple(a for pair in [one] * (3 - self.nd) + self.dim_tables(dtype) for a in pair)
+
+
+@dataclass(frozen=True)
+class InterpolatePart(InterpolateParams):
+    """Outputs ``first_out + [0, out_spatial)`` of the interpolation `whole`, read from an input whose spatial dims
+    start at ``first_in`` of whole's input: whole's tables, sliced and shifted, so that every output has the taps
+    and weights it has in the whole call (numbaconv.dask's blocks; tables computed for the part's own sizes would
+    differ in the last bits)."""
+
+    whole: InterpolateParams
+    first_in: tuple[int, ...]
+    first_out: tuple[int, ...]
+
+    def dim_tables(self, dtype) -> list[tuple[np.ndarray, np.ndarray]]:
+        dims = zip(self.whole.dim_tables(dtype), self.first_in, self.first_out, self.out_spatial, strict=True)
+        return [(index[o : o + n] - i, weight[o : o + n]) for (index, weight), i, o, n in dims]
+
+
+def resize_part(
+    params: GatherParams | InterpolateParams, x_shape, first_in, first_out, out_spatial
+) -> GatherParams | InterpolateParams:
+    """The part of the resize `params` (`interpolate_params` of a whole array) that an input of `x_shape` holding
+    whole's input from `first_in` on computes: outputs ``first_out + [0, out_spatial)`` of each spatial dim, with
+    the source tables of the whole call (-1, a zero, stays -1). The caller ensures every source lies in x."""
+    if isinstance(params, GatherParams):
+        dims = zip(params.tables, first_in, first_out, out_spatial, strict=True)
+        tables = [[t - i if t >= 0 else -1 for t in table[o : o + n]] for table, i, o, n in dims]
+        return _gather_params(params.op, x_shape, params.channels_last, out_spatial, tables)
+    return InterpolatePart(
+        **_geometry(params.op, x_shape, params.channels_last, out_spatial),
+        cubic=params.cubic,
+        align_corners=params.align_corners,
+        factors=params.factors,
+        whole=params,
+        first_in=tuple(first_in),
+        first_out=tuple(first_out),
+    )
 
 
 def _cubic_near(x, a):

@@ -14,6 +14,13 @@ values are those of the whole-array call (dask-image's pattern, with strides, gr
   ``2 * max(pad) + extent + stride`` long, so edge padding always finds its data in the block.
 - Unpooling and the shuffles have no halo: ``map_blocks`` on each block, after rechunking only the axes the op
   mixes (the whole channel axis, whole groups of ``r * r`` channels, spatial chunks of multiples of ``r``).
+- Upsampling (transpose convs, max_unpool, interpolate) partitions the outputs the same way from the global
+  call's tap tables (`_Spread`): output ``o`` belongs to the block holding its anchor input (for a transpose
+  ``(o + pad_lo) // stride``, for an interpolation ``floor(src)``), and the block reads the inputs its outputs'
+  taps need, a halo derived from the tables. The in-memory op then computes exactly the block's outputs: a
+  transpose by a crop and ``output_padding``, max_unpool onto the box its inputs' windows cover (then sliced),
+  interpolate from the global tables, sliced (`numbaconv.unpool.resized`; an interpolate of the block alone would
+  recompute the source positions from its own size). resize_conv2d is the upsampling, then conv2d.
 - The algorithm is pinned from the global params (``"auto"`` could choose differently on a small edge block).
 - Threads: the in-memory ops already take turns under Numba's workqueue layer (kernels/_jit.py), so dask's
   threaded scheduler and a distributed worker's threads need no guard of their own here.
@@ -26,7 +33,7 @@ import math
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -36,23 +43,45 @@ except ImportError as exc:  # pragma: no cover - the module is only imported wit
     raise ImportError("numbaconv.dask needs dask: pip install 'numbaconv[dask]' (dask[array] >= 2024.1)") from exc
 
 from . import conv as _conv_ops
+from . import conv_transpose as _transpose_ops
 from . import pool as _pool_ops
 from . import shuffle as _shuffle_ops
 from . import unpool as _unpool_ops
-from ._algorithms import resolve_algorithm
+from ._algorithms import resize_algorithm, resolve_algorithm, select_transpose
 from ._call import Call
 from ._params import ConvParams, channels_last_any, conv_params, int_tuple
-from ._params_pool import PoolParams, avg_options, check_bool, check_copy_dtype, pool_params, unpool_params
+from ._params_pool import (
+    GatherParams,
+    PoolParams,
+    avg_options,
+    check_bool,
+    check_copy_dtype,
+    check_float_dtype,
+    interpolate_params,
+    max_unpool_params,
+    pool_params,
+    resize_interpolation,
+    resize_part,
+    unpool_params,
+)
 from ._params_shuffle import channel_shuffle_params, pixel_shuffle_params, pixel_unshuffle_params
+from ._params_transpose import conv_transpose_params, resize_conv_params
 from ._types import (
     Activation,
     ConvAlgorithm,
     DTypeLike,
+    FloatOrTuple,
+    InterpolateMode,
     IntOrTuple,
     Layout,
     Layout2d,
     Padding,
     PaddingMode,
+    PaddingNumbers,
+    ResizeAlgorithm,
+    ResizeMode,
+    TransposeAlgorithm,
+    TransposePadding,
     UnpoolMode,
     for_dims,
 )
@@ -67,13 +96,21 @@ __all__ = [
     "conv1d",
     "conv2d",
     "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
     "depthwise_conv2d",
+    "interpolate",
     "max_pool1d",
     "max_pool2d",
     "max_pool3d",
+    "max_unpool1d",
+    "max_unpool2d",
+    "max_unpool3d",
     "pixel_shuffle",
     "pixel_unshuffle",
     "pointwise_conv2d",
+    "resize_conv2d",
     "unpool1d",
     "unpool2d",
     "unpool3d",
@@ -132,6 +169,24 @@ def _layout_axes(nd: int, ndim: int, channels_last: bool) -> tuple[int, tuple[in
 # ---- windowed axes: chunks, halos, owned outputs ----
 
 
+def _merged(chunks: tuple[int, ...], min_chunk: int) -> tuple[int, ...]:
+    """The user's chunks merged (never split) until each is at least min_chunk; one chunk when the axis is
+    shorter."""
+    merged: list[int] = []
+    acc = 0
+    for c in chunks:
+        acc += c
+        if acc >= min_chunk:
+            merged.append(acc)
+            acc = 0
+    if acc:
+        if merged:
+            merged[-1] += acc
+        else:
+            merged.append(acc)
+    return tuple(merged)
+
+
 @dataclass(frozen=True)
 class _Axis:
     """One windowed spatial axis of the global call: input size, output count, stride, dilated kernel extent and
@@ -150,21 +205,7 @@ class _Axis:
         return 2 * max(self.pad) + self.extent + self.stride
 
     def merge(self, chunks: tuple[int, ...]) -> tuple[int, ...]:
-        """The user's chunks merged (never split) until each is at least min_chunk; one chunk when the axis is
-        shorter."""
-        merged: list[int] = []
-        acc = 0
-        for c in chunks:
-            acc += c
-            if acc >= self.min_chunk:
-                merged.append(acc)
-                acc = 0
-        if acc:
-            if merged:
-                merged[-1] += acc
-            else:
-                merged.append(acc)
-        return tuple(merged)
+        return _merged(chunks, self.min_chunk)
 
     def depth(self, single: bool, periodic: bool) -> tuple[int, int]:
         """map_overlap's halo: outputs anchored in [a, b) read [a - pad_lo, b - 1 - pad_lo + extent); circular
@@ -189,7 +230,7 @@ class _Tiling:
     """The windowed axes of one call over a rechunked input: each block's slice of its overlapped block and the
     padding it applies itself."""
 
-    def __init__(self, x, spatial_axes: tuple[int, ...], axes: Sequence[_Axis], circular: bool):
+    def __init__(self, x, spatial_axes: tuple[int, ...], axes: Sequence[Any], circular: bool):
         self.spatial_axes = spatial_axes
         self.axes = tuple(axes)
         self.chunks = [x.chunks[ax] for ax in spatial_axes]
@@ -235,7 +276,7 @@ class _Tiling:
 def _windowed(
     x,
     spatial_axes: tuple[int, ...],
-    axes: Sequence[_Axis],
+    axes: Sequence[_Axis | _Spread],
     *,
     circular: bool,
     channel_axis: int,
@@ -243,25 +284,30 @@ def _windowed(
     out_channel_chunks: tuple[int, ...],
     metas: Sequence[Any],
     block_fn: Callable[..., Any],
+    tiling_type: type[_Tiling] = _Tiling,
+    others: Sequence[Any] = (),
 ) -> list:
-    """Lazy arrays (one per entry of `metas`) from `block_fn(block, pads, origins, channel_block)`, which returns
-    one array, or a tuple of them, for each block's owned window.
+    """Lazy arrays (one per entry of `metas`) from `block_fn(block, pads, origins, channel_block, *other_blocks)`,
+    which returns one array, or a tuple of them, for each block's owned window.
 
     The input is rechunked here: the windowed axes merged to their minimum, the channel axis to
     `channel_chunks`; the outputs have x's batch chunks, `out_channel_chunks` and the owned output counts.
+    `others` (arrays of x's shape, max_unpool's indices) are chunked and windowed as x; `tiling_type` is
+    `_Tiling` (the default) or `_SpreadTiling`, whose blocks get their owned outputs in place of pads.
     """
     chunks = list(x.chunks)
     for ax, axis in zip(spatial_axes, axes, strict=True):
         chunks[ax] = axis.merge(x.chunks[ax])
     chunks[channel_axis] = channel_chunks
     x = x.rechunk(tuple(chunks))
-    tiling = _Tiling(x, spatial_axes, axes, circular)
+    others = [a.rechunk(x.chunks) for a in others]
+    tiling = tiling_type(x, spatial_axes, axes, circular)
     out_chunks = list(x.chunks)
     out_chunks[channel_axis] = out_channel_chunks
     for ax, c in zip(spatial_axes, tiling.out_chunks(), strict=True):
         out_chunks[ax] = c
 
-    def run(block, block_id=None):
+    def run(block, *other_blocks, block_id=None):
         shape = tuple(c[i] for c, i in zip(out_chunks, block_id, strict=True))
         if not math.prod(shape):  # a block that owns no outputs (or an empty batch)
             empties = tuple(np.empty_like(meta, shape=shape) for meta in metas)
@@ -272,13 +318,13 @@ def _windowed(
             index[ax], pad, origin = tiling.window(i, block_id[ax])
             pads.append(pad)
             origins.append(origin)
-        view = block[tuple(index)]
-        return block_fn(view, tuple(pads), tuple(origins), block_id[channel_axis])
+        views = [b[tuple(index)] for b in (block, *other_blocks)]
+        return block_fn(views[0], tuple(pads), tuple(origins), block_id[channel_axis], *views[1:])
 
     kwargs = tiling.map_kwargs(x.ndim)
     if len(metas) == 1:
-        return [da.map_overlap(run, x, chunks=tuple(out_chunks), meta=metas[0], **kwargs)]
-    pairs = da.map_overlap(run, x, chunks=tuple(out_chunks), meta=np.empty((0,) * x.ndim, object), **kwargs)
+        return [da.map_overlap(run, x, *others, chunks=tuple(out_chunks), meta=metas[0], **kwargs)]
+    pairs = da.map_overlap(run, x, *others, chunks=tuple(out_chunks), meta=np.empty((0,) * x.ndim, object), **kwargs)
     return [pairs.map_blocks(operator.itemgetter(i), meta=meta) for i, meta in enumerate(metas)]
 
 
@@ -360,8 +406,7 @@ def _conv(
         negative_slope=negative_slope,
         layout=layout,
     )
-    if bias is not None and tuple(bias.shape) != (params.out_channels,):
-        raise ValueError(f"{op}: bias.shape={tuple(bias.shape)} must be (out_channels,) = ({params.out_channels},)")
+    _check_bias(op, bias, params.out_channels)
     pinned = _pinned(params, algorithm, _backend(x))
     channel_axis, spatial = _layout_axes(nd, x.ndim, params.channels_last)
     in_group, out_group = params.in_per_group, params.out_per_group
@@ -702,6 +747,517 @@ for _nd in (1, 2, 3):
     >>> float(y.min().compute())
     1.0""",
     )
+
+
+# ---- upsampling: transpose convolutions, max unpooling, interpolation, resize-conv ----
+
+
+@dataclass(frozen=True, eq=False)
+class _Spread:
+    """One spatial axis of an upsampling, from the global call's tap tables: per output, the first and the last
+    input it reads and its anchor input (each non-decreasing along the outputs, first <= anchor <= last, all in
+    [0, size)). Output o belongs to the block holding its anchor, so any chunking partitions the outputs, and a
+    block owning outputs [o0, o1) reads inputs [first[o0], last[o1 - 1]]: a halo of at most `reach`."""
+
+    size: int
+    first: np.ndarray
+    last: np.ndarray
+    anchor: np.ndarray
+
+    @property
+    def reach(self) -> tuple[int, int]:
+        """(inputs before, inputs after) its anchor that an output reads, at most."""
+        return int(np.max(self.anchor - self.first)), int(np.max(self.last - self.anchor))
+
+    @property
+    def min_chunk(self) -> int:
+        """map_overlap takes a halo no longer than the shortest chunk."""
+        return max(1, *self.reach)
+
+    def merge(self, chunks: tuple[int, ...]) -> tuple[int, ...]:
+        return _merged(chunks, self.min_chunk)
+
+    def depth(self, single: bool, periodic: bool) -> tuple[int, int]:
+        return (0, 0) if single else self.reach
+
+    def owned(self, chunks: tuple[int, ...]) -> list[tuple[int, int]]:
+        """Outputs [o0, o1) of each block: those whose anchor lies in it."""
+        inner = np.searchsorted(self.anchor, np.cumsum(chunks)[:-1], side="left")
+        return list(itertools.pairwise([0, *(int(o) for o in inner), len(self.anchor)]))
+
+
+def _transposed(size: int, out: int, stride: int, extent: int, pad_lo: int) -> _Spread:
+    """The axis of a transpose conv or a max unpooling: input i spreads over outputs ``i * stride - pad_lo + [0,
+    extent)``. Output o is anchored at the last input whose spread starts at or before it, ``(o + pad_lo) //
+    stride`` (so block [a, b) owns outputs [a * stride - pad_lo, b * stride - pad_lo)), and reads from ``(o +
+    pad_lo - extent + 1) // stride``, perhaps one input early (whose outputs the block's call crops): the block's
+    spread then starts at or before its first output, never after."""
+    o = np.arange(out) + pad_lo
+    anchor = np.clip(o // stride, 0, size - 1)
+    return _Spread(size, np.clip((o - extent + 1) // stride, 0, size - 1), anchor, anchor)
+
+
+def _sourced(size: int, index) -> _Spread:
+    """The axis of an interpolation from its global (out,) or (out, taps) source index table: each output
+    anchored at its source pixel floor(src) (the nearest modes' only tap, the linear modes' first, the cubic
+    mode's second), so a block's halo is the other taps (none, 1 input after, or 1 before and 2 after)."""
+    index = np.asarray(index).reshape(len(index), -1)
+    return _Spread(size, index.min(axis=1), index.max(axis=1), index[:, (index.shape[1] - 1) // 2])
+
+
+class _SpreadTiling(_Tiling):
+    """`_Tiling` of `_Spread` axes: each block gets the slice its owned outputs read and, in place of the pads, the
+    owned outputs ``(o0, o1)``; an axis in one chunk is read whole."""
+
+    def window(self, i: int, block: int) -> tuple[slice, tuple[int, int], int]:
+        ax, owned = self.axes[i], self.owned[i][block]
+        if self.single[i]:
+            return slice(None), owned, 0
+        origin = max(self.starts[i][block] - self.depths[i][0], 0)
+        lo, hi = int(ax.first[owned[0]]), int(ax.last[owned[1] - 1]) + 1
+        return slice(lo - origin, hi - origin), owned, lo
+
+
+def _xp(a):
+    """NumPy or CuPy, whichever `a` belongs to."""
+    return np if isinstance(a, np.ndarray) else __import__("cupy")
+
+
+def _no_residual(op: str, residual) -> None:
+    if residual is not None:
+        raise TypeError(
+            f"{op}: residual= is not taken by numbaconv.dask; add the skip connection to the lazy result "
+            f"(computed with activation=None, then apply the activation)"
+        )
+
+
+def _check_bias(op: str, bias, channels: int) -> None:
+    if bias is not None and tuple(bias.shape) != (channels,):
+        raise ValueError(f"{op}: bias.shape={tuple(bias.shape)} must be (out_channels,) = ({channels},)")
+
+
+def _conv_transpose(
+    op: str,
+    nd: int,
+    /,
+    x: DaskArray,
+    weight: Any,
+    bias: Any = None,
+    *,
+    stride: IntOrTuple = 1,
+    padding: TransposePadding = 0,
+    output_padding: IntOrTuple = 0,
+    groups: int = 1,
+    dilation: IntOrTuple = 1,
+    output_size: Sequence[int] | None = None,
+    residual: None = None,
+    activation: Activation = None,
+    negative_slope: float = 0.01,
+    layout: Layout | None = None,
+    out: None = None,
+    algorithm: TransposeAlgorithm = "auto",
+    dtype: DTypeLike | None = None,
+    stream: None = None,
+) -> DaskArray:
+    _check_dask(op, x, out, stream, weight=weight, bias=bias)
+    _no_residual(op, residual)
+    x, added = _batched(x, nd)
+    storage = Call.weighted(op, _host_meta(x), _host_meta(weight), _host_meta(bias), None, dtype, None).storage
+    params = conv_transpose_params(
+        op,
+        nd,
+        x.shape,
+        tuple(weight.shape),
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        groups=groups,
+        dilation=dilation,
+        output_size=output_size,
+        activation=activation,
+        negative_slope=negative_slope,
+        layout=layout,
+    )
+    _check_bias(op, bias, params.out_channels)
+    pinned = select_transpose(params, algorithm, _backend(x))
+    channel_axis, spatial = _layout_axes(nd, x.ndim, params.channels_last)
+    in_group, out_group = params.in_per_group, params.out_per_group
+    in_chunks = _group_chunks(x.chunks[channel_axis], in_group)
+    first_group = np.cumsum([0, *in_chunks]) // in_group
+    dims = list(zip(params.stride, params.dilation, params.kernel, params.padding, strict=True))
+
+    def block_fn(block, owned, origins, c):
+        # the block's full output starts at global output i0 * s - pad_lo: crop it to [o0, o1), or extend its end
+        # by output_padding where its last inputs' taps fall short of o1 (less than stride, see _transposed)
+        pads, extra = [], []
+        sizes = [block.shape[ax] for ax in spatial]
+        for (s, d, k, (pad_lo, _)), (o0, o1), i0, n in zip(dims, owned, origins, sizes, strict=True):
+            hi = (i0 + n - 1) * s - pad_lo + d * (k - 1) + 1 - o1
+            pads.append((o0 - i0 * s + pad_lo, max(hi, 0)))
+            extra.append(max(-hi, 0))
+        g0, g1 = int(first_group[c]), int(first_group[c + 1])
+        return getattr(_transpose_ops, op)(
+            block,
+            weight[g0 * in_group : g1 * in_group],
+            None if bias is None else bias[g0 * out_group : g1 * out_group],
+            stride=params.stride,
+            padding=tuple(pads),
+            output_padding=tuple(extra),
+            groups=g1 - g0,
+            dilation=params.dilation,
+            activation=activation,
+            negative_slope=negative_slope,
+            layout=layout,
+            algorithm=pinned,
+            dtype=dtype,
+        )
+
+    axes = [
+        _transposed(n, o, s, d * (k - 1) + 1, p[0])
+        for n, o, (s, d, k, p) in zip(params.in_spatial, params.out_spatial, dims, strict=True)
+    ]
+    (result,) = _windowed(
+        x,
+        spatial,
+        axes,
+        circular=False,
+        channel_axis=channel_axis,
+        channel_chunks=in_chunks,
+        out_channel_chunks=tuple(c // in_group * out_group for c in in_chunks),
+        metas=[_meta(x, x.ndim, storage)],
+        block_fn=block_fn,
+        tiling_type=_SpreadTiling,
+    )
+    return result[0] if added else result
+
+
+conv_transpose1d, conv_transpose2d, conv_transpose3d = (
+    for_dims(_conv_transpose, f"conv_transpose{nd}d", nd) for nd in (1, 2, 3)
+)
+
+_TRANSPOSE_DOC = """:func:`numbaconv.{op}` over a dask array: a lazy result, equal to the in-memory call.
+
+    ``x`` is a dask array of NumPy or CuPy chunks, chunked any way along N and the spatial dims; the channel
+    axis is rechunked to whole groups (one chunk for ``groups=1``), spatial chunks shorter than the halo
+    (``ceil((dilation * (kernel - 1)) / stride)`` inputs before each chunk) are merged. ``weight`` and ``bias``
+    are in memory. Every other argument as :func:`numbaconv.{op}` (``output_size``, ``"same"`` and per-side
+    padding included; the algorithm is pinned from the global call); ``residual=``, ``out=`` and ``stream=`` are
+    not taken. Each block runs the in-memory op with the padding (a crop) and ``output_padding`` that give
+    exactly its outputs, so the result is the in-memory call's bit for bit with ``algorithm="direct"`` (BLAS
+    rounding differs between block sizes with ``"gemm"``).
+
+    The result's chunks: along each spatial dim, chunk ``[a, b)`` of x gives outputs ``[a * stride - pad_lo,
+    b * stride - pad_lo)`` (clipped to the output; the last chunk also the rest).
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, numbaconv, numbaconv.dask
+    {example}
+"""
+for _nd in (1, 2, 3):
+    globals()[f"conv_transpose{_nd}d"].__doc__ = _TRANSPOSE_DOC.format(
+        op=f"conv_transpose{_nd}d",
+        example=f""">>> x = da.random.default_rng(0).random((1, 2, {", ".join(["6"] * _nd)}), chunks=3)
+    >>> w = np.ones((2, 3, {", ".join(["3"] * _nd)}))
+    >>> kw = dict(stride=2, padding=1, output_padding=1)
+    >>> y = numbaconv.dask.conv_transpose{_nd}d(x, w, **kw)
+    >>> y.chunks[2:]
+    ({", ".join(["(5, 7)"] * _nd)}{"," if _nd == 1 else ""})
+    >>> np.array_equal(y.compute(), numbaconv.conv_transpose{_nd}d(x.compute(), w, **kw))
+    True""",
+    )
+
+
+def _max_unpool(
+    op: str,
+    nd: int,
+    /,
+    x: DaskArray,
+    indices: DaskArray,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: PaddingNumbers = 0,
+    output_size: IntOrTuple | None = None,
+    *,
+    layout: Layout | None = None,
+    out: None = None,
+    stream: None = None,
+) -> DaskArray:
+    _check_dask(op, x, out, stream)
+    if not isinstance(indices, da.Array):
+        raise TypeError(
+            f"{op}: indices must be a dask array like x (numbaconv.dask.max_pool{nd}d(..., return_indices=True) "
+            f"gives one), got {type(indices).__module__}.{type(indices).__qualname__}"
+        )
+    storage = Call(op, {"x": _host_meta(x)}).max_result().storage
+    x, added = _batched(x, nd)
+    indices = indices[None] if added else indices
+    params = max_unpool_params(
+        op, nd, x.shape, indices.dtype, indices.shape, kernel_size, stride, padding, output_size, layout
+    )
+    channel_axis, spatial = _layout_axes(nd, x.ndim, params.channels_last)
+    dims = list(zip(params.kernel, params.stride, (p[0] for p in params.padding), strict=True))
+    sizes = list(zip(params.in_spatial, params.out_spatial, dims, strict=True))
+    axes = [_transposed(n, o, s, k, lo) for n, o, (k, s, lo) in sizes]
+    # An input whose window misses the output (padding of a kernel or more, a short output_size) is read by no
+    # block's halo, so no block could check where its index points: such a dim is read whole.
+    x = x.rechunk(
+        {ax: -1 for ax, (n, o, (k, s, lo)) in zip(spatial, sizes, strict=True) if lo >= k or (n - 1) * s - lo >= o}
+    )
+
+    def block_fn(block, owned, origins, c, idx):
+        xp = _xp(idx)
+        bad = (idx < 0) | (idx >= params.plane)
+        if bad.any():
+            raise ValueError(
+                f"{op}: an index {int(idx[bad][0])} is outside [0, {params.plane}): indices are flat positions "
+                f"within each (n, c) plane of the {params.out_spatial} output"
+            )
+        coords = xp.unravel_index(idx, params.out_spatial)
+        local, box = [], []
+        dims_of_block = zip(dims, owned, origins, spatial, params.in_spatial, params.out_spatial, strict=True)
+        for dim, ((k, s, pad_lo), (o0, o1), i0, ax, size, out_size) in enumerate(dims_of_block):
+            start = i0 * s - pad_lo  # where the window of the block's first input starts
+            n = block.shape[ax]
+            # A block with all the dim's inputs and outputs takes any index; elsewhere each must lie in its input's
+            # window, so that every input sent to the block's outputs is in its halo.
+            if (n, o0, o1) != (size, 0, out_size):
+                starts = (start + s * xp.arange(n)).reshape([-1 if a == ax else 1 for a in range(block.ndim)])
+                outside = (coords[dim] < starts) | (coords[dim] >= starts + k)
+                if outside.any():
+                    raise ValueError(
+                        f"{op}: an index {int(idx[outside][0])} points outside its input's pooling window (kernel "
+                        f"{k}, stride {s}, pad {pad_lo}) along spatial dim {dim}; numbaconv.dask.{op} takes any "
+                        f"position in the plane only along dims in one chunk: rechunk x and indices to one chunk "
+                        f"along each spatial dim, or pass the indices max_pool{nd}d gives"
+                    )
+            local.append(coords[dim] - start)
+            box.append(max((n - 1) * s + k, o1 - start))
+        # the block unpools onto the box its inputs' windows cover (a few outputs more than its own), then slices
+        result = getattr(_unpool_ops, op)(
+            block, xp.ravel_multi_index(tuple(local), tuple(box)), params.kernel, params.stride, 0, tuple(box),
+            layout=layout,
+        )  # fmt: skip
+        index: list[Any] = [slice(None)] * block.ndim
+        for (_, s, pad_lo), (o0, o1), i0, ax in zip(dims, owned, origins, spatial, strict=True):
+            index[ax] = slice(o0 - i0 * s + pad_lo, o1 - i0 * s + pad_lo)
+        return result[tuple(index)]
+
+    (result,) = _windowed(
+        x,
+        spatial,
+        axes,
+        circular=False,
+        channel_axis=channel_axis,
+        channel_chunks=x.chunks[channel_axis],
+        out_channel_chunks=x.chunks[channel_axis],
+        metas=[_meta(x, x.ndim, storage)],
+        block_fn=block_fn,
+        tiling_type=_SpreadTiling,
+        others=[indices],
+    )
+    return result[0] if added else result
+
+
+max_unpool1d, max_unpool2d, max_unpool3d = (for_dims(_max_unpool, f"max_unpool{nd}d", nd) for nd in (1, 2, 3))
+
+_MAX_UNPOOL_DOC = """:func:`numbaconv.{op}` over dask arrays: a lazy result, equal to the in-memory call.
+
+    ``x`` and ``indices`` are dask arrays of one shape (NumPy or CuPy chunks; indices are rechunked as x),
+    ``indices`` flat positions in each whole ``(n, c)`` output plane, as :func:`max_pool{nd}d` with
+    ``return_indices=True`` gives them. Every other argument as :func:`numbaconv.{op}`; ``out=`` and
+    ``stream=`` are not taken. Output ``o`` belongs to the chunk of x holding input ``(o + pad_lo) // stride``
+    (chunk ``[a, b)`` gives outputs ``[a * stride - pad_lo, b * stride - pad_lo)``, the last one the rest); each
+    block unpools its inputs and a halo of ``ceil((kernel - 1) / stride)`` inputs before it onto the outputs
+    their windows cover, then keeps its own, so a duplicate index keeps the largest value exactly as the
+    in-memory op resolves it (the inputs are scanned in the same order). Along a spatial dim of more than one
+    chunk each index must lie in its input's pooling window (``kernel_size``, ``stride``, ``padding``), as
+    max pooling's do: an index elsewhere raises a ValueError when its block runs (rechunk that dim to one chunk
+    to take any position in the plane). Indices outside the plane raise a ValueError when their block runs.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, numbaconv, numbaconv.dask
+    {example}
+"""
+for _nd in (1, 2, 3):
+    globals()[f"max_unpool{_nd}d"].__doc__ = _MAX_UNPOOL_DOC.format(
+        op=f"max_unpool{_nd}d",
+        nd=_nd,
+        example=f""">>> x = da.random.default_rng(0).random((1, 2, {", ".join(["8"] * _nd)}), chunks=4)
+    >>> values, indices = numbaconv.dask.max_pool{_nd}d(x, 2, return_indices=True)
+    >>> y = numbaconv.dask.max_unpool{_nd}d(values, indices, 2)
+    >>> y.chunks[2:]
+    ({", ".join(["(4, 4)"] * _nd)}{"," if _nd == 1 else ""})
+    >>> bool((y.compute() == numbaconv.max_unpool{_nd}d(values.compute(), indices.compute(), 2)).all())
+    True""",
+    )
+
+
+def interpolate(
+    x: DaskArray,
+    size: IntOrTuple | None = None,
+    scale_factor: FloatOrTuple | None = None,
+    mode: InterpolateMode = "nearest",
+    align_corners: bool | None = None,
+    recompute_scale_factor: bool | None = None,
+    *,
+    layout: Layout | None = None,
+    out: None = None,
+    stream: None = None,
+) -> DaskArray:
+    """:func:`numbaconv.interpolate` over a dask array: a lazy result, equal to the in-memory call bit for bit.
+
+    ``x`` is a dask array of NumPy or CuPy chunks, chunked any way (spatial chunks shorter than the halo are
+    merged); every other argument as :func:`numbaconv.interpolate` (every mode, ``size`` or ``scale_factor``,
+    ``align_corners``, ``recompute_scale_factor``); ``out=`` and ``stream=`` are not taken.
+
+    The source positions and weights are those of the whole array's call (torch's arithmetic on the global
+    sizes and scale), never recomputed from a block's size: output ``o`` belongs to the chunk of x holding its
+    source pixel ``floor(src)``, and each block computes its outputs from the global tables, sliced, reading a
+    halo of the other taps (none for the nearest modes, 1 input after for the linear ones, 1 before and 2 after
+    for bicubic). The result's chunks: x's along N and C, along each spatial dim the outputs whose source pixel
+    lies in that chunk of x.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, numbaconv, numbaconv.dask
+    >>> x = da.random.default_rng(0).random((1, 1, 9, 9), chunks=(1, 1, 3, 4)).astype(np.float32)
+    >>> y = numbaconv.dask.interpolate(x, scale_factor=2.5, mode="bicubic", align_corners=True)
+    >>> y.chunks[2:]
+    ((8, 8, 6), (11, 11))
+    >>> want = numbaconv.interpolate(x.compute(), scale_factor=2.5, mode="bicubic", align_corners=True)
+    >>> np.array_equal(y.compute(), want)
+    True
+    """
+    op = "interpolate"
+    _check_dask(op, x, out, stream)
+    params = interpolate_params(
+        x.shape,
+        size,
+        scale_factor,
+        mode,
+        layout,
+        align_corners=align_corners,
+        recompute_scale_factor=recompute_scale_factor,
+    )
+    if isinstance(params, GatherParams):
+        check_copy_dtype(op, x.dtype)
+        sources = [np.array(t) for t in params.tables]
+    else:
+        check_float_dtype(op, mode, x.dtype)
+        compute = Call(op, {"x": _host_meta(x)}).float_result().compute
+        sources = [index for index, _ in params.dim_tables(compute)]
+    channel_axis, spatial = _layout_axes(params.nd, x.ndim, params.channels_last)
+
+    def block_fn(block, owned, origins, c):
+        first_out = [o0 for o0, _ in owned]
+        sizes = [o1 - o0 for o0, o1 in owned]
+        return _unpool_ops.resized(block, resize_part(params, block.shape, origins, first_out, sizes))
+
+    (result,) = _windowed(
+        x,
+        spatial,
+        [_sourced(n, t) for n, t in zip(params.in_spatial, sources, strict=True)],
+        circular=False,
+        channel_axis=channel_axis,
+        channel_chunks=x.chunks[channel_axis],
+        out_channel_chunks=x.chunks[channel_axis],
+        metas=[_meta(x, x.ndim, x.dtype)],
+        block_fn=block_fn,
+        tiling_type=_SpreadTiling,
+    )
+    return result
+
+
+def resize_conv2d(
+    x: DaskArray,
+    weight: Any,
+    bias: Any = None,
+    *,
+    scale_factor: IntOrTuple = 2,
+    mode: ResizeMode = "nearest",
+    align_corners: bool | None = None,
+    padding: Padding = "same",
+    padding_mode: PaddingMode = "zeros",
+    stride: IntOrTuple = 1,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    residual: None = None,
+    activation: Activation = None,
+    negative_slope: float = 0.01,
+    layout: Layout2d = "NCHW",
+    out: None = None,
+    algorithm: ResizeAlgorithm = "auto",
+    dtype: DTypeLike | None = None,
+    stream: None = None,
+) -> DaskArray:
+    """:func:`numbaconv.resize_conv2d` over a dask array: a lazy result, equal to the in-memory call.
+
+    Built as the in-memory op computes it: the upsampling (:func:`unpool2d` for ``"nearest"``, each block on
+    its own; :func:`interpolate` in the compute dtype for ``"bilinear"`` and ``"bicubic"``, as the in-memory
+    op's intermediate), then :func:`conv2d` over the upsampled image with the algorithm pinned from the global
+    call. Every rule is checked first, on the global shape, with resize_conv2d's messages. The upsampled chunks
+    exist one at a time per task (``scale_factor**2`` times an input chunk), where the in-memory nearest path
+    reads the input through its index tables. The result's chunks are conv2d's over the upsampled chunks
+    (each ``scale_factor`` times x's). Bit for bit with ``algorithm="direct"``; ``residual=``, ``out=`` and
+    ``stream=`` are not taken.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, numbaconv, numbaconv.dask
+    >>> x = da.random.default_rng(0).random((1, 2, 8, 8), chunks=(1, 2, 4, 4)).astype(np.float32)
+    >>> w = np.ones((4, 2, 3, 3), np.float32)
+    >>> y = numbaconv.dask.resize_conv2d(x, w, mode="bilinear", algorithm="direct")
+    >>> y.chunks
+    ((1,), (4,), (9, 7), (9, 7))
+    >>> np.array_equal(y.compute(), numbaconv.resize_conv2d(x.compute(), w, mode="bilinear", algorithm="direct"))
+    True
+    """
+    op = "resize_conv2d"
+    _check_dask(op, x, out, stream, weight=weight, bias=bias)
+    _no_residual(op, residual)
+    x, added = _batched(x, 2)
+    call = Call.weighted(op, _host_meta(x), _host_meta(weight), _host_meta(bias), None, dtype, None)
+    params = resize_conv_params(
+        op,
+        x.shape,
+        tuple(weight.shape),
+        scale_factor=scale_factor,
+        layout=layout,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+        activation=activation,
+        negative_slope=negative_slope,
+    )
+    smooth = resize_interpolation(op, x.shape, params.scale, mode, align_corners, layout) is not None
+    _check_bias(op, bias, params.out_channels)
+    pinned = resize_algorithm(params, algorithm, _backend(x))
+    if smooth:
+        up = interpolate(
+            x.astype(call.compute), scale_factor=params.scale, mode=mode, align_corners=align_corners, layout=layout
+        )
+    else:
+        up = unpool2d(x, params.scale, layout=layout)
+    result = conv2d(
+        up,
+        weight,
+        bias,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+        activation=activation,
+        negative_slope=negative_slope,
+        layout=layout,
+        algorithm=cast(ConvAlgorithm, pinned),
+        dtype=call.storage,
+    )
+    return result[0] if added else result
 
 
 # ---- blockwise ops: unpooling and shuffles (no halo; the axes an op mixes rechunked to what it needs) ----

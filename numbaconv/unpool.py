@@ -207,12 +207,25 @@ def interpolate(
     )
     if isinstance(params, GatherParams):
         check_copy_dtype("interpolate", call.x.dtype)
+    else:
+        check_float_dtype("interpolate", mode, call.x.dtype)
+    return _resize(call, params)
+
+
+def _resize(call: Call, params: GatherParams | InterpolateParams):
+    if isinstance(params, GatherParams):
         return _gather(call, params)
-    check_float_dtype("interpolate", mode, call.x.dtype)
     call.float_result()
     call.check_out(params.out_shape)
     kernel = select(params, "interpolate", call.backend)
     return call.run(params.out_shape, lambda target: launch(call, params, kernel, target))
+
+
+def resized(x: Array, params: GatherParams | InterpolateParams) -> Array:
+    """x resized by `params`, whose every rule (x's dtype included) has been checked: `interpolate`'s kernels on
+    the params of a whole call or of a part of one (`resize_part`), which numbaconv.dask's blocks run so that
+    each output keeps the source taps and weights of the whole array's call."""
+    return _resize(Call("interpolate", {"x": x}), params)
 
 
 def interpolated(call: Call, params: InterpolateParams):

@@ -339,3 +339,308 @@ def test_local_cluster_two_processes():
         y = ndask.conv2d(da.from_array(x, chunks=(1, 2, 12, 12)), w, stride=2, padding=1, padding_mode="reflect")
         got = client.compute(y).result(timeout=240)
     np.testing.assert_array_equal(got, numbaconv.conv2d(x, w, stride=2, padding=1, padding_mode="reflect"))
+
+
+# ---- upsampling: transpose convolutions, max unpooling, interpolation, resize-conv ----
+
+
+@st.composite
+def transpose_cases(draw):
+    nd = draw(st.integers(1, 3))
+    groups = draw(st.sampled_from([1, 2]))
+    c_in = groups * draw(st.integers(1, 2))
+    spatial = tuple(draw(st.integers(1, 7 if nd < 3 else 4)) for _ in range(nd))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    stride, dilation = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    last = draw(st.booleans())
+    x = to_layout(rand((draw(st.integers(1, 2)), c_in, *spatial), seed=draw(st.integers(0, 9))), last)
+    padding = draw(
+        st.sampled_from(["same", 0, 1, 2])
+        | st.tuples(*(st.tuples(st.integers(0, 2), st.integers(0, 2)) for _ in range(nd)))
+    )
+    kw = dict(
+        stride=stride,
+        dilation=dilation,
+        padding=padding,
+        groups=groups,
+        activation=draw(st.sampled_from([None, "relu", "sigmoid"])),
+        layout=layout_of(nd, last),
+    )
+    extra = tuple(draw(st.integers(0, max(stride, dilation) - 1)) for _ in range(nd))
+    if draw(st.booleans()):  # the same extra length as output_padding or as an output_size
+        kw["output_padding"] = extra
+    else:
+        base = [(n - 1) * stride + dilation * (k - 1) + 1 for n, k in zip(spatial, kernel)]
+        if not isinstance(padding, str):
+            pairs = padding if isinstance(padding, tuple) else ((padding, padding),) * nd
+            kw["output_size"] = tuple(b - lo - hi + e for b, (lo, hi), e in zip(base, pairs, extra))
+    if draw(st.booleans()):
+        x = x[0]  # unbatched
+    w = rand((c_in, draw(st.integers(1, 2)), *kernel), seed=2)
+    bias = rand((w.shape[1] * groups,), seed=1) if draw(st.booleans()) else None
+    return nd, x, w, bias, kw, as_dask(draw, x)
+
+
+@given(transpose_cases())
+def test_conv_transpose_equals_in_memory_bit_for_bit(case):
+    nd, x, w, bias, kw, xd = case
+    op, op_dask = getattr(numbaconv, f"conv_transpose{nd}d"), getattr(ndask, f"conv_transpose{nd}d")
+    try:
+        want = op(x, w, bias, algorithm="direct", **kw)
+    except ValueError as exc:  # a rule of the global call: the dask call raises the same, before any graph
+        with pytest.raises(ValueError, match=re.escape(str(exc))):
+            op_dask(xd, w, bias, algorithm="direct", **kw)
+        return
+    assert_eq(op_dask(xd, w, bias, algorithm="direct", **kw), want, **EXACT)
+
+
+def test_conv_transpose_chunks_gemm_and_groups():
+    """Chunk [a, b) gives outputs [a * s - pad_lo, b * s - pad_lo); channels in whole groups; GEMM (pinned from
+    the global call) within BLAS rounding."""
+    x = rand((1, 8, 9, 7)).astype(np.float32)
+    w = rand((8, 4, 3, 3), seed=1).astype(np.float32)
+    xd = da.from_array(x, chunks=(1, 3, 4, (1, 2, 4)))
+    got = ndask.conv_transpose2d(xd, w, stride=2, padding=(1, 2))  # auto: GEMM for the global call
+    assert got.chunks == ((1,), (4,), (7, 8, 2), (0, 4, 7)) and got.dtype == np.float32
+    assert_eq(got, numbaconv.conv_transpose2d(x, w, stride=2, padding=(1, 2)), rtol=1e-5, atol=1e-5)
+    w1 = rand((8, 1, 3, 3), seed=3)
+    x64 = x.astype(np.float64)
+    got = ndask.conv_transpose2d(da.from_array(x64, chunks=(1, 1, 4, 4)), w1, groups=8, algorithm="direct")
+    assert got.chunks[1] == (1,) * 8  # depthwise: any channel chunks
+    assert_eq(got, numbaconv.conv_transpose2d(x64, w1, groups=8), **EXACT)
+
+
+@st.composite
+def interpolate_cases(draw):
+    nd = draw(st.integers(1, 3))
+    mode = draw(st.sampled_from(["nearest", "nearest_exact", {1: "linear", 2: "bilinear", 3: "trilinear"}[nd]]))
+    if nd == 2 and draw(st.booleans()):
+        mode = "bicubic"
+    spatial = tuple(draw(st.integers(1, 8 if nd < 3 else 5)) for _ in range(nd))
+    last = draw(st.booleans())
+    x = to_layout(
+        rand((draw(st.integers(1, 2)), draw(st.integers(1, 3)), *spatial), seed=draw(st.integers(0, 9))), last
+    )
+    dtype = draw(st.sampled_from([np.float32, np.float64, np.int16 if mode.startswith("nearest") else np.float16]))
+    x = (x * 100).astype(dtype) if dtype == np.int16 else x.astype(dtype)
+    kw = dict(mode=mode, layout=layout_of(nd, last))
+    factors = st.sampled_from([0.4, 0.5, 1 / 3, 1.0, 1.3, 2.0, 2.5, 3.0])
+    if draw(st.booleans()):
+        kw["size"] = tuple(draw(st.integers(1, 13 if nd < 3 else 7)) for _ in range(nd))
+    else:
+        kw["scale_factor"] = draw(factors | st.tuples(*(factors for _ in range(nd))))
+        kw["recompute_scale_factor"] = draw(st.sampled_from([None, False, True]))
+    if not mode.startswith("nearest"):
+        kw["align_corners"] = draw(st.sampled_from([None, False, True]))
+    return x, kw, as_dask(draw, x)
+
+
+@given(interpolate_cases())
+def test_interpolate_equals_in_memory_bit_for_bit(case):
+    x, kw, xd = case
+    try:
+        want = numbaconv.interpolate(x, **kw)
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=re.escape(str(exc))):
+            ndask.interpolate(xd, **kw)
+        return
+    got = ndask.interpolate(xd, **kw)
+    assert got.dtype == x.dtype
+    assert_eq(got, want, rtol=0, atol=0)
+
+
+def test_interpolate_uses_the_global_source_table():
+    """Output o's taps are the whole call's: a block recomputing the scale from its own size would read other
+    inputs (here 10 inputs to 7 outputs, chunks of 3 inputs: a block's own ratio is 3 / 2 or 1, not 10 / 7)."""
+    x = np.arange(10.0).reshape(1, 1, 10)
+    for mode in ("nearest", "nearest_exact", "linear"):
+        got = ndask.interpolate(da.from_array(x, chunks=3), size=7, mode=mode)
+        np.testing.assert_array_equal(got.compute(), numbaconv.interpolate(x, size=7, mode=mode))
+    got = ndask.interpolate(da.from_array(x, chunks=3), size=7)
+    assert got.chunks[2] == (3, 2, 2, 0)  # sources floor(o * 10 / 7) = 0 1 2 | 4 5 | 7 8 | (none in [9, 10))
+
+
+@st.composite
+def max_unpool_cases(draw):
+    nd = draw(st.integers(1, 3))
+    spatial = tuple(draw(st.integers(2, 9 if nd < 3 else 5)) for _ in range(nd))
+    last = draw(st.booleans())
+    x = to_layout(
+        rand((draw(st.integers(1, 2)), draw(st.integers(1, 3)), *spatial), seed=draw(st.integers(0, 9))), last
+    )
+    if draw(st.booleans()):  # ties, signed zeros and NaN: duplicates resolved as the in-memory op does
+        x = np.round(x) * 0.0 if draw(st.booleans()) else np.where(x > 1.5, np.nan, np.round(x))
+    k = draw(st.integers(1, 3))
+    pool = dict(
+        kernel_size=k,
+        stride=draw(st.integers(1, 3)),
+        padding=tuple((draw(st.integers(0, k - 1)), draw(st.integers(0, k - 1))) for _ in range(nd)),
+        layout=layout_of(nd, last),
+    )
+    return nd, x, pool, draw(st.booleans()), draw(st.booleans()), draw(st.data())
+
+
+@given(max_unpool_cases())
+def test_max_unpool_equals_in_memory_bit_for_bit(case):
+    nd, x, pool, ceil_mode, spatial_only, data = case
+    try:
+        values, indices = getattr(ndask, f"max_pool{nd}d")(
+            da.from_array(x, chunks=-1), ceil_mode=ceil_mode, return_indices=True, **pool
+        )
+    except ValueError:
+        return
+    # each rechunked its own way (x's smaller than the halo, indices' rechunked to them)
+    values = values.rechunk(tuple(chunking(data.draw, n) for n in values.shape))
+    indices = indices.rechunk(tuple(chunking(data.draw, n) for n in indices.shape))
+    # the pooled plane's size (indices are flat positions in it), as spatial sizes or as a full shape
+    kw = dict(pool, output_size=(x.shape[1:-1] if pool["layout"] else x.shape[2:]) if spatial_only else x.shape)
+    want = getattr(numbaconv, f"max_unpool{nd}d")(values.compute(), indices.compute(), **kw)
+    got = getattr(ndask, f"max_unpool{nd}d")(values, indices, **kw)
+    assert_eq(got, want, **EXACT)
+    np.testing.assert_array_equal(np.signbit(got.compute()), np.signbit(want))
+
+
+def test_max_unpool_takes_any_index_along_dims_in_one_chunk():
+    """Duplicates and positions outside any pooling window, N and C chunked, each plane whole."""
+    x = rand((3, 4, 3, 2))
+    indices = np.random.default_rng(0).integers(0, 25, x.shape)
+    xd, idx = da.from_array(x, chunks=(2, 3, 3, 2)), da.from_array(indices, chunks=(1, 1, 3, 2))
+    got = ndask.max_unpool2d(xd, idx, 2, output_size=(5, 5))
+    assert got.chunks == ((2, 1), (3, 1), (5,), (5,))
+    assert_eq(got, numbaconv.max_unpool2d(x, indices, 2, output_size=(5, 5)), **EXACT)
+    unbatched = ndask.max_unpool2d(xd[0], idx[0], 2, output_size=(5, 5))
+    assert_eq(unbatched, numbaconv.max_unpool2d(x[0], indices[0], 2, output_size=(5, 5)), **EXACT)
+
+
+def test_max_unpool_index_errors_when_the_block_runs():
+    x = da.from_array(rand((1, 1, 6)), chunks=2)
+    far = da.from_array(np.array([[[0, 3, 4, 7, 11, 10]]]), chunks=2)  # input 4's window is [8, 10)
+    y = ndask.max_unpool1d(x, far, 2)
+    with pytest.raises(ValueError, match=r"max_unpool1d: an index 11 points outside its input's pooling window"):
+        y.compute()
+    assert_eq(ndask.max_unpool1d(x.rechunk(-1), far, 2), numbaconv.max_unpool1d(x.compute(), far.compute(), 2))
+    outside = da.from_array(np.array([[[0, 2, 4, 6, 8, 12]]]), chunks=2)
+    with pytest.raises(ValueError, match=re.escape("max_unpool1d: an index 12 is outside [0, 12)")):
+        ndask.max_unpool1d(x, outside, 2).compute()
+
+
+@st.composite
+def resize_cases(draw):
+    mode = draw(st.sampled_from(["nearest", "bilinear", "bicubic"]))
+    groups = draw(st.sampled_from([1, 2]))
+    last = draw(st.booleans())
+    x = to_layout(rand((draw(st.integers(1, 2)), groups, draw(st.integers(2, 5)), draw(st.integers(2, 5)))), last)
+    if draw(st.booleans()):
+        x = x.astype(np.float32) if draw(st.booleans()) else x[0]
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    kw = dict(
+        scale_factor=draw(st.integers(1, 3) | st.tuples(st.integers(1, 3), st.integers(1, 3))),
+        mode=mode,
+        padding=draw(st.sampled_from(["same", "valid", 1])),
+        padding_mode=draw(st.sampled_from(MODES)),
+        stride=draw(st.integers(1, 2)),
+        dilation=draw(st.integers(1, 2)),
+        groups=groups,
+        activation=draw(st.sampled_from([None, "relu6"])),
+        layout="NHWC" if last else "NCHW",
+    )
+    if mode != "nearest":
+        kw["align_corners"] = draw(st.booleans())
+    w = rand((2 * groups, 1, *kernel), seed=2).astype(x.dtype)
+    return x, w, rand((2 * groups,), seed=3) if draw(st.booleans()) else None, kw, as_dask(draw, x)
+
+
+@given(resize_cases())
+def test_resize_conv2d_equals_in_memory_bit_for_bit(case):
+    x, w, bias, kw, xd = case
+    try:
+        want = numbaconv.resize_conv2d(x, w, bias, algorithm="direct", **kw)
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=re.escape(str(exc))):
+            ndask.resize_conv2d(xd, w, bias, algorithm="direct", **kw)
+        return
+    got = ndask.resize_conv2d(xd, w, bias, algorithm="direct", **kw)
+    assert got.dtype == want.dtype
+    assert_eq(got, want, **EXACT)
+
+
+def test_resize_conv2d_float16_integer_input_and_gemm():
+    x = rand((1, 4, 5, 6))
+    w = rand((8, 4, 3, 3), seed=1)
+    xd = da.from_array(x, chunks=(1, 2, 2, 3))
+    for mode in ("nearest", "bilinear"):  # float16 upsampled in float32, as the in-memory intermediate
+        half = ndask.resize_conv2d(xd.astype(np.float16), w.astype(np.float16), mode=mode, algorithm="direct")
+        assert half.dtype == np.float16
+        assert_eq(half, numbaconv.resize_conv2d(x.astype(np.float16), w.astype(np.float16), mode=mode), **EXACT)
+        ints = (x * 10).astype(np.int32)
+        got = ndask.resize_conv2d(da.from_array(ints, chunks=2), w, mode=mode, dtype=np.float64, algorithm="direct")
+        assert_eq(got, numbaconv.resize_conv2d(ints, w, mode=mode, dtype=np.float64), **EXACT)
+    got = ndask.resize_conv2d(xd, w, algorithm="gemm", padding_mode="reflect")
+    assert_eq(got, numbaconv.resize_conv2d(x, w, algorithm="gemm", padding_mode="reflect"), rtol=1e-12, atol=1e-12)
+
+
+def test_upsampling_graphs_run_no_kernel(monkeypatch):
+    calls = []
+    for module, name in [
+        (numbaconv.conv_transpose, "conv_transpose2d"),
+        (numbaconv.unpool, "max_unpool2d"),
+        (numbaconv.unpool, "resized"),
+        (numbaconv.unpool, "unpool2d"),
+    ]:
+        monkeypatch.setattr(module, name, lambda *a, **k: calls.append(a))
+    monkeypatch.setitem(ndask.CONVS, 2, lambda *a, **k: calls.append(a))
+    xd = da.ones((1, 2, 40, 40), dtype=np.float32, chunks=10)
+    t = ndask.conv_transpose2d(xd, np.ones((2, 3, 4, 4), np.float32), stride=2, padding=1)
+    u = ndask.max_unpool2d(xd, da.zeros(xd.shape, dtype=np.int64, chunks=10), 2)
+    i = ndask.interpolate(xd, scale_factor=1.5, mode="bilinear")
+    r = ndask.resize_conv2d(xd, np.ones((4, 2, 3, 3), np.float32))
+    assert not calls
+    assert t.chunks[2] == (19, 20, 20, 21) and t.dtype == np.float32 and isinstance(t._meta, np.ndarray)
+    assert u.chunks[2] == (20, 20, 20, 20) and i.chunks[2] == (16, 15, 15, 14)
+    assert r.shape == (1, 4, 80, 80) and r.dtype == np.float32
+
+
+def test_upsampling_rejections():
+    xd = da.ones((1, 2, 8, 8), chunks=4)
+    w = np.ones((2, 2, 3, 3))
+    idx = da.zeros((1, 2, 8, 8), dtype=np.int64, chunks=4)
+    with pytest.raises(TypeError, match=r"conv_transpose2d: out= is not taken by numbaconv.dask"):
+        ndask.conv_transpose2d(xd, w, out=np.empty((1, 2, 10, 10)))
+    with pytest.raises(TypeError, match=r"conv_transpose2d: stream= is not taken"):
+        ndask.conv_transpose2d(xd, w, stream=1)
+    with pytest.raises(TypeError, match=r"conv_transpose2d: weight must be an in-memory array"):
+        ndask.conv_transpose2d(xd, da.from_array(w))
+    with pytest.raises(TypeError, match=r"conv_transpose2d: residual= is not taken by numbaconv.dask"):
+        ndask.conv_transpose2d(xd, w, residual=np.zeros((1, 2, 10, 10)))
+    with pytest.raises(ValueError, match=r"conv_transpose2d: output_padding=\(2, 2\) must be smaller than stride"):
+        ndask.conv_transpose2d(xd, w, stride=2, output_padding=2)
+    with pytest.raises(ValueError, match=r"conv_transpose2d: algorithm='winograd' is unknown"):
+        ndask.conv_transpose2d(xd, w, algorithm="winograd")
+    with pytest.raises(ValueError, match=r"bias.shape=\(3,\) must be \(out_channels,\) = \(2,\)"):
+        ndask.conv_transpose2d(xd, w, np.ones(3))
+    with pytest.raises(TypeError, match=r"resize_conv2d: residual= is not taken"):
+        ndask.resize_conv2d(xd, w, residual=np.zeros((1, 2, 16, 16)))
+    with pytest.raises(TypeError, match=r"resize_conv2d: stream= is not taken"):
+        ndask.resize_conv2d(xd, w, stream=1)
+    with pytest.raises(ValueError, match=r"resize_conv2d: mode='linear' is not one of"):
+        ndask.resize_conv2d(xd, w, mode="linear")
+    with pytest.raises(ValueError, match=r"resize_conv2d: algorithm='fft' is unknown"):
+        ndask.resize_conv2d(xd, w, algorithm="fft")
+    with pytest.raises(TypeError, match=r"max_unpool2d: out= is not taken"):
+        ndask.max_unpool2d(xd, idx, 2, out=np.empty((1, 2, 16, 16)))
+    with pytest.raises(TypeError, match=r"max_unpool2d: indices must be a dask array like x"):
+        ndask.max_unpool2d(xd, idx.compute(), 2)
+    with pytest.raises(TypeError, match=r"max_unpool2d: indices dtype float64 must be an integer dtype"):
+        ndask.max_unpool2d(xd, idx.astype(float), 2)
+    with pytest.raises(ValueError, match=r"max_unpool2d: output_size=\(20, 20\) cannot come from this input"):
+        ndask.max_unpool2d(xd, idx, 2, output_size=(20, 20))
+    with pytest.raises(TypeError, match=r"interpolate: stream= is not taken"):
+        ndask.interpolate(xd, scale_factor=2, stream=1)
+    with pytest.raises(TypeError, match=r"interpolate: x must be a dask array"):
+        ndask.interpolate(np.ones((1, 1, 4)), scale_factor=2)
+    with pytest.raises(ValueError, match=r"interpolate: pass exactly one of size and scale_factor"):
+        ndask.interpolate(xd)
+    with pytest.raises(TypeError, match=r"interpolate: mode='bilinear' needs float16, float32 or float64 input"):
+        ndask.interpolate(xd.astype(np.int32), scale_factor=2, mode="bilinear")
+    with pytest.raises(ValueError, match=r"interpolate: align_corners=True applies only to the interpolating"):
+        ndask.interpolate(xd, scale_factor=2, align_corners=True)
