@@ -336,9 +336,19 @@ def _start(op: str, nd: int, arrays: dict, out, dtype, stream, activation, negat
 
 
 def input_gradient(
-    op: str, nd: int, geometry: Geometry, input_size, weight, grad_output, activation, output, negative_slope, out,
-    dtype, stream,
-):  # fmt: skip
+    op: str,
+    nd: int,
+    geometry: Geometry,
+    input_size,
+    weight,
+    grad_output,
+    activation,
+    output,
+    negative_slope,
+    out,
+    dtype,
+    stream,
+):
     """The gradient w.r.t. the input of the forward call `geometry` describes (numbaconv.grad.conv2d_input ...)."""
     arrays = {"grad_output": grad_output, "weight": weight, "output": output}
     call, unbatched = _start(op, nd, arrays, out, dtype, stream, activation, negative_slope, True)
@@ -359,9 +369,19 @@ def input_gradient(
 
 
 def weight_gradient(
-    op: str, nd: int, geometry: Geometry, input, weight_size, grad_output, activation, output, negative_slope, out,
-    dtype, stream,
-):  # fmt: skip
+    op: str,
+    nd: int,
+    geometry: Geometry,
+    input,
+    weight_size,
+    grad_output,
+    activation,
+    output,
+    negative_slope,
+    out,
+    dtype,
+    stream,
+):
     """The gradient w.r.t. the weight of the forward call `geometry` describes (numbaconv.grad.conv2d_weight ...)."""
     arrays = {"input": input, "grad_output": grad_output, "output": output}
     call, unbatched = _start(op, nd, arrays, out, dtype, stream, activation, negative_slope, False)
@@ -417,9 +437,20 @@ def activation_gradient(op: str, grad_output, output, activation, negative_slope
 
 
 def backward(
-    op: str, nd: int, geometry: Geometry, layout, input, weight, grad_output, bias: bool, activation, output,
-    negative_slope, dtype, stream,
-):  # fmt: skip
+    op: str,
+    nd: int,
+    geometry: Geometry,
+    layout,
+    input,
+    weight,
+    grad_output,
+    bias: bool,
+    activation,
+    output,
+    negative_slope,
+    dtype,
+    stream,
+):
     """(grad_input, grad_weight, grad_bias or None) of one forward call, the activation's derivative applied once;
     every check of the three runs before any kernel."""
     backend_of(op, input=input, weight=weight, grad_output=grad_output, output=output)

@@ -658,17 +658,26 @@ def test_out_argument_is_filled_and_returned(backend, dtype):
         assert_close(to_host(backend, out), want, dtype)
 
 
-def test_dtypes_float16_and_integer_input():
-    """float16 is computed in float32 and returned as float16; integer input takes an explicit dtype=."""
-    case = CONV_CASES[6]
+def test_float16_is_computed_in_float32(backend):
+    """float16 in, float16 out, float32 inside: the activation, the fold (reflect padding) and each gradient."""
+    case = Case("reflect", (2, 2, 5, 4), (2, 2, 3, 2), dict(padding=1, padding_mode="reflect", stride=(2, 1))).on(
+        backend
+    )
     x, w = rand(case.x, np.float16, 66), rand(case.w, np.float16, 67)
-    gy = rand(conv_forward(case, x, w).shape, np.float16, 68)
-    want_x, want_w = conv_reference(case, x, w, gy)
-    gx = grad.conv2d_input(x.shape, w, gy, **case.kw)
-    gw = grad.conv2d_weight(x, w.shape, gy, **case.kw)
-    assert gx.dtype == gw.dtype == np.float16
+    y = conv_forward(case, x, w, None, "sigmoid").astype(np.float16)
+    gy = rand(y.shape, np.float16, 68)
+    g = gy * ref.activation_derivative(y, "sigmoid")
+    want_x, want_w = conv_reference(case, x, w, g)
+    xb, wb, gyb, yb = (to_backend(backend, a) for a in (x, w, gy, y))
+    got = grad.conv2d_backward(xb, wb, gyb, activation="sigmoid", output=yb, **case.kw)
+    gx, gw, gb = (to_host(backend, a) for a in got)
+    assert gx.dtype == gw.dtype == gb.dtype == np.float16
     assert_close(gx, want_x, np.float16)
     assert_close(gw, want_w, np.float16)
+    assert_close(gb, g.sum(axis=(0, 2, 3)), np.float16)
+
+
+def test_integer_input_takes_an_explicit_dtype():
     xi = np.arange(2 * 5 * 4).reshape(1, 2, 5, 4) % 7 - 3
     gyi = np.ones((1, 2, 5, 4), np.int16)
     wi = np.ones((2, 2, 3, 2), np.int64)
