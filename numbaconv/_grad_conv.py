@@ -46,7 +46,7 @@ from ._params import (
     spatial_layout,
     split_shape,
 )
-from ._params_transpose import ConvTransposeParams, compact_taps, conv_transpose_params
+from ._params_transpose import ConvTransposeParams, conv_transpose_params
 from ._types import Layout
 
 Params = ConvParams | ConvTransposeParams
@@ -116,8 +116,13 @@ def fold_tables(params: ConvParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     tables = []
     for n, (lo, hi) in zip(params.in_spatial, params.padding, strict=True):
         source = index_map(n, n + lo + hi, 1, 1, 1, lo, params.padding_mode)[:, 0]
-        copies = np.where(source[None, :] == np.arange(n)[:, None], np.arange(source.shape[0])[None, :], -1)
-        tables.append(np.ascontiguousarray(compact_taps(copies)[:, :, 1]))
+        held = np.flatnonzero(source >= 0)
+        order = held[np.argsort(source[held], kind="stable")]  # padded positions grouped by pixel, each in order
+        pixels = source[order]
+        counts = np.bincount(pixels, minlength=n)
+        table = np.full((n, max(1, int(counts.max(initial=0)))), -1, dtype=np.int64)
+        table[pixels, np.arange(order.size) - (np.cumsum(counts) - counts)[pixels]] = order
+        tables.append(table)
     one = np.zeros((1, 1), dtype=np.int64)
     fd, fh, fw = [one] * (3 - params.nd) + tables
     return fd, fh, fw

@@ -705,6 +705,22 @@ def test_results_are_deterministic():
             np.testing.assert_array_equal(a, b)
 
 
+def test_torch_cpu_tensors_in_torch_tensors_out():
+    """torch CPU tensors are read without a copy (DLPack) and every gradient comes back as a tensor."""
+    torch = pytest.importorskip("torch")
+    case = CONV_CASES[4]
+    x, w = rand(case.x, seed=72), rand(case.w, seed=73)
+    y = numbaconv.conv2d(x, w, activation="relu6", **case.kw)
+    gy = rand(y.shape, seed=74)
+    got = grad.conv2d_backward(
+        *(torch.from_numpy(a) for a in (x, w, gy)), activation="relu6", output=torch.from_numpy(y), **case.kw
+    )
+    assert all(isinstance(g, torch.Tensor) for g in got)
+    want = grad.conv2d_backward(x, w, gy, activation="relu6", output=y, **case.kw)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a.numpy(), b)
+
+
 def test_public_api_conventions():
     """grad's functions stay out of numbaconv.__all__; each has a typed signature and a runnable example; the
     families take the same arguments (torch.nn.grad's positional order for the arrays)."""
