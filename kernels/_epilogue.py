@@ -4,7 +4,8 @@ One plain-Python body compiled twice, as the shared rules in kernels/_rules.py: 
 here (`activate`), and as a CUDA device function by kernels/_device.py (`device(activate_body)`; the CUDA
 simulator cannot call an @njit function from a @cuda.jit kernel). `consts` holds (negative_slope, 0, 1, 6) in
 the compute dtype, so a float32 kernel never promotes to float64 through a Python float literal. Codes: 0 none,
-1 relu, 2 relu6, 3 leaky_relu, 4 sigmoid, 5 tanh (the public `activation=` names).
+1 relu, 2 relu6, 3 leaky_relu, 4 sigmoid, 5 tanh (the public `activation=` names). `activation_grad_body` is
+its derivative, for numbaconv.grad.
 
 The residual (`residual=`, added after the bias and before the activation) is an array laid out as the output,
 or None: `residual_at`, `add_residual` and `add_residual_body` test `residual is None`, which Numba decides when
@@ -35,6 +36,27 @@ def activate_body(v, code, consts):
 
 
 activate = inline(activate_body)
+
+
+def activation_grad_body(g, y, code, consts):
+    """g times the derivative of activation `code` where it output y (numbaconv.grad), as torch's autograd
+    computes it from a saved result: relu passes g where y > 0 (relu'(0) = 0), relu6 where 0 < y < 6,
+    leaky_relu scales it by negative_slope where y <= 0 (a slope >= 0, so y's sign is x's); sigmoid
+    g * (1 - y) * y, tanh g * (1 - y * y). A NaN y passes g through relu and relu6, as torch's threshold and
+    hardtanh backward do."""
+    zero = consts[1]
+    if code == 0:
+        return g
+    if code == 1:
+        return zero if y <= zero else g
+    if code == 2:
+        return zero if (y <= zero or y >= consts[3]) else g
+    if code == 3:
+        return g if y > zero else g * consts[0]
+    one = consts[2]
+    if code == 4:
+        return g * (one - y) * y
+    return g * (one - y * y)
 
 
 def add_residual_body(v, residual, index, acc_t):

@@ -30,7 +30,7 @@ from ._arrays import (
 )
 
 # Array arguments an op may leave out (None); every other named array is required.
-OPTIONAL = frozenset({"bias", "depthwise_bias", "residual"})
+OPTIONAL = frozenset({"bias", "depthwise_bias", "residual", "output"})
 
 
 class Call:
@@ -62,16 +62,18 @@ class Call:
     def is_cuda(self) -> bool:
         return self.backend == "cuda"
 
-    def unbatched(self, nd: int, *names: str) -> Call:
+    def unbatched(self, nd: int, *names: str, result: bool = True) -> Call:
         """Torch's unbatched input: an x of `nd` + 1 dims, ``(C, *spatial)`` (``(*spatial, C)`` channels-last),
         runs as a batch of one. x, the inputs `names` that carry the batch with it (max_unpool's indices) and
-        every `out=` get a leading axis of 1 (views); the results come back without it, an `out=` as passed."""
+        every `out=` get a leading axis of 1 (views); the results come back without it, an `out=` as passed.
+        `result=False`: the result has no batch axis to drop (a weight or bias gradient), `out=` stays as it is."""
         if self.x.ndim != nd + 1:
             return self
-        self.batch_added = True
         for name in (next(iter(self.arrays)), *names):
             self.arrays[name] = self._lead(self.arrays[name])
-        self.outs = {name: self._lead(a) for name, a in self.outs.items()}
+        if result:
+            self.batch_added = True
+            self.outs = {name: self._lead(a) for name, a in self.outs.items()}
         return self
 
     def _lead(self, a):

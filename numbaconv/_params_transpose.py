@@ -176,6 +176,8 @@ class ConvTransposeParams(LayerShape):
     channels_last: bool = False
     activation: str | None = None
     negative_slope: float = 0.01
+    # Taps reversed: the adjoint of a conv with flip=True (numbaconv.grad); the forward op has no flip.
+    flip: bool = False
 
     @property
     def macs(self) -> int:
@@ -199,12 +201,16 @@ class ConvTransposeParams(LayerShape):
 
     def index_maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Three (out, kernel) gather tables, padded to 3 spatial dims (see `transpose_index_map`)."""
-        maps = [transpose_index_map(*dim) for dim in self._dims()]
+        maps = [self._flipped(transpose_index_map(*dim), axis=1) for dim in self._dims()]
         return tuple([np.zeros((1, 1), dtype=np.int64)] * (3 - self.nd) + maps)
 
     def runs_w(self) -> np.ndarray:
         """`transpose_runs` of the last spatial dim, which the kernels walk without table look-ups."""
-        return transpose_runs(*list(self._dims())[-1])
+        return self._flipped(transpose_runs(*list(self._dims())[-1]), axis=0)
+
+    def _flipped(self, table: np.ndarray, axis: int) -> np.ndarray:
+        """A per-tap table with its taps reversed when `flip`: weight tap k then reads what tap K - 1 - k would."""
+        return np.ascontiguousarray(np.flip(table, axis)) if self.flip else table
 
     def tap_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`compact_taps` of the three `index_maps`: what the CUDA kernel walks per output."""

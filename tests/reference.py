@@ -462,3 +462,91 @@ def spatially_separable_conv(
         act=act,
         negative_slope=negative_slope,
     )
+
+
+# ---- gradients (numbaconv/grad.py) ----
+
+
+def activation_derivative(y, name, negative_slope=0.01):
+    """The activation's derivative as a function of its output y, at torch's choices for the kinks: relu and
+    relu6 count their flat ends (0, and 6) as flat, leaky_relu takes the slope at 0."""
+    y = np.asarray(y, np.float64)
+    if name is None:
+        return np.ones_like(y)
+    if name == "relu":
+        return (y > 0).astype(np.float64)
+    if name == "relu6":
+        return ((y > 0) & (y < 6)).astype(np.float64)
+    if name == "leaky_relu":
+        return np.where(y > 0, 1.0, negative_slope)
+    if name == "sigmoid":
+        return y * (1 - y)
+    if name == "tanh":
+        return 1 - y * y
+    raise ValueError(name)
+
+
+def conv_grads(x, w, gy, stride=1, pads=0, dilation=1, groups=1, padding_mode="zeros", flip=False):
+    """(grad_input, grad_weight) of `conv` (no bias, no activation) from the definition, by loops: output pixel p
+    reads padded position p * stride + k * dilation through tap k, so gy[p] * w[k] flows to that padded position
+    and gy[p] * xpad[position] to w[k]; the padded input's gradient then goes to the input pixel that np.pad copied
+    into each padded position (found by padding an array of pixel numbers the same way)."""
+    x, w, gy = (np.asarray(a, np.float64) for a in (x, w, gy))
+    nd = x.ndim - 2
+    stride, dilation = _per_dim(stride, nd), _per_dim(dilation, nd)
+    pads = _pad_pairs(pads, nd)
+    if flip:
+        w = w[(slice(None), slice(None)) + (slice(None, None, -1),) * nd]
+    mode = NUMPY_PAD_MODE[padding_mode]
+    xp = np.pad(x, [(0, 0), (0, 0)] + pads, mode=mode)
+    spatial = x.shape[2:]
+    numbers = np.arange(math.prod(spatial)).reshape(spatial)
+    if mode == "constant":
+        source = np.pad(numbers, pads, mode="constant", constant_values=-1)
+    else:
+        source = np.pad(numbers, pads, mode=mode)
+    cg, og = x.shape[1] // groups, w.shape[0] // groups
+    gxp, gw = np.zeros_like(xp), np.zeros_like(w)
+    for p in np.ndindex(*gy.shape[2:]):
+        for k in np.ndindex(*w.shape[2:]):
+            q = tuple(a * s + b * d for a, b, s, d in zip(p, k, stride, dilation))
+            for g in range(groups):
+                cs, os = slice(g * cg, (g + 1) * cg), slice(g * og, (g + 1) * og)
+                g_out = gy[(slice(None), os) + p]  # (N, og)
+                gw[(os, slice(None)) + k] += g_out.T @ xp[(slice(None), cs) + q]
+                gxp[(slice(None), cs) + q] += g_out @ w[(os, slice(None)) + k]
+    gx = np.zeros(x.shape[:2] + (numbers.size,))
+    for q in np.ndindex(*source.shape):
+        if source[q] >= 0:
+            gx[:, :, source[q]] += gxp[(slice(None), slice(None)) + q]
+    if flip:
+        gw = gw[(slice(None), slice(None)) + (slice(None, None, -1),) * nd]
+    return gx.reshape(x.shape), gw
+
+
+def conv_transpose_grads(x, w, gy, stride=1, pads=0, output_padding=0, dilation=1, groups=1):
+    """(grad_input, grad_weight) of `conv_transpose` (no bias, no activation) from the definition: input pixel i
+    reaches full-output position i * stride + k * dilation through tap k; gy is that full output's gradient after
+    the crop (zero where cropped), so gx[i] sums w[k] * gy_full[position] and gw[k] sums x[i] * gy_full[position]."""
+    x, w, gy = (np.asarray(a, np.float64) for a in (x, w, gy))
+    nd = x.ndim - 2
+    stride, dilation = _per_dim(stride, nd), _per_dim(dilation, nd)
+    output_padding = _per_dim(output_padding, nd)
+    pads = _pad_pairs(pads, nd)
+    full = [
+        (n - 1) * s + d * (k - 1) + 1 + q
+        for n, k, s, d, q in zip(x.shape[2:], w.shape[2:], stride, dilation, output_padding)
+    ]
+    gy_full = np.zeros(gy.shape[:2] + tuple(full))
+    gy_full[(slice(None), slice(None)) + tuple(slice(lo, n - hi) for (lo, hi), n in zip(pads, full))] = gy
+    cg, og = x.shape[1] // groups, w.shape[1]
+    gx, gw = np.zeros_like(x), np.zeros_like(w)
+    for i in np.ndindex(*x.shape[2:]):
+        for k in np.ndindex(*w.shape[2:]):
+            at = tuple(a * s + b * d for a, b, s, d in zip(i, k, stride, dilation))
+            for g in range(groups):
+                cs, os = slice(g * cg, (g + 1) * cg), slice(g * og, (g + 1) * og)
+                g_full = gy_full[(slice(None), os) + at]  # (N, og)
+                gx[(slice(None), cs) + i] += g_full @ w[(cs, slice(None)) + k].T
+                gw[(cs, slice(None)) + k] += x[(slice(None), cs) + i].T @ g_full
+    return gx, gw
