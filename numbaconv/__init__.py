@@ -4,6 +4,7 @@ Nothing compiles at import, and Numba itself is imported only when the first ker
 """
 
 from . import analysis, conv_transpose, pool, shuffle, unpool
+from . import grad as grad  # public as numbaconv.grad; its names are not in numbaconv.__all__
 from . import tuning as tuning  # public as numbaconv.tuning after `import numbaconv`
 from ._algorithms import select_algorithm
 from ._params import ConvParams, conv_params
