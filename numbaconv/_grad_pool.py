@@ -784,7 +784,7 @@ _EXAMPLES = {
     >>> grad.avg_pool1d_input((1, 1, 5), np.ones((1, 1, 2)), 3, stride=2)  # windows [0, 3) and [2, 5)
     array([[[0.33333333, 0.33333333, 0.66666667, 0.33333333, 0.33333333]]])
     >>> grad.avg_pool1d_input((1, 1, 5), np.ones((1, 1, 3)), 3, stride=2, padding=1, count_include_pad=False)
-    array([[[1. , 0.5, 1. , 0.5, 1. ]]])
+    array([[[0.5       , 0.83333333, 0.33333333, 0.83333333, 0.5       ]]])
 """,
         2: """    >>> import numpy as np
     >>> from numbaconv import grad
