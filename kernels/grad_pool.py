@@ -17,26 +17,15 @@ function by kernels/grad_pool_cuda.py.
 from numba import prange
 
 from ._jit import inline, kernel
+from ._rules import cpu_walk
 
 
-def max_grad_at_body(g, idx, n, c, iz, iy, ix, td, th, tw, pos, zero):
-    """Gradient of input (iz, iy, ix) (flat plane position `pos`) of plane (n, c): the sum of g over the outputs
-    covering it whose index equals `pos`, in C order of the outputs."""
-    acc = zero
-    for a in range(td.shape[1]):
-        od = td[iz, a]
-        if od < 0:
-            break
-        for b in range(th.shape[1]):
-            oh = th[iy, b]
-            if oh < 0:
-                break
-            for k in range(tw.shape[1]):
-                ow = tw[ix, k]
-                if ow < 0:
-                    break
-                if idx[n, c, od, oh, ow] == pos:
-                    acc += g[n, c, od, oh, ow]
+def max_grad_tap_body(acc, args, a, b, k, od, oh, ow):
+    """A step of max pooling's gradient at one input (`walk_taps`, kernels/_rules.py, over the tables of the outputs
+    covering it): acc += g at covering output (od, oh, ow) if its index is the input's flat plane position."""
+    g, idx, n, c, pos = args
+    if idx[n, c, od, oh, ow] == pos:
+        return acc + g[n, c, od, oh, ow]
     return acc
 
 
@@ -72,7 +61,7 @@ def first_stray_body(idx, n, c, md, mh, mw, in_h, in_w, plane):
     return -1
 
 
-max_grad_at = inline(max_grad_at_body)
+max_grad_walk = cpu_walk(max_grad_tap_body)
 unpooled_at = inline(unpooled_at_body)
 first_stray = inline(first_stray_body)
 
@@ -90,7 +79,8 @@ def _row(t, chans, o_d, o_h, channels_last):
 
 @kernel
 def max_pool_grad_cpu(g, idx, td, th, tw, channels_last, out):
-    """out = the gradient of max pooling w.r.t. its input (`max_grad_at`); g and idx the pooling's output shape."""
+    """out = the gradient of max pooling w.r.t. its input (`max_grad_tap_body` over the covering outputs); g and
+    idx have the pooling's output shape."""
     n_batch, chans, i_d, i_h, i_w = out.shape
     zero = out.dtype.type(0)
     rows = n_batch * (1 if channels_last else chans) * i_d * i_h
@@ -99,7 +89,7 @@ def max_pool_grad_cpu(g, idx, td, th, tw, channels_last, out):
         for ix in range(i_w):
             pos = (iz * i_h + iy) * i_w + ix
             for c in range(c_lo, c_hi):
-                out[n, c, iz, iy, ix] = max_grad_at(g, idx, n, c, iz, iy, ix, td, th, tw, pos, zero)
+                out[n, c, iz, iy, ix] = max_grad_walk(td, th, tw, iz, iy, ix, zero, (g, idx, n, c, pos))
 
 
 @kernel

@@ -13,25 +13,26 @@ import functools
 import numpy as np
 
 from ._cuda_target import cuda
-from ._device import device
+from ._device import device, device_walk
 from ._grid_cuda import each_output
-from .grad_pool import first_stray_body, max_grad_at_body, unpooled_at_body
+from .grad_pool import first_stray_body, max_grad_tap_body, unpooled_at_body
 
-max_grad_at = device(max_grad_at_body)
 unpooled_at = device(unpooled_at_body)
 first_stray = device(first_stray_body)
 
 
 @functools.cache
 def max_pool_grad_cuda(acc_name: str, channels_last: bool):
-    """out = the gradient of max pooling w.r.t. its input, summed in `acc_name` (`max_grad_at`)."""
+    """out = the gradient of max pooling w.r.t. its input, summed in `acc_name` (`max_grad_tap_body` over the
+    covering outputs)."""
     acc_t = np.dtype(acc_name).type
+    window = device_walk(max_grad_tap_body)
 
     @cuda.jit(device=True)
     def one(args, n, c, iz, iy, ix):
         g, idx, td, th, tw, out = args
         pos = (np.int64(iz) * out.shape[3] + iy) * out.shape[4] + ix
-        out[n, c, iz, iy, ix] = max_grad_at(g, idx, n, c, iz, iy, ix, td, th, tw, pos, acc_t(0))
+        out[n, c, iz, iy, ix] = window(td, th, tw, iz, iy, ix, acc_t(0), (g, idx, n, c, pos))
 
     walk = each_output(one, channels_last)
 

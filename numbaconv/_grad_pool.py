@@ -429,14 +429,36 @@ def _permuted(op: str, grad_output, out, stream, params_of: Callable[[tuple[int,
     return call.run(params.out_shape, lambda target: launch_shuffle(call, params.src_shape, params.axes, target))
 
 
-def _pixel_factors(op: str, shape: tuple[int, ...], factor, name: str, layout) -> tuple[bool, int, int]:
-    """(channels_last, rH, rW) of a pixel shuffle's grad_output, checked for rank and factor."""
-    channels_last = spatial_layout(op, layout, 2)
-    if len(shape) < 3:
-        want = "(*, H, W, C)" if channels_last else "(*, C, H, W)"
-        raise ValueError(f"{op}: grad_output must be at least 3-d {want}, got {len(shape)}-d shape {shape}")
-    rh, rw = int_tuple(op, name, factor, 2, 1)
-    return channels_last, rh, rw
+def _pixel_input(op: str, grad_output, factor, layout, out, stream) -> Array:
+    """pixel_shuffle_input (the forward's output, grad_output, has H and W divisible by the factor; the gradient
+    is its pixel_unshuffle) or pixel_unshuffle_input (channels divisible by rH * rW; the gradient is a
+    pixel_shuffle)."""
+    upscale = op == "pixel_shuffle_input"
+    name = "upscale_factor" if upscale else "downscale_factor"
+
+    def params_of(shape: tuple[int, ...]) -> PermuteParams:
+        channels_last = spatial_layout(op, layout, 2)
+        if len(shape) < 3:
+            want = "(*, H, W, C)" if channels_last else "(*, C, H, W)"
+            raise ValueError(f"{op}: grad_output must be at least 3-d {want}, got {len(shape)}-d shape {shape}")
+        rh, rw = int_tuple(op, name, factor, 2, 1)
+        height, width, channels = shape[-3:] if channels_last else (*shape[-2:], shape[-3])
+        if not upscale:
+            if channels % (rh * rw):
+                raise ValueError(
+                    f"{op}: grad_output channels {channels} must be divisible by {name}**2 = {rh} * {rw} = "
+                    f"{rh * rw}: pixel_unshuffle's output is (*, C * rH * rW, H, W)"
+                )
+            return pixel_shuffle_params(op, shape, (rh, rw), layout)
+        for side, n, r in (("height", height, rh), ("width", width, rw)):
+            if n % r:
+                raise ValueError(
+                    f"{op}: grad_output {side} {n} must be divisible by {name} {r}: pixel_shuffle's output is "
+                    f"(*, C, H * rH, W * rW)"
+                )
+        return pixel_unshuffle_params(op, shape, (rh, rw), layout)
+
+    return _permuted(op, grad_output, out, stream, params_of)
 
 
 def pixel_shuffle_input(
@@ -447,47 +469,7 @@ def pixel_shuffle_input(
     out: Array | None = None,
     stream: Stream = None,
 ) -> Array:
-    """Gradient of :func:`numbaconv.pixel_shuffle` w.r.t. its input: :func:`numbaconv.pixel_unshuffle` of
-    ``grad_output`` (the inverse permutation).
-
-    Parameters
-    ----------
-    grad_output : ndarray or CUDA array
-        ``(*, C, H * rH, W * rW)``, or ``(*, H * rH, W * rW, C)`` with ``layout="NHWC"``; any fixed-size dtype.
-    upscale_factor : int or (int, int)
-        pixel_shuffle's.
-    layout : {"NCHW", "NHWC"}
-    out : ndarray or CUDA array, optional
-        C-contiguous result of the exact shape and grad_output's dtype, not overlapping grad_output.
-    stream : optional
-        CUDA arrays only: the stream to launch on; by default CuPy's / torch's current stream.
-
-    Returns
-    -------
-    ndarray or CUDA array
-        ``(*, C * rH * rW, H, W)`` (or channels-last), of grad_output's dtype and array kind.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from numbaconv import grad
-    >>> grad.pixel_shuffle_input(np.arange(4.0).reshape(1, 1, 2, 2), 2)[0, :, 0, 0]
-    array([0., 1., 2., 3.])
-    """
-    op = "pixel_shuffle_input"
-
-    def params_of(shape: tuple[int, ...]) -> PermuteParams:
-        channels_last, rh, rw = _pixel_factors(op, shape, upscale_factor, "upscale_factor", layout)
-        height, width = shape[-3:-1] if channels_last else shape[-2:]
-        for name, n, r in (("height", height, rh), ("width", width, rw)):
-            if n % r:
-                raise ValueError(
-                    f"{op}: grad_output {name} {n} must be divisible by upscale_factor {r}: pixel_shuffle's output "
-                    f"is (*, C, H * rH, W * rW)"
-                )
-        return pixel_unshuffle_params(op, shape, (rh, rw), layout)
-
-    return _permuted(op, grad_output, out, stream, params_of)
+    return _pixel_input("pixel_shuffle_input", grad_output, upscale_factor, layout, out, stream)
 
 
 def pixel_unshuffle_input(
@@ -498,16 +480,19 @@ def pixel_unshuffle_input(
     out: Array | None = None,
     stream: Stream = None,
 ) -> Array:
-    """Gradient of :func:`numbaconv.pixel_unshuffle` w.r.t. its input: :func:`numbaconv.pixel_shuffle` of
+    return _pixel_input("pixel_unshuffle_input", grad_output, downscale_factor, layout, out, stream)
+
+
+_PIXEL_DOC = """Gradient of :func:`numbaconv.{forward}` w.r.t. its input: :func:`numbaconv.{inverse}` of
     ``grad_output`` (the inverse permutation).
 
     Parameters
     ----------
     grad_output : ndarray or CUDA array
-        ``(*, C * rH * rW, H, W)``, or ``(*, H, W, C * rH * rW)`` with ``layout="NHWC"``; any fixed-size dtype.
-    downscale_factor : int or (int, int)
-        pixel_unshuffle's.
-    layout : {"NCHW", "NHWC"}
+        ``{big}``, or ``{big_last}`` with ``layout="NHWC"``; any fixed-size dtype.
+    {name} : int or (int, int)
+        As passed to {forward}.
+    layout : {{"NCHW", "NHWC"}}
     out : ndarray or CUDA array, optional
         C-contiguous result of the exact shape and grad_output's dtype, not overlapping grad_output.
     stream : optional
@@ -516,29 +501,36 @@ def pixel_unshuffle_input(
     Returns
     -------
     ndarray or CUDA array
-        ``(*, C, H * rH, W * rW)`` (or channels-last), of grad_output's dtype and array kind.
+        ``{small}`` (or channels-last), of grad_output's dtype and array kind.
 
     Examples
     --------
     >>> import numpy as np
     >>> from numbaconv import grad
-    >>> grad.pixel_unshuffle_input(np.arange(4.0).reshape(1, 4, 1, 1), 2)[0, 0]
+{example}"""
+
+_UP, _DOWN = "(*, C, H * rH, W * rW)", "(*, C * rH * rW, H, W)"
+pixel_shuffle_input.__doc__ = _PIXEL_DOC.format(
+    forward="pixel_shuffle",
+    inverse="pixel_unshuffle",
+    name="upscale_factor",
+    big=_UP,
+    big_last="(*, H * rH, W * rW, C)",
+    small=_DOWN,
+    example="""    >>> grad.pixel_shuffle_input(np.arange(4.0).reshape(1, 1, 2, 2), 2)[0, :, 0, 0]
+    array([0., 1., 2., 3.])""",
+)
+pixel_unshuffle_input.__doc__ = _PIXEL_DOC.format(
+    forward="pixel_unshuffle",
+    inverse="pixel_shuffle",
+    name="downscale_factor",
+    big=_DOWN,
+    big_last="(*, H, W, C * rH * rW)",
+    small=_UP,
+    example="""    >>> grad.pixel_unshuffle_input(np.arange(4.0).reshape(1, 4, 1, 1), 2)[0, 0]
     array([[0., 1.],
-           [2., 3.]])
-    """
-    op = "pixel_unshuffle_input"
-
-    def params_of(shape: tuple[int, ...]) -> PermuteParams:
-        channels_last, rh, rw = _pixel_factors(op, shape, downscale_factor, "downscale_factor", layout)
-        channels = shape[-1] if channels_last else shape[-3]
-        if channels % (rh * rw):
-            raise ValueError(
-                f"{op}: grad_output channels {channels} must be divisible by downscale_factor**2 = {rh} * {rw} = "
-                f"{rh * rw}: pixel_unshuffle's output is (*, C * rH * rW, H, W)"
-            )
-        return pixel_shuffle_params(op, shape, (rh, rw), layout)
-
-    return _permuted(op, grad_output, out, stream, params_of)
+           [2., 3.]])""",
+)
 
 
 def channel_shuffle_input(

@@ -19,54 +19,12 @@ array([[[0., 1., 1., 0.]]])
 
 from __future__ import annotations
 
+from . import _grad_pool
+
 # ---- pooling, unpooling, interpolation, shuffles ----
-from ._grad_pool import (
-    adaptive_avg_pool1d_input,
-    adaptive_avg_pool2d_input,
-    adaptive_avg_pool3d_input,
-    adaptive_max_pool1d_input,
-    adaptive_max_pool2d_input,
-    adaptive_max_pool3d_input,
-    avg_pool1d_input,
-    avg_pool2d_input,
-    avg_pool3d_input,
-    channel_shuffle_input,
-    interpolate_input,
-    max_pool1d_input,
-    max_pool2d_input,
-    max_pool3d_input,
-    max_unpool1d_input,
-    max_unpool2d_input,
-    max_unpool3d_input,
-    pixel_shuffle_input,
-    pixel_unshuffle_input,
-    unpool1d_input,
-    unpool2d_input,
-    unpool3d_input,
-)
+from ._grad_pool import *  # noqa: F403
 
 __all__ = [
     # ---- pooling, unpooling, interpolation, shuffles ----
-    "adaptive_avg_pool1d_input",
-    "adaptive_avg_pool2d_input",
-    "adaptive_avg_pool3d_input",
-    "adaptive_max_pool1d_input",
-    "adaptive_max_pool2d_input",
-    "adaptive_max_pool3d_input",
-    "avg_pool1d_input",
-    "avg_pool2d_input",
-    "avg_pool3d_input",
-    "channel_shuffle_input",
-    "interpolate_input",
-    "max_pool1d_input",
-    "max_pool2d_input",
-    "max_pool3d_input",
-    "max_unpool1d_input",
-    "max_unpool2d_input",
-    "max_unpool3d_input",
-    "pixel_shuffle_input",
-    "pixel_unshuffle_input",
-    "unpool1d_input",
-    "unpool2d_input",
-    "unpool3d_input",
+    *_grad_pool.__all__,
 ]
