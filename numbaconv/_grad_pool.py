@@ -137,12 +137,13 @@ def _check_grad_shape(call: Call, want: tuple[int, ...], unbatched: bool, input_
         )
 
 
-def _check_indices(call: Call, nd: int) -> None:
+def _check_indices(call: Call) -> None:
+    """The saved indices of a max pooling: integers of grad_output's shape."""
     indices = call["indices"]
     if np.dtype(indices.dtype).kind not in "iu":
         raise TypeError(
-            f"{call.op}: indices dtype {indices.dtype} must be an integer dtype (max_pool{nd}d with "
-            f"return_indices=True gives int64)"
+            f"{call.op}: indices dtype {indices.dtype} must be an integer dtype ({call.op.removesuffix('_input')} "
+            f"with return_indices=True gives int64)"
         )
     if tuple(indices.shape) != tuple(call.x.shape):
         raise ValueError(
@@ -179,8 +180,9 @@ def _check_windows(call: Call, params, nd: int) -> None:
 
 
 def _max_input(call: Call, params, nd: int, shape: tuple[int, ...], unbatched: bool):
+    """The gradient of a max pooling (`params`: PoolParams or AdaptivePoolParams) from its saved indices."""
     _check_grad_shape(call, params.out_shape, unbatched, shape)
-    _check_indices(call, nd)
+    _check_indices(call)
     call.unbatched(nd, "indices")
     call.check_out(shape)
     if math.prod(call.x.shape):
