@@ -44,16 +44,24 @@ def interpolate_at_body(x, n, c, od, oh, ow, md, wd, mh, wh, mw, ww, zero):
     """Output (od, oh, ow) of plane (n, c) of a separable interpolation: the sum over D taps of wd * (the sum over
     H taps of wh * (the sum over W taps of ww * x)), nested as torch's CPU kernels sum, from per-dim (out, taps)
     index and weight tables (a dim that is not there has one tap of weight 1). Every tap is read, zero weights
-    too, so a NaN or infinite input poisons its neighbours as in torch. `zero` sets the accumulator dtype."""
+    too, so a NaN or infinite input poisons its neighbours as in torch. A tap of index -1 is skipped: the
+    transposed tables of the gradients (numbaconv/_launch_grad_pool.py) end their shorter rows with it.
+    `zero` sets the accumulator dtype."""
     acc_d = zero
     for a in range(md.shape[1]):
         iz = md[od, a]
+        if iz < 0:
+            continue
         acc_h = zero
         for b in range(mh.shape[1]):
             iy = mh[oh, b]
+            if iy < 0:
+                continue
             acc_w = zero
             for k in range(mw.shape[1]):
-                acc_w += ww[ow, k] * x[n, c, iz, iy, mw[ow, k]]
+                ix = mw[ow, k]
+                if ix >= 0:
+                    acc_w += ww[ow, k] * x[n, c, iz, iy, ix]
             acc_h += wh[oh, b] * acc_w
         acc_d += wd[od, a] * acc_h
     return acc_d

@@ -294,7 +294,7 @@ def _first_outside_cuda(call, params: MaxUnpoolParams):
     from .kernels import unpool_cuda as k
 
     indices, stream = call["indices"], call.stream
-    _cuda.check_elements(call.op, x=call["x"], indices=indices)
+    _cuda.check_elements(call.op, x=call.x, indices=indices)
     total = math.prod(indices.shape)
     if total == 0:
         return None

@@ -8,7 +8,21 @@ the forward's geometry before any kernel runs, and undoes a fused activation fir
 saved ``output``. They run on kernels, not on a tape: the input gradient of a conv is a transpose conv (and
 that of a transpose conv a conv), the weight gradient a reduction over images and pixels; every result is written
 once, in a fixed order, so it is the same on every run. ``activation_backward`` is the fused activation's own.
-See docs/ops_grad.md.
+
+For pooling, unpooling, interpolation and the shuffles, ``{op}_input(input_size, grad_output, <saved arrays>,
+<the forward's arguments>)`` is the gradient w.r.t. the input: the saved arrays are what the forward returned
+besides (max pooling's indices), the arguments the forward's own, in its order. Results are of grad_output's array
+kind (NumPy in, NumPy out; CUDA in, CUDA out). These names are not in ``numbaconv.__all__``: use
+``numbaconv.grad.<name>``. See docs/ops_grad.md.
+
+Examples
+--------
+>>> import numpy as np, numbaconv
+>>> from numbaconv import grad
+>>> x = np.array([[[1.0, 3.0, 2.0, 0.0]]])
+>>> y, i = numbaconv.max_pool1d(x, 2, return_indices=True)
+>>> grad.max_pool1d_input(x.shape, np.ones_like(y), i, 2)
+array([[[0., 1., 1., 0.]]])
 """
 
 from __future__ import annotations
@@ -17,6 +31,8 @@ import functools
 from collections.abc import Sequence
 
 from . import _grad_conv as core
+from . import _grad_pool
+from ._grad_pool import *  # noqa: F403  (pooling, unpooling, interpolation, shuffles: their module)
 from ._params import conv_params
 from ._params_transpose import conv_transpose_params
 from ._types import (
@@ -36,6 +52,8 @@ from ._types import (
 from .conv import depthwise_groups
 
 __all__ = [
+    # pooling, unpooling, interpolation, shuffles (section at the end)
+    *_grad_pool.__all__,
     # convolution
     "activation_backward",
     "conv1d_backward",

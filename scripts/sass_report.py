@@ -95,7 +95,7 @@ def kernels() -> dict:
     """name -> (python function of the kernel, argument types), float32 data, as the launchers call them."""
     from numba import types as t
 
-    from numbaconv.kernels import conv_cuda, conv_transpose_cuda, pool_cuda, shuffle_cuda, unpool_cuda
+    from numbaconv.kernels import conv_cuda, conv_transpose_cuda, grad_pool_cuda, pool_cuda, shuffle_cuda, unpool_cuda
 
     f32, u32, i32, i64, b = t.float32, t.uint32, t.int32, t.int64, t.boolean
 
@@ -115,8 +115,17 @@ def kernels() -> dict:
         table["interpolate" + tag] = (unpool_cuda.interpolate_cuda("float32", cl), interp)
         table["max_unpool_gather" + tag] = (unpool_cuda.max_unpool_gather_cuda(cl), (words5, arr(i32, 5), words5))
         table["fill" + tag] = (unpool_cuda.fill_cuda(cl), (arr(i32, 5), i64))
+        table["max_pool_grad" + tag] = (
+            grad_pool_cuda.max_pool_grad_cuda("float32", cl),
+            (x5, arr(i64, 5), *[tab2] * 3, x5),
+        )
+        table["max_unpool_grad" + tag] = (grad_pool_cuda.max_unpool_grad_cuda(cl), (x5, arr(i64, 5), x5))
     table["max_unpool_scan"] = (unpool_cuda.max_unpool_scan_cuda("float32"), (x5, arr(i64, 5), arr(i32, 5)))
     table["first_outside"] = (unpool_cuda.first_outside_cuda(256), (arr(i64, 5), i64, arr(i64, 1, "C")))
+    table["first_stray"] = (
+        grad_pool_cuda.first_stray_cuda,
+        (arr(i64, 5), tab2, tab2, tab2, i64, i64, i64, arr(i64, 2, "C")),
+    )
     table["permute_copy"] = (shuffle_cuda.permute_copy_cuda, (arr(u32, 6), arr(u32, 6, "C")))
     table["conv_direct"] = (conv_cuda.conv_direct_cuda("float32"), conv)
     table["conv_gemm"] = (conv_cuda.conv_gemm_cuda("float32", 16), conv)

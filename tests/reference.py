@@ -550,3 +550,39 @@ def conv_transpose_grads(x, w, gy, stride=1, pads=0, output_padding=0, dilation=
                 gx[(slice(None), cs) + i] += g_full @ w[(cs, slice(None)) + k].T
                 gw[(cs, slice(None)) + k] += x[(slice(None), cs) + i].T @ g_full
     return gx, gw
+
+
+# ---- gradients w.r.t. the input (numbaconv/grad.py) ----
+
+
+def linear_input(forward, input_shape, grad_output):
+    """The gradient w.r.t. the input of a linear op that treats every (n, c) plane alike (pooling, unpooling,
+    interpolation): J^T g, with row i of the plane's Jacobian J the op's output on basis plane i (all the basis
+    planes pooled at once, as one batch)."""
+    input_shape = tuple(input_shape)
+    size = int(np.prod(input_shape[2:]))
+    basis = np.eye(size).reshape((size, 1) + input_shape[2:])
+    jacobian = np.asarray(forward(basis), np.float64).reshape(size, -1)
+    planes = np.asarray(grad_output, np.float64).reshape(int(np.prod(input_shape[:2])), -1)
+    return (planes @ jacobian.T).reshape(input_shape)
+
+
+def max_pool_input(input_shape, grad_output, indices):
+    """torch's rule: zeros, then grad_input[n, c].flat[indices[n, c].flat[o]] += grad_output[n, c].flat[o] in
+    order of o (overlapping windows that chose one maximum add up)."""
+    n_batch, chans = input_shape[:2]
+    grad = np.zeros((n_batch, chans, int(np.prod(input_shape[2:]))))
+    for n in range(n_batch):
+        for c in range(chans):
+            for j, g in zip(indices[n, c].ravel(), np.asarray(grad_output[n, c], np.float64).ravel()):
+                grad[n, c, j] += g
+    return grad.reshape(input_shape)
+
+
+def max_unpool_input(grad_output, indices):
+    """grad_x[n, c].flat[p] = grad_output[n, c].flat[indices[n, c].flat[p]]: each input gets the gradient at its
+    index, duplicates each the same one (torch's backward)."""
+    n_batch, chans = indices.shape[:2]
+    planes = np.asarray(grad_output, np.float64).reshape(n_batch, chans, -1)
+    flat = indices.reshape(n_batch, chans, -1)
+    return np.take_along_axis(planes, flat, axis=2).reshape(indices.shape)
