@@ -33,9 +33,8 @@ def main(argv: list[str] | None = None) -> np.ndarray:
             loss, g_logits = tr.loss_and_grad(f.logits, y_train[idx])  # NumPy softmax cross-entropy
             opt.step(params, tr.backward(params, f, g_logits))  # numbaconv.grad for every conv and pool
             losses.append(loss)
-        print(
-            f"epoch {epoch + 1:>2}: mean loss {np.mean(losses):.4f}, test accuracy {tr.accuracy(params, x_test, y_test):.2%}"
-        )
+        test = tr.accuracy(params, x_test, y_test)
+        print(f"epoch {epoch + 1:>2}: mean loss {np.mean(losses):.4f}, test accuracy {test:.2%}")
 
     predicted = tr.forward(params, x_test).logits.argmax(axis=1)
     confusion = np.zeros((10, 10), np.int64)

@@ -159,7 +159,7 @@ def train(
     history = History()
     rng = np.random.default_rng(seed + 1)
     start = time.perf_counter()
-    for epoch in _epochs(epochs, progress, history):
+    for _ in _epochs(epochs, progress, history):
         for idx in batches(len(x_train), batch_size, rng):
             f = forward(params, x_train[idx])
             loss, g_logits = loss_and_grad(f.logits, y_train[idx])
