@@ -1,4 +1,4 @@
-"""Command line: `python -m numbaconv demo | info | bench | warmup`."""
+"""Command line: `python -m numbaconv demo | info | bench | warmup | train`."""
 
 from __future__ import annotations
 
@@ -75,7 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     warm.add_argument("--ops", default="conv,transpose,pool,unpool,shuffle", help="comma-separated op families")
     warm.add_argument("--dtypes", default="float32,float64", help="comma-separated: float32, float64")
     warm.add_argument("--layouts", default="first,last", help="comma-separated: first (NCHW), last (NHWC)")
+    trainer = sub.add_parser("train", help="train a small CNN on scikit-learn's 8x8 digits with numbaconv's gradients")
+    trainer.add_argument("--epochs", type=int, default=15, help="passes over the training digits")
+    trainer.add_argument("--out", default="numbaconv_train.png", help="where the loss/accuracy plot goes")
+    trainer.add_argument("--seed", type=int, default=0, help="initial weights, split and batch order")
     args = parser.parse_args(argv)
+    if args.command == "train":
+        from .train import run_train
+
+        return run_train(args.epochs, args.out, args.seed)
     if args.command == "warmup":
         import time
 

@@ -44,6 +44,7 @@ def torch_of(a):
         ("mobilenetv2", ["--size", "32", "--width", "0.25"]),
         ("segnet", ["--size", "16"]),
         ("filter_bank", ["--size", "48"]),
+        ("train_digits", ["--epochs", "1"]),
     ],
 )
 def test_example_runs_as_written(name, argv, capsys):
