@@ -13,7 +13,7 @@ from . import dask as ndask
 
 
 class NumbaconvWorkers(WorkerPlugin):
-    """On each worker: the Numba thread count its blocks apply (numbaconv.dask._WORKER) and the warm-up compile."""
+    """On each worker: the Numba thread count its blocks apply (numbaconv.dask.WORKER_SETUP) and the warm-up compile."""
 
     def __init__(self, threads: int | None, warmup: bool, ops: tuple, dtypes: tuple, layouts: tuple):
         self.threads, self.warmup = threads, warmup
@@ -27,14 +27,14 @@ class NumbaconvWorkers(WorkerPlugin):
     def _configure(self, threads: int) -> None:
         import numba
 
-        ndask._WORKER.update(numba_threads=min(threads, numba.config.NUMBA_NUM_THREADS), warmup_steps=0)
+        ndask.WORKER_SETUP.update(numba_threads=min(threads, numba.config.NUMBA_NUM_THREADS), warmup_steps=0)
         if self.warmup:
             from .warmup import warmup
 
-            ndask._WORKER["warmup_steps"] = warmup(self.ops, self.dtypes, self.layouts, progress=False)
+            ndask.WORKER_SETUP["warmup_steps"] = warmup(self.ops, self.dtypes, self.layouts, progress=False)
 
     def teardown(self, worker) -> None:
-        ndask._WORKER.clear()
+        ndask.WORKER_SETUP.clear()
 
 
 async def _cores_share(worker) -> int:

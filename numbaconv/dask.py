@@ -1309,13 +1309,13 @@ def pixel_unshuffle(
 # ---- workers: Numba's threads and compiled kernels on every dask.distributed worker ----
 
 # What setup_workers set in this process: "numba_threads" (each block applies it), "warmup_steps".
-_WORKER: dict[str, int] = {}
+WORKER_SETUP: dict[str, int] = {}
 
 
 def _worker_threads() -> None:
     """Numba keeps its thread count per calling thread (thread-local storage, inherited by no other thread), so
     each block sets the count setup_workers chose for this worker on whichever executor thread runs it."""
-    threads = _WORKER.get("numba_threads")
+    threads = WORKER_SETUP.get("numba_threads")
     if threads is not None:
         import numba
 
@@ -1387,4 +1387,4 @@ def setup_workers(
 
 
 def _worker_report() -> dict[str, int]:
-    return dict(_WORKER)
+    return dict(WORKER_SETUP)
