@@ -15,8 +15,14 @@ values are those of the whole-array call (dask-image's pattern, with strides, gr
 - Unpooling and the shuffles have no halo: ``map_blocks`` on each block, after rechunking only the axes the op
   mixes (the whole channel axis, whole groups of ``r * r`` channels, spatial chunks of multiples of ``r``).
 - The algorithm is pinned from the global params (``"auto"`` could choose differently on a small edge block).
+- Two-step convolutions run both steps in each block, the channel axis chunked as their mixing needs:
+  separable_conv2d's pointwise step and shuffle_conv2d's shuffle mix every channel (one chunk),
+  spatially_separable_conv2d keeps whole groups; filter2d is the depthwise conv its in-memory op runs.
+- ``residual=`` (every convolution) is a dask array of the result's shape, rechunked to the result's chunks and
+  passed block by block beside x (no halo), so each block adds its own in the kernel's store.
 - Threads: the in-memory ops already take turns under Numba's workqueue layer (kernels/_jit.py), so dask's
-  threaded scheduler and a distributed worker's threads need no guard of their own here.
+  threaded scheduler and a distributed worker's threads need no guard of their own here. Numba's thread count is
+  per thread: each block applies the one ``setup_workers`` gave its worker process.
 """
 
 from __future__ import annotations
@@ -678,7 +684,7 @@ def separable_conv2d(
 
     Weights and biases in memory; ``residual`` a dask array of the result's shape (as :func:`conv2d`'s). Equal to
     the in-memory call: the depthwise step bit for bit, the pointwise step's BLAS product at rounding level
-    (float32: ``rtol=1e-6``, float64: ``1e-14``). ``out=`` and ``stream=`` are not taken.
+    (a few units in the last place: ``rtol=1e-6`` covers float32). ``out=`` and ``stream=`` are not taken.
 
     Examples
     --------
