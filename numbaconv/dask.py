@@ -365,6 +365,20 @@ def _residual(op: str, residual, x, shape: tuple[int, ...], added: bool) -> list
     return [residual[None] if added else residual]
 
 
+def _conv_options(params: ConvParams, layout, **extra) -> dict[str, Any]:
+    """The global call's options that every block passes on as they are (the padding is each block's own)."""
+    return dict(
+        stride=params.stride,
+        dilation=params.dilation,
+        padding_mode=params.padding_mode,
+        flip=params.flip,
+        activation=params.activation,
+        negative_slope=params.negative_slope,
+        layout=layout,
+        **extra,
+    )
+
+
 def _rows(a, groups: slice, per_group: int):
     """The rows of weight or bias `a` (None stays None) that belong to the global groups `groups`."""
     return None if a is None else a[groups.start * per_group : groups.stop * per_group]
@@ -454,23 +468,17 @@ def _conv(
         raise ValueError(f"{op}: bias.shape={tuple(bias.shape)} must be (out_channels,) = ({params.out_channels},)")
     pinned = _pinned(params, algorithm, _backend(x))
 
+    options = _conv_options(params, layout, algorithm=pinned, dtype=dtype)
+
     def block_fn(block, pads, held, residual_block):
         return CONVS[nd](
             block,
             _rows(weight, held, params.out_per_group),
             _rows(bias, held, params.out_per_group),
-            stride=params.stride,
             padding=pads,
-            dilation=params.dilation,
             groups=held.stop - held.start,
-            padding_mode=padding_mode,
-            flip=flip,
             residual=residual_block,
-            activation=activation,
-            negative_slope=negative_slope,
-            layout=layout,
-            algorithm=pinned,
-            dtype=dtype,
+            **options,
         )
 
     return _grouped_conv(
@@ -788,7 +796,8 @@ def spatially_separable_conv2d(
 
     Weights and bias in memory; ``residual`` a dask array of the result's shape (as :func:`conv2d`'s). Equal to the
     in-memory call bit for bit (each pass runs the kernel ``"auto"`` picks for it globally: no choice depends on
-    the spatial size), at rounding level where a pass runs GEMM. ``out=`` and ``stream=`` are not taken.
+    the spatial size), at rounding level where a pass runs BLAS (a one-tap pass is a pointwise product; many
+    channels run GEMM). ``out=`` and ``stream=`` are not taken.
 
     Examples
     --------
@@ -914,23 +923,11 @@ def shuffle_conv2d(
     pinned = _pinned(one_group, algorithm, _backend(x))
     x, added = _batched(x, 2)
 
+    options = _conv_options(params, layout, algorithm=pinned, dtype=dtype)
+
     def block_fn(block, pads, _held, residual_block):
         return _shuffle_ops.shuffle_conv2d(
-            block,
-            weight,
-            bias,
-            groups=params.groups,
-            stride=params.stride,
-            padding=pads,
-            dilation=params.dilation,
-            padding_mode=padding_mode,
-            flip=flip,
-            residual=residual_block,
-            activation=activation,
-            negative_slope=negative_slope,
-            layout=layout,
-            algorithm=pinned,
-            dtype=dtype,
+            block, weight, bias, groups=params.groups, padding=pads, residual=residual_block, **options
         )
 
     return _grouped_conv(
