@@ -380,9 +380,38 @@ def separable_conv2d(
     >>> numbaconv.separable_conv2d(x, dw, pw, padding="same").shape
     (1, 8, 6, 6)
     """
-    op = "separable_conv2d"
+    call = separable_call(x, depthwise_weight, pointwise_weight, bias, depthwise_bias, residual, out, dtype, stream)
+    dw_params, pw_params = separable_params(
+        call,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        padding_mode=padding_mode,
+        depthwise_activation=depthwise_activation,
+        activation=activation,
+        negative_slope=negative_slope,
+        layout=layout,
+    )
+    depthwise_bias = call.bias("depthwise_bias", dw_params.out_channels)
+    bias = call.bias("bias", pw_params.out_channels)
+    residual = call.residual(pw_params.out_shape)
+    call.check_out(pw_params.out_shape)
+    depthwise = select(dw_params, "depthwise", call.backend)
+    pointwise = select(pw_params, "pointwise" if not call.is_cuda else "gemm", call.backend)
+    x, dw, pw = call.compute_input("x"), call.compute_input("depthwise_weight"), call.compute_input("pointwise_weight")
+
+    def fill(target):
+        mid = call.empty(dw_params.out_shape, call.compute)
+        launch(call, dw_params, depthwise, x, dw, depthwise_bias, mid)
+        launch(call, pw_params, pointwise, mid, pw, bias, target, residual)
+
+    return call.run(pw_params.out_shape, fill)
+
+
+def separable_call(x, depthwise_weight, pointwise_weight, bias, depthwise_bias, residual, out, dtype, stream) -> Call:
+    """The call of separable_conv2d: every array on one backend, a float result, real weights, x batched."""
     call = Call(
-        op,
+        "separable_conv2d",
         {
             "x": x,
             "depthwise_weight": depthwise_weight,
@@ -394,7 +423,15 @@ def separable_conv2d(
         outs={"out": out},
         stream=stream,
     )
-    call.float_result(dtype).real("depthwise_weight", "pointwise_weight").unbatched(2, "residual")
+    return call.float_result(dtype).real("depthwise_weight", "pointwise_weight").unbatched(2, "residual")
+
+
+def separable_params(
+    call: Call, *, stride, padding, dilation, padding_mode, depthwise_activation, activation, negative_slope, layout
+) -> tuple[ConvParams, ConvParams]:
+    """(depthwise, pointwise) params of separable_conv2d, every rule of both steps checked on the call's shapes;
+    the pointwise weight is made 4-d in `call.arrays`. (numbaconv.dask checks a global call with them too.)"""
+    op = call.op
     x, depthwise_weight = call.x, call["depthwise_weight"]
     if x.ndim != 4:
         raise ValueError(f"{op}: input must be 4-d ({layout}) or 3-d unbatched, got {x.ndim}-d shape {x.shape}")
@@ -428,20 +465,7 @@ def separable_conv2d(
         negative_slope=negative_slope,
         layout=layout,
     )
-    depthwise_bias = call.bias("depthwise_bias", dw_params.out_channels)
-    bias = call.bias("bias", pw_params.out_channels)
-    residual = call.residual(pw_params.out_shape)
-    call.check_out(pw_params.out_shape)
-    depthwise = select(dw_params, "depthwise", call.backend)
-    pointwise = select(pw_params, "pointwise" if not call.is_cuda else "gemm", call.backend)
-    x, dw, pw = call.compute_input("x"), call.compute_input("depthwise_weight"), call.compute_input("pointwise_weight")
-
-    def fill(target):
-        mid = call.empty(dw_params.out_shape, call.compute)
-        launch(call, dw_params, depthwise, x, dw, depthwise_bias, mid)
-        launch(call, pw_params, pointwise, mid, pw, bias, target, residual)
-
-    return call.run(pw_params.out_shape, fill)
+    return dw_params, pw_params
 
 
 def conv_output_shape(
@@ -533,15 +557,7 @@ def filter2d(
     op = "filter2d"
     on_cuda = backend_of(op, image=image) == "cuda"
     reshape = _reshape_on(on_cuda)
-    if image.ndim not in (2, 3):
-        raise ValueError(f"{op}: image must be (H, W) or (H, W, C), got {image.ndim}-d shape {tuple(image.shape)}")
-    if mode not in FILTER_MODES:
-        raise ValueError(f"{op}: mode={mode!r} is not one of {', '.join(map(repr, FILTER_MODES))}")
-    bank = _filter_bank(op, kernels)
-    channels = image.shape[2] if image.ndim == 3 else 1
-    count, k_h, k_w = bank.shape
-    weight = np.broadcast_to(bank, (channels, count, k_h, k_w)).reshape(channels * count, 1, k_h, k_w)
-    padding = tuple(_filter_padding(mode, k, flip) for k in (k_h, k_w))
+    weight, padding, channels, count = filter_weight(op, tuple(image.shape), kernels, mode, flip)
     if on_cuda:
         from . import _cuda
 
@@ -562,6 +578,21 @@ def filter2d(
     h_out, w_out = result.shape[:2]
     spatial = (h_out, w_out) if image.ndim == 2 else (h_out, w_out, channels)
     return reshape(result, (*spatial, *((count,) if kernels.ndim == 3 else ())))
+
+
+def filter_weight(op: str, image_shape: tuple[int, ...], kernels, mode: str, flip: bool):
+    """(depthwise weight ``(C * K, 1, kH, kW)`` on the host, padding pairs, C, K) of filter2d's convolution, the
+    image's dimensions, `mode` and the kernels checked. (numbaconv.dask's filter2d runs the same convolution.)"""
+    if len(image_shape) not in (2, 3):
+        raise ValueError(f"{op}: image must be (H, W) or (H, W, C), got {len(image_shape)}-d shape {image_shape}")
+    if mode not in FILTER_MODES:
+        raise ValueError(f"{op}: mode={mode!r} is not one of {', '.join(map(repr, FILTER_MODES))}")
+    bank = _filter_bank(op, kernels)
+    channels = image_shape[2] if len(image_shape) == 3 else 1
+    count, k_h, k_w = bank.shape
+    weight = np.broadcast_to(bank, (channels, count, k_h, k_w)).reshape(channels * count, 1, k_h, k_w)
+    padding = tuple(_filter_padding(mode, k, flip) for k in (k_h, k_w))
+    return weight, padding, channels, count
 
 
 def _filter_padding(mode: str, k: int, flip: bool) -> tuple[int, int]:

@@ -22,12 +22,19 @@ values are those of the whole-array call (dask-image's pattern, with strides, gr
   interpolate from the global tables, sliced (`numbaconv.unpool.resized`; an interpolate of the block alone would
   recompute the source positions from its own size). resize_conv2d is the upsampling, then conv2d.
 - The algorithm is pinned from the global params (``"auto"`` could choose differently on a small edge block).
+- Two-step convolutions run both steps in each block, the channel axis chunked as their mixing needs:
+  separable_conv2d's pointwise step and shuffle_conv2d's shuffle mix every channel (one chunk),
+  spatially_separable_conv2d keeps whole groups; filter2d is the depthwise conv its in-memory op runs.
+- ``residual=`` (every convolution) is a dask array of the result's shape, rechunked to the result's chunks and
+  passed block by block beside x (no halo), so each block adds its own in the kernel's store.
 - Threads: the in-memory ops already take turns under Numba's workqueue layer (kernels/_jit.py), so dask's
-  threaded scheduler and a distributed worker's threads need no guard of their own here.
+  threaded scheduler and a distributed worker's threads need no guard of their own here. Numba's thread count is
+  per thread: each block applies the one ``setup_workers`` gave its worker process.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import operator
@@ -48,6 +55,7 @@ from . import pool as _pool_ops
 from . import shuffle as _shuffle_ops
 from . import unpool as _unpool_ops
 from ._algorithms import resize_algorithm, resolve_algorithm, select_transpose
+from ._arrays import STORAGE_DTYPES
 from ._call import Call
 from ._params import ConvParams, channels_last_any, conv_params, int_tuple
 from ._params_pool import (
@@ -85,6 +93,7 @@ from ._types import (
     UnpoolMode,
     for_dims,
 )
+from .warmup import DTYPES, FAMILIES, LAYOUTS, plan
 
 CONVS = {1: _conv_ops.conv1d, 2: _conv_ops.conv2d, 3: _conv_ops.conv3d}  # what each block runs
 
@@ -100,6 +109,7 @@ __all__ = [
     "conv_transpose2d",
     "conv_transpose3d",
     "depthwise_conv2d",
+    "filter2d",
     "interpolate",
     "max_pool1d",
     "max_pool2d",
@@ -111,6 +121,10 @@ __all__ = [
     "pixel_unshuffle",
     "pointwise_conv2d",
     "resize_conv2d",
+    "separable_conv2d",
+    "setup_workers",
+    "shuffle_conv2d",
+    "spatially_separable_conv2d",
     "unpool1d",
     "unpool2d",
     "unpool3d",
@@ -286,14 +300,18 @@ def _windowed(
     block_fn: Callable[..., Any],
     tiling_type: type[_Tiling] = _Tiling,
     others: Sequence[Any] = (),
+    aligned: Sequence[Any] = (),
 ) -> list:
-    """Lazy arrays (one per entry of `metas`) from `block_fn(block, pads, origins, channel_block, *other_blocks)`,
+    """Lazy arrays (one per entry of `metas`) from
+    `block_fn(block, pads, origins, channel_block, *other_blocks, *aligned_blocks)`,
     which returns one array, or a tuple of them, for each block's owned window.
 
     The input is rechunked here: the windowed axes merged to their minimum, the channel axis to
     `channel_chunks`; the outputs have x's batch chunks, `out_channel_chunks` and the owned output counts.
     `others` (arrays of x's shape, max_unpool's indices) are chunked and windowed as x; `tiling_type` is
     `_Tiling` (the default) or `_SpreadTiling`, whose blocks get their owned outputs in place of pads.
+    `aligned` are dask arrays of the output's shape (a residual), rechunked to its chunks: block_fn gets each
+    one's block of its own outputs.
     """
     chunks = list(x.chunks)
     for ax, axis in zip(spatial_axes, axes, strict=True):
@@ -307,7 +325,8 @@ def _windowed(
     for ax, c in zip(spatial_axes, tiling.out_chunks(), strict=True):
         out_chunks[ax] = c
 
-    def run(block, *other_blocks, block_id=None):
+    def run(block, *rest, block_id=None):
+        _worker_threads()
         shape = tuple(c[i] for c, i in zip(out_chunks, block_id, strict=True))
         if not math.prod(shape):  # a block that owns no outputs (or an empty batch)
             empties = tuple(np.empty_like(meta, shape=shape) for meta in metas)
@@ -318,13 +337,22 @@ def _windowed(
             index[ax], pad, origin = tiling.window(i, block_id[ax])
             pads.append(pad)
             origins.append(origin)
+        other_blocks, aligned_blocks = rest[: len(others)], rest[len(others) :]
         views = [b[tuple(index)] for b in (block, *other_blocks)]
-        return block_fn(views[0], tuple(pads), tuple(origins), block_id[channel_axis], *views[1:])
+        return block_fn(views[0], tuple(pads), tuple(origins), block_id[channel_axis], *views[1:], *aligned_blocks)
 
     kwargs = tiling.map_kwargs(x.ndim)
+    args = [a.rechunk(tuple(out_chunks)) for a in aligned]
+    if args:  # no halo on them; their blocks pair with x's by position (their chunks are the output's)
+        windowed = 1 + len(others)
+        depth = [kwargs["depth"]] * windowed + [0] * len(args)
+        boundary = [kwargs["boundary"]] * windowed + ["none"] * len(args)
+        kwargs.update(depth=depth, boundary=boundary, align_arrays=False)
     if len(metas) == 1:
-        return [da.map_overlap(run, x, *others, chunks=tuple(out_chunks), meta=metas[0], **kwargs)]
-    pairs = da.map_overlap(run, x, *others, chunks=tuple(out_chunks), meta=np.empty((0,) * x.ndim, object), **kwargs)
+        return [da.map_overlap(run, x, *others, *args, chunks=tuple(out_chunks), meta=metas[0], **kwargs)]
+    pairs = da.map_overlap(
+        run, x, *others, *args, chunks=tuple(out_chunks), meta=np.empty((0,) * x.ndim, object), **kwargs
+    )
     return [pairs.map_blocks(operator.itemgetter(i), meta=meta) for i, meta in enumerate(metas)]
 
 
@@ -366,6 +394,87 @@ def _pinned(params: ConvParams, algorithm: str, backend: str) -> str:
 # ---- convolution ----
 
 
+def _residual(op: str, residual, x, shape: tuple[int, ...], added: bool) -> list:
+    """`residual=` as `_windowed`'s aligned input (none when None): a dask array of exactly the result's shape
+    (unbatched when x is) and a float dtype, with chunks of x's kind; it is rechunked to the result's chunks."""
+    if residual is None:
+        return []
+    if not isinstance(residual, da.Array):
+        raise TypeError(
+            f"{op}: residual must be a dask array of the result's shape, got {type(residual).__module__}."
+            f"{type(residual).__qualname__}; wrap an in-memory one with dask.array.from_array"
+        )
+    if residual.dtype not in STORAGE_DTYPES:
+        raise TypeError(
+            f"{op}: residual dtype {residual.dtype} is not supported; use a float dtype "
+            f"({', '.join(map(str, STORAGE_DTYPES))})"
+        )
+    want = tuple(shape)[1:] if added else tuple(shape)
+    if tuple(residual.shape) != want:
+        raise ValueError(f"{op}: residual.shape={tuple(residual.shape)} must equal the result shape {want}")
+    if _backend(residual) != _backend(x):
+        raise TypeError(f"{op}: residual's chunks must be of x's kind ({type(x._meta).__module__} arrays)")
+    return [residual[None] if added else residual]
+
+
+def _conv_options(params: ConvParams, layout, **extra) -> dict[str, Any]:
+    """The global call's options that every block passes on as they are (the padding is each block's own)."""
+    return dict(
+        stride=params.stride,
+        dilation=params.dilation,
+        padding_mode=params.padding_mode,
+        flip=params.flip,
+        activation=params.activation,
+        negative_slope=params.negative_slope,
+        layout=layout,
+        **extra,
+    )
+
+
+def _rows(a, groups: slice, per_group: int):
+    """The rows of weight or bias `a` (None stays None) that belong to the global groups `groups`."""
+    return None if a is None else a[groups.start * per_group : groups.stop * per_group]
+
+
+def _grouped_conv(
+    op: str,
+    x,
+    added: bool,
+    axes: Sequence[_Axis],
+    params: ConvParams,
+    *,
+    in_group: int,
+    out_group: int,
+    storage,
+    residual,
+    out_shape: tuple[int, ...],
+    block_fn: Callable[..., Any],
+) -> DaskArray:
+    """The windowed tail of every convolution: x's channel axis rechunked to whole groups of `in_group` channels
+    (each giving `out_group` output channels), `block_fn(block, pads, held, residual_block)` on each block,
+    `held` the slice of the global groups the block holds; `params` gives the layout and padding mode."""
+    channel_axis, spatial = _layout_axes(len(axes), x.ndim, params.channels_last)
+    in_chunks = _group_chunks(x.chunks[channel_axis], in_group)
+    first_group = np.cumsum([0, *in_chunks]) // in_group
+
+    def run(block, pads, origins, c, residual_block=None):
+        return block_fn(block, pads, slice(int(first_group[c]), int(first_group[c + 1])), residual_block)
+
+    (result,) = _windowed(
+        x,
+        spatial,
+        axes,
+        circular=params.padding_mode == "circular",
+        channel_axis=channel_axis,
+        channel_chunks=in_chunks,
+        out_channel_chunks=tuple(c // in_group * out_group for c in in_chunks),
+        metas=[_meta(x, x.ndim, storage)],
+        block_fn=run,
+        aligned=_residual(op, residual, x, out_shape, added),
+    )
+    return result[0] if added else result
+
+
 def _conv(
     op: str,
     nd: int,
@@ -380,6 +489,7 @@ def _conv(
     groups: int = 1,
     padding_mode: PaddingMode = "zeros",
     flip: bool = False,
+    residual: DaskArray | None = None,
     activation: Activation = None,
     negative_slope: float = 0.01,
     layout: Layout | None = None,
@@ -408,42 +518,33 @@ def _conv(
     )
     _check_bias(op, bias, params.out_channels)
     pinned = _pinned(params, algorithm, _backend(x))
-    channel_axis, spatial = _layout_axes(nd, x.ndim, params.channels_last)
-    in_group, out_group = params.in_per_group, params.out_per_group
-    in_chunks = _group_chunks(x.chunks[channel_axis], in_group)
-    first_group = np.cumsum([0, *in_chunks]) // in_group
 
-    def block_fn(block, pads, origins, c):
-        rows = slice(first_group[c] * out_group, first_group[c + 1] * out_group)
+    options = _conv_options(params, layout, algorithm=pinned, dtype=dtype)
+
+    def block_fn(block, pads, held, residual_block):
         return CONVS[nd](
             block,
-            weight[rows],
-            None if bias is None else bias[rows],
-            stride=params.stride,
+            _rows(weight, held, params.out_per_group),
+            _rows(bias, held, params.out_per_group),
             padding=pads,
-            dilation=params.dilation,
-            groups=int(first_group[c + 1] - first_group[c]),
-            padding_mode=padding_mode,
-            flip=flip,
-            activation=activation,
-            negative_slope=negative_slope,
-            layout=layout,
-            algorithm=pinned,
-            dtype=dtype,
+            groups=held.stop - held.start,
+            residual=residual_block,
+            **options,
         )
 
-    (result,) = _windowed(
+    return _grouped_conv(
+        op,
         x,
-        spatial,
+        added,
         _axes(params),
-        circular=padding_mode == "circular",
-        channel_axis=channel_axis,
-        channel_chunks=in_chunks,
-        out_channel_chunks=tuple(c // in_group * out_group for c in in_chunks),
-        metas=[_meta(x, x.ndim, storage)],
+        params,
+        in_group=params.in_per_group,
+        out_group=params.out_per_group,
+        storage=storage,
+        residual=residual,
+        out_shape=params.out_shape,
         block_fn=block_fn,
     )
-    return result[0] if added else result
 
 
 conv1d = for_dims(_conv, "conv1d", 1)
@@ -460,6 +561,10 @@ _CONV_DOC = """ :func:`numbaconv.{op}` over a dask array: a lazy result, equal t
         groups (one chunk for ``groups=1``), the spatial dims merged where a chunk is shorter than the halo.
     weight, bias : ndarray
         In memory (NumPy, or CuPy for CuPy chunks), as for :func:`numbaconv.{op}`.
+    residual : dask.array.Array, optional
+        Exactly the result's shape (unbatched when x is), a float dtype: added before the activation as
+        :func:`numbaconv.{op}`'s, each block in its own block's store; rechunked to the result's chunks (free when
+        they match).
 
     Every other argument as :func:`numbaconv.{op}`; ``algorithm="tune"``, ``out=`` and ``stream=`` are not taken.
 
@@ -514,6 +619,7 @@ def depthwise_conv2d(
     dilation: IntOrTuple = 1,
     padding_mode: PaddingMode = "zeros",
     flip: bool = False,
+    residual: DaskArray | None = None,
     activation: Activation = None,
     negative_slope: float = 0.01,
     layout: Layout2d = "NCHW",
@@ -549,6 +655,7 @@ def depthwise_conv2d(
         groups=channels,
         padding_mode=padding_mode,
         flip=flip,
+        residual=residual,
         activation=activation,
         negative_slope=negative_slope,
         layout=layout,
@@ -563,6 +670,7 @@ def pointwise_conv2d(
     bias: Any = None,
     *,
     groups: int = 1,
+    residual: DaskArray | None = None,
     activation: Activation = None,
     negative_slope: float = 0.01,
     layout: Layout2d = "NCHW",
@@ -590,11 +698,358 @@ def pointwise_conv2d(
         _conv_ops.as_pointwise_weight(op, weight),
         bias,
         groups=groups,
+        residual=residual,
         activation=activation,
         negative_slope=negative_slope,
         layout=layout,
         algorithm=algorithm,
         dtype=dtype,
+    )
+
+
+# ---- separable, shuffled and filter convolutions: the in-memory op on each block, checked globally first ----
+
+
+def _shaped(a) -> np.ndarray | None:
+    """A host array of a's shape and dtype that holds no memory (zero strides): what the in-memory ops' own
+    checks read, for a dask x or an in-memory weight of either kind."""
+    if a is None:
+        return None
+    return np.broadcast_to(np.empty((), np.dtype(a.dtype).newbyteorder("=")), tuple(a.shape))
+
+
+def separable_conv2d(
+    x: DaskArray,
+    depthwise_weight: Any,
+    pointwise_weight: Any,
+    bias: Any = None,
+    *,
+    depthwise_bias: Any = None,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    padding_mode: PaddingMode = "zeros",
+    depthwise_activation: Activation = None,
+    residual: DaskArray | None = None,
+    activation: Activation = None,
+    negative_slope: float = 0.01,
+    layout: Layout2d = "NCHW",
+    out: None = None,
+    dtype: DTypeLike | None = None,
+    stream: None = None,
+) -> DaskArray:
+    """:func:`numbaconv.separable_conv2d` over a dask array: the channel axis in one chunk (the pointwise step
+    mixes every channel), the spatial dims windowed as :func:`conv2d`'s; each block runs both steps.
+
+    Weights and biases in memory; ``residual`` a dask array of the result's shape (as :func:`conv2d`'s). Equal to
+    the in-memory call: the depthwise step bit for bit, the pointwise step's BLAS product at rounding level
+    (a few units in the last place: ``rtol=1e-6`` covers float32). ``out=`` and ``stream=`` are not taken.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, numbaconv, numbaconv.dask
+    >>> x = da.random.default_rng(0).random((1, 3, 32, 32), chunks=(1, 1, 16, 16)).astype(np.float32)
+    >>> dw, pw = np.ones((6, 1, 3, 3), np.float32), np.ones((4, 6), np.float32)
+    >>> y = numbaconv.dask.separable_conv2d(x, dw, pw, padding=1, padding_mode="reflect")
+    >>> y.chunks
+    ((1,), (4,), (16, 16), (16, 16))
+    >>> want = numbaconv.separable_conv2d(x.compute(), dw, pw, padding=1, padding_mode="reflect")
+    >>> np.allclose(y.compute(), want, rtol=1e-6)
+    True
+    """
+    op = "separable_conv2d"
+    _check_dask(
+        op, x, out, stream,
+        depthwise_weight=depthwise_weight, pointwise_weight=pointwise_weight, bias=bias, depthwise_bias=depthwise_bias,
+    )  # fmt: skip
+    call = _conv_ops.separable_call(
+        _shaped(x),
+        _shaped(depthwise_weight),
+        _shaped(pointwise_weight),
+        _shaped(bias),
+        _shaped(depthwise_bias),
+        None,
+        None,
+        dtype,
+        None,
+    )
+    dw_params, pw_params = _conv_ops.separable_params(
+        call,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        padding_mode=padding_mode,
+        depthwise_activation=depthwise_activation,
+        activation=activation,
+        negative_slope=negative_slope,
+        layout=layout,
+    )
+    call.bias("depthwise_bias", dw_params.out_channels)
+    call.bias("bias", pw_params.out_channels)
+    x, added = _batched(x, 2)
+
+    def block_fn(block, pads, _held, residual_block):
+        return _conv_ops.separable_conv2d(
+            block,
+            depthwise_weight,
+            pointwise_weight,
+            bias,
+            depthwise_bias=depthwise_bias,
+            stride=dw_params.stride,
+            padding=pads,
+            dilation=dw_params.dilation,
+            padding_mode=padding_mode,
+            depthwise_activation=depthwise_activation,
+            residual=residual_block,
+            activation=activation,
+            negative_slope=negative_slope,
+            layout=layout,
+            dtype=dtype,
+        )
+
+    return _grouped_conv(
+        op,
+        x,
+        added,
+        _axes(dw_params),
+        dw_params,
+        in_group=dw_params.in_channels,
+        out_group=pw_params.out_channels,
+        storage=call.storage,
+        residual=residual,
+        out_shape=pw_params.out_shape,
+        block_fn=block_fn,
+    )
+
+
+def spatially_separable_conv2d(
+    x: DaskArray,
+    column_weight: Any,
+    row_weight: Any,
+    bias: Any = None,
+    *,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    groups: int = 1,
+    padding_mode: PaddingMode = "zeros",
+    flip: bool = False,
+    residual: DaskArray | None = None,
+    activation: Activation = None,
+    negative_slope: float = 0.01,
+    layout: Layout2d = "NCHW",
+    out: None = None,
+    dtype: DTypeLike | None = None,
+    stream: None = None,
+) -> DaskArray:
+    """:func:`numbaconv.spatially_separable_conv2d` over a dask array: the channel axis rechunked to whole groups,
+    H windowed by the column pass and W by the row pass; each block runs both passes.
+
+    Weights and bias in memory; ``residual`` a dask array of the result's shape (as :func:`conv2d`'s). Equal to the
+    in-memory call bit for bit (each pass runs the kernel ``"auto"`` picks for it globally: no choice depends on
+    the spatial size), at rounding level where a pass runs BLAS (a one-tap pass is a pointwise product; many
+    channels run GEMM). ``out=`` and ``stream=`` are not taken.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, numbaconv, numbaconv.dask
+    >>> x = da.random.default_rng(0).random((1, 2, 30, 30), chunks=(1, 1, 8, 8))
+    >>> col, row = np.array([[[1.0, 2.0, 1.0]]] * 2), np.array([[[1.0, 0.0, -1.0]]] * 2)  # Sobel, per channel
+    >>> y = numbaconv.dask.spatially_separable_conv2d(x, col, row, groups=2, stride=2, padding="same")
+    >>> y.chunks
+    ((1,), (1, 1), (4, 4, 7), (4, 4, 7))
+    >>> np.array_equal(y.compute(), numbaconv.spatially_separable_conv2d(x.compute(), col, row, groups=2, stride=2,
+    ...     padding="same"))
+    True
+    """
+    op = "spatially_separable_conv2d"
+    _check_dask(op, x, out, stream, column_weight=column_weight, row_weight=row_weight, bias=bias)
+    call = _shuffle_ops.spatially_separable_call(
+        _shaped(x), _shaped(column_weight), _shaped(row_weight), _shaped(bias), None, None, dtype, None
+    )
+    col, row = _shuffle_ops.spatially_separable_params(
+        call,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+        flip=flip,
+        activation=activation,
+        negative_slope=negative_slope,
+        layout=layout,
+    )
+    call.bias("bias", row.out_channels, row.op)
+    x, added = _batched(x, 2)
+
+    def block_fn(block, pads, held, residual_block):
+        return _shuffle_ops.spatially_separable_conv2d(
+            block,
+            _rows(column_weight, held, col.out_per_group),
+            _rows(row_weight, held, row.out_per_group),
+            _rows(bias, held, row.out_per_group),
+            stride=(col.stride[0], row.stride[1]),
+            padding=pads,
+            dilation=(col.dilation[0], row.dilation[1]),
+            groups=held.stop - held.start,
+            padding_mode=padding_mode,
+            flip=flip,
+            residual=residual_block,
+            activation=activation,
+            negative_slope=negative_slope,
+            layout=layout,
+            dtype=dtype,
+        )
+
+    return _grouped_conv(
+        op,
+        x,
+        added,
+        [_axes(col)[0], _axes(row)[1]],
+        col,
+        in_group=col.in_per_group,
+        out_group=row.out_per_group,
+        storage=call.storage,
+        residual=residual,
+        out_shape=row.out_shape,
+        block_fn=block_fn,
+    )
+
+
+def shuffle_conv2d(
+    x: DaskArray,
+    weight: Any,
+    bias: Any = None,
+    *,
+    groups: int,
+    stride: IntOrTuple = 1,
+    padding: Padding = 0,
+    dilation: IntOrTuple = 1,
+    padding_mode: PaddingMode = "zeros",
+    flip: bool = False,
+    residual: DaskArray | None = None,
+    activation: Activation = None,
+    negative_slope: float = 0.01,
+    layout: Layout2d = "NCHW",
+    out: None = None,
+    algorithm: ConvAlgorithm = "auto",
+    dtype: DTypeLike | None = None,
+    stream: None = None,
+) -> DaskArray:
+    """:func:`numbaconv.shuffle_conv2d` over a dask array: the channel axis in one chunk (the shuffle interleaves
+    every group's outputs), the spatial dims windowed as :func:`conv2d`'s.
+
+    The algorithm is pinned from one group's global convolution (``"tune"`` is not taken); weight and bias in
+    memory, ``residual`` a dask array of the shuffled result's shape. Equal to the in-memory call bit for bit on
+    the direct and depthwise kernels. ``out=`` and ``stream=`` are not taken.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, numbaconv, numbaconv.dask
+    >>> x = da.random.default_rng(0).random((2, 4, 20, 20), chunks=(1, 2, 10, 10))
+    >>> w = np.random.default_rng(1).random((6, 2, 3, 3))
+    >>> y = numbaconv.dask.shuffle_conv2d(x, w, groups=2, padding=1, padding_mode="replicate")
+    >>> y.chunks
+    ((1, 1), (6,), (10, 10), (10, 10))
+    >>> want = numbaconv.shuffle_conv2d(x.compute(), w, groups=2, padding=1, padding_mode="replicate")
+    >>> np.array_equal(y.compute(), want)
+    True
+    """
+    op = "shuffle_conv2d"
+    _check_dask(op, x, out, stream, weight=weight, bias=bias)
+    call = Call.weighted(op, _shaped(x), _shaped(weight), _shaped(bias), None, dtype, None).unbatched(2)
+    params, one_group = _shuffle_ops.shuffle_conv_params(
+        call,
+        groups=groups,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        padding_mode=padding_mode,
+        flip=flip,
+        activation=activation,
+        negative_slope=negative_slope,
+        layout=layout,
+    )
+    call.bias("bias", params.out_channels, op)
+    pinned = _pinned(one_group, algorithm, _backend(x))
+    x, added = _batched(x, 2)
+
+    options = _conv_options(params, layout, algorithm=pinned, dtype=dtype)
+
+    def block_fn(block, pads, _held, residual_block):
+        return _shuffle_ops.shuffle_conv2d(
+            block, weight, bias, groups=params.groups, padding=pads, residual=residual_block, **options
+        )
+
+    return _grouped_conv(
+        op,
+        x,
+        added,
+        _axes(params),
+        params,
+        in_group=params.in_channels,
+        out_group=params.out_channels,
+        storage=call.storage,
+        residual=residual,
+        out_shape=params.out_shape,
+        block_fn=block_fn,
+    )
+
+
+def filter2d(
+    image: DaskArray,
+    kernels: Any,
+    *,
+    mode: str = "same",
+    padding_mode: PaddingMode = "zeros",
+    flip: bool = False,
+    dtype: DTypeLike | None = None,
+    stream: None = None,
+) -> DaskArray:
+    """:func:`numbaconv.filter2d` over a dask image ``(H, W)`` or ``(H, W, C)``, chunked any way (each channel is
+    filtered on its own, so channel chunks stay); ``kernels`` in memory, ``(kH, kW)`` or a bank ``(K, kH, kW)``.
+
+    Every mode (``"same"``, ``"valid"``, ``"full"``) and ``padding_mode``; bit for bit equal to the in-memory call.
+    The result's chunks: the image's along C (times K for a bank), along H and W the outputs whose window starts
+    in that chunk. ``stream=`` is not taken.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, numbaconv, numbaconv.dask
+    >>> image = da.random.default_rng(0).random((100, 80, 3), chunks=(32, 32, 1)).astype(np.float32)
+    >>> sobel = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], np.float32)
+    >>> edges = numbaconv.dask.filter2d(image, np.stack([sobel, sobel.T]), padding_mode="reflect")
+    >>> edges.shape, edges.chunks[2:]
+    ((100, 80, 3, 2), ((1, 1, 1), (2,)))
+    >>> want = numbaconv.filter2d(image.compute(), np.stack([sobel, sobel.T]), padding_mode="reflect")
+    >>> np.array_equal(edges.compute(), want)
+    True
+    """
+    op = "filter2d"
+    if not isinstance(image, da.Array):
+        raise TypeError(
+            f"{op}: image must be a dask array, got {type(image).__module__}.{type(image).__qualname__}; in-memory "
+            f"images go to numbaconv.{op}"
+        )
+    _check_dask(op, image, None, stream, kernels=kernels)
+    weight, padding, channels, count = _conv_ops.filter_weight(op, tuple(image.shape), kernels, mode, flip)
+    if _backend(image) == "cuda":  # the in-memory op copies the kernels to the image's device too
+        weight = __import__("cupy").asarray(weight)
+    result = _conv(
+        op,
+        2,
+        image if image.ndim == 3 else image[..., None],
+        weight,
+        padding=padding,
+        padding_mode=padding_mode,
+        flip=flip,
+        groups=channels,
+        layout="NHWC",
+        dtype=dtype,
+    )
+    h_out, w_out = result.shape[:2]
+    return result.reshape(
+        (h_out, w_out, *((channels,) if image.ndim == 3 else ()), *((count,) if kernels.ndim == 3 else ()))
     )
 
 
@@ -1270,7 +1725,7 @@ def _blockwise(x, fn: Callable[..., Any], chunks: dict[int, Any], out_chunks: di
     result_chunks = tuple(
         tuple(out_chunks[ax](c) for c in cs) if ax in out_chunks else cs for ax, cs in enumerate(x.chunks)
     )
-    return x.map_blocks(fn, chunks=result_chunks, meta=_meta(x, x.ndim, x.dtype), **kw)
+    return x.map_blocks(_on_worker(fn), chunks=result_chunks, meta=_meta(x, x.ndim, x.dtype), **kw)
 
 
 def _unpool(
@@ -1414,3 +1869,87 @@ def pixel_unshuffle(
     sizes = {c: lambda n: n * rh * rw, h: lambda n: n // rh, w: lambda n: n // rw}
     rechunk = {h: _group_chunks(x.chunks[h], rh), w: _group_chunks(x.chunks[w], rw)}
     return _blockwise(x, _shuffle_ops.pixel_unshuffle, rechunk, sizes, downscale_factor=(rh, rw), layout=layout)
+
+
+# ---- workers: Numba's threads and compiled kernels on every dask.distributed worker ----
+
+# What setup_workers set in this process: "numba_threads" (each block applies it), "warmup_steps".
+WORKER_SETUP: dict[str, int] = {}
+
+
+def _worker_threads() -> None:
+    """Numba keeps its thread count per calling thread (thread-local storage, inherited by no other thread), so
+    each block sets the count setup_workers chose for this worker on whichever executor thread runs it."""
+    threads = WORKER_SETUP.get("numba_threads")
+    if threads is not None:
+        import numba
+
+        if numba.get_num_threads() != threads:
+            numba.set_num_threads(threads)
+
+
+def _on_worker(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` as a block function: the worker's Numba thread count applied first."""
+
+    @functools.wraps(fn)
+    def block(*args, **kwargs):
+        _worker_threads()
+        return fn(*args, **kwargs)
+
+    return block
+
+
+def setup_workers(
+    client: Any,
+    *,
+    threads: int | None = None,
+    warmup: bool = True,
+    ops: Sequence[str] = FAMILIES,
+    dtypes: Sequence[str] = DTYPES,
+    layouts: Sequence[str] = LAYOUTS,
+) -> dict[str, dict[str, int]]:
+    """Give every ``dask.distributed`` worker of `client` its Numba thread count and compiled kernels, now and on
+    every worker that joins later (a ``distributed.WorkerPlugin``, registered as ``"numbaconv"``; registering
+    again replaces it).
+
+    Parameters
+    ----------
+    client : distributed.Client
+    threads : int, optional
+        Numba threads per worker thread. Default: the cores of the worker's host (``dask.system.CPU_COUNT``,
+        affinity and cgroup quota counted) over the threads of every worker on that host when it sets up (itself
+        included), at least 1, so that worker threads x Numba threads is about the cores. At most the worker's
+        ``NUMBA_NUM_THREADS``, which caps the pool Numba starts. Numba's count is per thread: each numbaconv.dask
+        block applies it on the executor thread that runs it.
+    warmup : bool
+        Compile (or load from the on-disk cache) the kernels of `ops` x `dtypes` x `layouts` on each worker
+        before returning (:func:`numbaconv.warmup.warmup`), so that no task pays a compile; it runs off the
+        worker's event loop.
+    ops, dtypes, layouts
+        As :func:`numbaconv.warmup.warmup`: families of ``"conv"``, ``"transpose"``, ``"pool"``, ``"unpool"``,
+        ``"shuffle"``; ``"float32"``, ``"float64"``; ``"first"``, ``"last"``.
+
+    Returns
+    -------
+    dict
+        Per worker address: ``{"numba_threads": n, "warmup_steps": k}``.
+
+    Examples
+    --------
+    >>> from distributed import Client, LocalCluster  # doctest: +SKIP
+    >>> client = Client(LocalCluster(n_workers=2, threads_per_worker=1))  # doctest: +SKIP
+    >>> numbaconv.dask.setup_workers(client, ops=["conv", "pool"], dtypes=["float32"])  # doctest: +SKIP
+    {'tcp://127.0.0.1:40331': {'numba_threads': 2, 'warmup_steps': 30}, ...}
+    """
+    plan(ops, dtypes, layouts)  # the names checked here, before any worker runs them
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        raise ValueError(f"setup_workers: threads={threads!r} must be a positive int (or None: the cores' share)")
+    from ._dask_workers import NumbaconvWorkers  # imports distributed, an optional dependency
+
+    plugin = NumbaconvWorkers(threads, warmup, tuple(ops), tuple(dtypes), tuple(layouts))
+    client.register_plugin(plugin, name="numbaconv")
+    return client.run(_worker_report)
+
+
+def _worker_report() -> dict[str, int]:
+    return dict(WORKER_SETUP)

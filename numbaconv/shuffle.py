@@ -19,7 +19,7 @@ from ._arrays import backend_of, check_real, host_view
 from ._call import Call
 from ._launch_conv import launch
 from ._launch_shuffle import launch as launch_shuffle
-from ._params import conv_params, int_tuple, is_int, padding_pairs, show
+from ._params import ConvParams, conv_params, int_tuple, is_int, padding_pairs, show
 from ._params_shuffle import PermuteParams, channel_shuffle_params, pixel_shuffle_params, pixel_unshuffle_params
 from ._types import (
     Activation,
@@ -244,27 +244,31 @@ def shuffle_conv2d(
     >>> numbaconv.shuffle_conv2d(np.ones((1, 2, 3, 3), np.float32), w[:, :1], groups=2)[0, :, 0, 0]
     array([0., 2., 1., 3.], dtype=float32)
     """
-    op = "shuffle_conv2d"
-    call = Call.weighted(op, x, weight, bias, out, dtype, stream, residual).unbatched(2, "residual")
-    params = conv_params(
-        op,
-        2,
-        call.x.shape,
-        call["weight"].shape,
+    call = Call.weighted("shuffle_conv2d", x, weight, bias, out, dtype, stream, residual).unbatched(2, "residual")
+    params, one_group = shuffle_conv_params(
+        call,
+        groups=groups,
         stride=stride,
         padding=padding,
         dilation=dilation,
-        groups=groups,
         padding_mode=padding_mode,
         flip=flip,
         activation=activation,
         negative_slope=negative_slope,
         layout=layout,
     )
+    return run_conv(call, params, algorithm, one_group=one_group)
+
+
+def shuffle_conv_params(call: Call, *, groups, **options) -> tuple[ConvParams, ConvParams]:
+    """(the grouped conv's params, one group's) of shuffle_conv2d, every rule checked on the call's shapes
+    (`options`: conv2d's stride, padding, dilation, padding_mode, flip, activation, negative_slope, layout). One
+    group's convolution is what picks the kernel. (numbaconv.dask checks a global call with them too.)"""
+    params = conv_params(call.op, 2, call.x.shape, call["weight"].shape, groups=groups, **options)
     one_group = dataclasses.replace(
         params, in_channels=params.in_per_group, out_channels=params.out_per_group, groups=1
     )
-    return run_conv(call, params, algorithm, one_group=one_group)
+    return params, one_group
 
 
 def _separable_weight(op: str, name: str, weight, axis: int, shape_text: str):
@@ -346,14 +350,61 @@ def spatially_separable_conv2d(
     array([[-8., -8.],
            [-8., -8.]])
     """
-    op = "spatially_separable_conv2d"
+    call = spatially_separable_call(x, column_weight, row_weight, bias, residual, out, dtype, stream)
+    col_params, row_params = spatially_separable_params(
+        call,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+        flip=flip,
+        activation=activation,
+        negative_slope=negative_slope,
+        layout=layout,
+    )
+    bias = call.bias("bias", row_params.out_channels, row_params.op)
+    residual = call.residual(row_params.out_shape)
+    call.check_out(row_params.out_shape)
+    col_kernel, row_kernel = select(col_params, "auto", call.backend), select(row_params, "auto", call.backend)
+    x, col_w, row_w = call.compute_input("x"), call.compute_input("column_weight"), call.compute_input("row_weight")
+
+    def fill(target):
+        mid = call.empty(col_params.out_shape, call.compute)
+        launch(call, col_params, col_kernel, x, col_w, call.bias(None, col_params.out_channels), mid)
+        launch(call, row_params, row_kernel, mid, row_w, bias, target, residual)
+
+    return call.run(row_params.out_shape, fill)
+
+
+def spatially_separable_call(x, column_weight, row_weight, bias, residual, out, dtype, stream) -> Call:
+    """The call of spatially_separable_conv2d: every array on one backend, a float result, real weights, x
+    batched."""
     call = Call(
-        op,
+        "spatially_separable_conv2d",
         {"x": x, "column_weight": column_weight, "row_weight": row_weight, "bias": bias, "residual": residual},
         outs={"out": out},
         stream=stream,
     )
-    call.float_result(dtype).real("column_weight", "row_weight").unbatched(2, "residual")
+    return call.float_result(dtype).real("column_weight", "row_weight").unbatched(2, "residual")
+
+
+def spatially_separable_params(
+    call: Call,
+    *,
+    stride: IntOrTuple,
+    padding: Padding,
+    dilation: IntOrTuple,
+    groups: int,
+    padding_mode: PaddingMode,
+    flip: bool,
+    activation: Activation,
+    negative_slope: float,
+    layout: Layout2d,
+) -> tuple[ConvParams, ConvParams]:
+    """(column pass, row pass) params of spatially_separable_conv2d, every rule of both checked on the call's
+    shapes; the weights are made 4-d in `call.arrays`. (numbaconv.dask checks a global call with them too.)"""
+    op = call.op
     col = _separable_weight(
         op, "column_weight", call["column_weight"], 3, "(C_mid, C_in/groups, kH) or (C_mid, C_in/groups, kH, 1)"
     )
@@ -386,19 +437,8 @@ def spatially_separable_conv2d(
         activation=activation,
         **common,
     )
-    bias = call.bias("bias", row_params.out_channels, row_params.op)
-    residual = call.residual(row_params.out_shape)
-    call.check_out(row_params.out_shape)
     call.arrays.update(column_weight=col, row_weight=row)
-    col_kernel, row_kernel = select(col_params, "auto", call.backend), select(row_params, "auto", call.backend)
-    x, col_w, row_w = call.compute_input("x"), call.compute_input("column_weight"), call.compute_input("row_weight")
-
-    def fill(target):
-        mid = call.empty(col_params.out_shape, call.compute)
-        launch(call, col_params, col_kernel, x, col_w, call.bias(None, col_params.out_channels), mid)
-        launch(call, row_params, row_kernel, mid, row_w, bias, target, residual)
-
-    return call.run(row_params.out_shape, fill)
+    return col_params, row_params
 
 
 class Separable(NamedTuple):

@@ -1,10 +1,13 @@
 """numbaconv.dask: every op over dask arrays equals the in-memory call (bit for bit on the direct and gather
-kernels), with the chunks and meta it declares, lazily; the rules and rejections; one LocalCluster run.
+kernels), with the chunks and meta it declares, lazily; the rules and rejections; one LocalCluster run (which
+also sets its workers up with setup_workers).
 
 Tiny shapes, the synchronous scheduler (one thread test runs the threaded one, for the workqueue guard)."""
 
 import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -325,20 +328,324 @@ def test_blockwise_ops_rejections():
         ndask.channel_shuffle(da.from_array(np.empty((1, 2), object), chunks=1), 2)
 
 
+# ---- separable, shuffled and filter convolutions; residual ----
+
+
+def residual_of(draw, shape, seed=5):
+    """A dask residual of the result's `shape` (chunked any way), or None."""
+    return as_dask(draw, rand(shape, seed=seed)) if draw(st.booleans()) else None
+
+
+def with_residual(draw, in_memory, over_dask, **tolerance):
+    """`over_dask(residual)` equals `in_memory(residual)`, the residual a random dask array of the result's shape
+    now and then (or the same ValueError)."""
+    try:
+        shape = in_memory(None).shape
+    except ValueError:
+        shape = None
+    residual = residual_of(draw, shape) if shape else None
+    expect_same(
+        lambda: in_memory(None if residual is None else residual.compute()), lambda: over_dask(residual), **tolerance
+    )
+
+
+def input_2d(draw, c_in):
+    """(x, layout): a small (N, C, H, W) or channels-last input, unbatched now and then."""
+    last = draw(st.booleans())
+    x = to_layout(rand((draw(st.integers(1, 2)), c_in, draw(st.integers(4, 9)), draw(st.integers(4, 9)))), last)
+    return (x[0] if draw(st.booleans()) else x), "NHWC" if last else "NCHW"
+
+
+def expect_same(call_in_memory, call_dask, **tolerance):
+    """The dask call equals the in-memory one, or raises the same ValueError before any graph exists."""
+    try:
+        want = call_in_memory()
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=re.escape(str(exc))):
+            call_dask()
+        return
+    assert_eq(call_dask(), want, **tolerance)
+
+
+@st.composite
+def separable_cases(draw):
+    c_in, multiplier, c_out = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    x, layout = input_2d(draw, c_in)
+    dw = rand((c_in * multiplier, 1, draw(st.integers(1, 3)), draw(st.integers(1, 3))), seed=1)
+    pw = rand((c_out, c_in * multiplier) + ((1, 1) if draw(st.booleans()) else ()), seed=2)
+    kw = dict(
+        stride=draw(st.integers(1, 2)),
+        dilation=draw(st.integers(1, 2)),
+        padding=padding_form(draw, 2),
+        padding_mode=draw(st.sampled_from(MODES)),
+        depthwise_activation=draw(st.sampled_from([None, "relu6"])),
+        activation=draw(st.sampled_from([None, "leaky_relu"])),
+        layout=layout,
+        depthwise_bias=rand((c_in * multiplier,), seed=3) if draw(st.booleans()) else None,
+    )
+    bias = rand((c_out,), seed=4) if draw(st.booleans()) else None
+    return x, dw, pw, bias, kw, as_dask(draw, x)
+
+
+@given(separable_cases(), st.data())
+def test_separable_equals_in_memory(case, data):
+    """The depthwise step bit for bit; the pointwise step's BLAS product at rounding level."""
+    x, dw, pw, bias, kw, xd = case
+    with_residual(
+        data.draw,
+        lambda r: numbaconv.separable_conv2d(x, dw, pw, bias, residual=r, **kw),
+        lambda r: ndask.separable_conv2d(xd, dw, pw, bias, residual=r, **kw),
+        rtol=1e-12,
+        atol=1e-12,
+    )
+
+
+@st.composite
+def spatially_separable_cases(draw):
+    groups = draw(st.sampled_from([1, 2]))
+    c_in, c_mid, c_out = (groups * draw(st.integers(1, 2)) for _ in range(3))
+    x, layout = input_2d(draw, c_in)
+    k_h, k_w = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    four_d = draw(st.booleans())  # (C, C/g, k) or the 4-d (C, C/g, k, 1) / (C, C/g, 1, k) weights
+    col = rand((c_mid, c_in // groups, k_h) + ((1,) if four_d else ()), seed=1)
+    row = rand((c_out, c_mid // groups) + ((1, k_w) if four_d else (k_w,)), seed=2)
+    kw = dict(
+        stride=draw(st.integers(1, 3) | st.tuples(st.integers(1, 3), st.integers(1, 3))),
+        dilation=draw(st.integers(1, 2) | st.tuples(st.integers(1, 2), st.integers(1, 2))),
+        padding=padding_form(draw, 2),
+        groups=groups,
+        padding_mode=draw(st.sampled_from(MODES)),
+        flip=draw(st.booleans()),
+        activation=draw(st.sampled_from([None, "sigmoid"])),
+        layout=layout,
+    )
+    bias = rand((c_out,), seed=4) if draw(st.booleans()) else None
+    return x, col, row, bias, kw, as_dask(draw, x)
+
+
+@given(spatially_separable_cases(), st.data())
+def test_spatially_separable_equals_in_memory(case, data):
+    """Bit for bit, but at rounding level where a pass of one tap runs as a pointwise (BLAS) product."""
+    x, col, row, bias, kw, xd = case
+    one_tap = col.shape[2] == 1 or row.shape[-1] == 1
+    with_residual(
+        data.draw,
+        lambda r: numbaconv.spatially_separable_conv2d(x, col, row, bias, residual=r, **kw),
+        lambda r: ndask.spatially_separable_conv2d(xd, col, row, bias, residual=r, **kw),
+        **(dict(rtol=1e-12, atol=1e-12) if one_tap else EXACT),
+    )
+
+
+@st.composite
+def shuffle_conv_cases(draw):
+    groups = draw(st.integers(1, 3))
+    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    x, layout = input_2d(draw, c_in)
+    w = rand((c_out, c_in // groups, draw(st.integers(1, 3)), draw(st.integers(1, 3))), seed=1)
+    kw = dict(
+        groups=groups,
+        stride=draw(st.integers(1, 2)),
+        dilation=draw(st.integers(1, 2)),
+        padding=padding_form(draw, 2),
+        padding_mode=draw(st.sampled_from(MODES)),
+        flip=draw(st.booleans()),
+        activation=draw(st.sampled_from([None, "relu"])),
+        layout=layout,
+        algorithm="direct",
+    )
+    bias = rand((c_out,), seed=4) if draw(st.booleans()) else None
+    return x, w, bias, kw, as_dask(draw, x)
+
+
+@given(shuffle_conv_cases(), st.data())
+def test_shuffle_conv_equals_in_memory_bit_for_bit(case, data):
+    x, w, bias, kw, xd = case
+    with_residual(
+        data.draw,
+        lambda r: numbaconv.shuffle_conv2d(x, w, bias, residual=r, **kw),
+        lambda r: ndask.shuffle_conv2d(xd, w, bias, residual=r, **kw),
+        **EXACT,
+    )
+    try:
+        got = ndask.shuffle_conv2d(xd, w, bias, **kw)
+    except ValueError:
+        return
+    assert len(got.chunks[-1 if kw["layout"] == "NHWC" else -3]) == 1  # the shuffle mixes every group
+
+
+@st.composite
+def filter_cases(draw):
+    shape = (draw(st.integers(3, 12)), draw(st.integers(3, 12))) + (
+        (draw(st.integers(1, 3)),) if draw(st.booleans()) else ()
+    )
+    dtype = draw(st.sampled_from([np.float64, np.float32, np.uint8]))
+    image = (rand(shape, seed=draw(st.integers(0, 9))) * (50 if dtype == np.uint8 else 1)).astype(dtype)
+    bank = (draw(st.integers(1, 2)),) if draw(st.booleans()) else ()
+    kernels = rand((*bank, draw(st.integers(1, 4)), draw(st.integers(1, 4))), seed=1).astype(np.float32)
+    kw = dict(
+        mode=draw(st.sampled_from(["same", "valid", "full"])),
+        padding_mode=draw(st.sampled_from(MODES)),
+        flip=draw(st.booleans()),
+        dtype=np.float32 if dtype == np.uint8 else None,
+    )
+    return image, kernels, kw, as_dask(draw, image)
+
+
+@given(filter_cases())
+def test_filter2d_equals_in_memory_bit_for_bit(case):
+    image, kernels, kw, imaged = case
+    expect_same(
+        lambda: numbaconv.filter2d(image, kernels, **kw), lambda: ndask.filter2d(imaged, kernels, **kw), **EXACT
+    )
+    if image.ndim == 3:  # each channel filtered on its own: channel chunks stay (times the bank)
+        try:
+            got = ndask.filter2d(imaged, kernels, **kw)
+        except ValueError:
+            return
+        count = kernels.shape[0] if kernels.ndim == 3 else 1
+        assert got.chunks[2] == imaged.chunks[2] and got.chunks[3:] in ((), ((count,),))
+
+
+def test_conv_residual_aligned_with_the_output_chunks():
+    """A residual chunked unlike the result is rechunked to it; each block adds its own block of it."""
+    x = rand((2, 4, 20, 9))
+    w = rand((6, 2, 3, 3), seed=1)
+    residual = rand((2, 6, 10, 5), seed=2)
+    xd = da.from_array(x, chunks=(1, 1, 8, 5))
+    rd = da.from_array(residual, chunks=(2, 3, 3, 5))
+    got = ndask.conv2d(xd, w, groups=2, stride=2, padding=1, residual=rd, activation="relu")
+    assert got.chunks == ((1, 1), (3, 3), (4, 6), (5,))
+    want = numbaconv.conv2d(x, w, groups=2, stride=2, padding=1, residual=residual, activation="relu")
+    assert_eq(got, want, **EXACT)
+    dw = rand((4, 1, 3, 3), seed=3)
+    shortcut = rand((4, 20, 9), seed=4)
+    unbatched = ndask.depthwise_conv2d(xd[0], dw, padding="same", residual=da.from_array(shortcut, chunks=3))
+    want = numbaconv.depthwise_conv2d(x[0], dw, padding="same", residual=shortcut)
+    assert_eq(unbatched, want, **EXACT)
+
+
+def test_new_ops_build_lazily_with_declared_chunks(monkeypatch):
+    calls = []
+    for module, name in [
+        (numbaconv.conv, "separable_conv2d"),
+        (numbaconv.shuffle, "spatially_separable_conv2d"),
+        (numbaconv.shuffle, "shuffle_conv2d"),
+        (numbaconv.conv, "run_conv"),  # conv2d's tail, which filter2d's blocks run
+    ]:
+        monkeypatch.setattr(module, name, lambda *a, **k: calls.append(a))
+    xd = da.ones((1, 4, 40, 40), dtype=np.float32, chunks=(1, 1, 10, 10))
+    sep = ndask.separable_conv2d(xd, np.ones((4, 1, 3, 3)), np.ones((5, 4)), padding=1)
+    spat = ndask.spatially_separable_conv2d(xd, np.ones((4, 2, 3)), np.ones((6, 2, 3)), groups=2, stride=2)
+    shuf = ndask.shuffle_conv2d(xd, np.ones((8, 2, 3, 3)), groups=2, padding="same", residual=da.ones((1, 8, 40, 40)))
+    filt = ndask.filter2d(da.ones((40, 40, 3), chunks=(10, 10, 1)), np.ones((2, 5, 5)), mode="full")
+    assert not calls
+    assert sep.chunks == ((1,), (5,), (10,) * 4, (10,) * 4) and sep.dtype == np.float32
+    assert spat.chunks == ((1,), (3, 3), (5, 5, 5, 4), (5, 5, 5, 4))
+    assert shuf.chunks == ((1,), (8,), (10,) * 4, (10,) * 4) and isinstance(shuf._meta, np.ndarray)
+    assert filt.shape == (44, 44, 3, 2) and filt.chunks[2:] == ((1, 1, 1), (2,)) and filt.dtype == np.float64
+
+
+def test_new_ops_rejections():
+    xd = da.ones((1, 4, 8, 8), chunks=4)
+    dw, pw, w = np.ones((4, 1, 3, 3)), np.ones((2, 4)), np.ones((4, 2, 3, 3))
+    with pytest.raises(TypeError, match=r"separable_conv2d: out= is not taken by numbaconv.dask"):
+        ndask.separable_conv2d(xd, dw, pw, out=np.empty((1, 2, 6, 6)))
+    with pytest.raises(TypeError, match=r"separable_conv2d: pointwise_weight must be an in-memory array"):
+        ndask.separable_conv2d(xd, dw, da.from_array(pw))
+    with pytest.raises(ValueError, match=r"separable_conv2d: depthwise_weight.shape\[1\]=2 must be 1"):
+        ndask.separable_conv2d(xd, np.ones((4, 2, 3, 3)), pw)
+    with pytest.raises(ValueError, match=r"separable_conv2d: depthwise_bias.shape=\(3,\) must be"):
+        ndask.separable_conv2d(xd, dw, pw, depthwise_bias=np.ones(3))
+    with pytest.raises(TypeError, match=r"spatially_separable_conv2d: stream= is not taken"):
+        ndask.spatially_separable_conv2d(xd, np.ones((4, 4, 3)), np.ones((4, 4, 3)), stream=1)
+    with pytest.raises(ValueError, match=r"spatially_separable_conv2d: row_weight.shape=\(4, 4, 3, 3\) must be"):
+        ndask.spatially_separable_conv2d(xd, np.ones((4, 4, 3)), np.ones((4, 4, 3, 3)))
+    with pytest.raises(ValueError, match=r"shuffle_conv2d: algorithm='tune' is not taken"):
+        ndask.shuffle_conv2d(xd, w, groups=2, algorithm="tune")
+    with pytest.raises(ValueError, match=r"shuffle_conv2d: algorithm='winograd' does not apply"):
+        ndask.shuffle_conv2d(xd, w, groups=2, stride=2, algorithm="winograd")
+    with pytest.raises(ValueError, match=r"shuffle_conv2d: groups=3 must divide in_channels=4"):
+        ndask.shuffle_conv2d(xd, w, groups=3)
+    with pytest.raises(TypeError, match=r"filter2d: image must be a dask array"):
+        ndask.filter2d(np.ones((4, 4)), np.ones((3, 3)))
+    with pytest.raises(ValueError, match=r"filter2d: mode='wrap' is not one of"):
+        ndask.filter2d(da.ones((4, 4)), np.ones((3, 3)), mode="wrap")
+    with pytest.raises(ValueError, match=r"filter2d: image must be \(H, W\) or \(H, W, C\), got 4-d"):
+        ndask.filter2d(xd, np.ones((3, 3)))
+    with pytest.raises(TypeError, match=r"filter2d: kernels must be an in-memory array"):
+        ndask.filter2d(da.ones((4, 4)), da.ones((3, 3)))
+    # residual: a dask array of the result's shape and a float dtype
+    with pytest.raises(TypeError, match=r"shuffle_conv2d: residual must be a dask array of the result's shape"):
+        ndask.shuffle_conv2d(xd, w, groups=2, residual=np.ones((1, 4, 6, 6)))
+    with pytest.raises(ValueError, match=r"conv2d: residual.shape=\(1, 4, 8, 8\) must equal the result shape"):
+        ndask.conv2d(xd, w, groups=2, residual=da.ones((1, 4, 8, 8)))
+    with pytest.raises(TypeError, match=r"separable_conv2d: residual dtype int64 is not supported"):
+        ndask.separable_conv2d(xd, dw, pw, residual=da.ones((1, 2, 6, 6), dtype=np.int64))
+
+
 @pytest.mark.distributed
-def test_local_cluster_two_processes():
+def test_local_cluster_two_processes_and_setup_workers():
+    """Two worker processes compute a conv equal to the in-memory call; setup_workers then gives each worker its
+    Numba threads (the cores' share, here under NUMBA_NUM_THREADS=2) and a warm-up, and a conv block running on
+    an executor thread sees that count, while a plain task on the same threads keeps Numba's default of 2 (the
+    count is per thread)."""
     distributed = pytest.importorskip("distributed")
+    import dask.system
+
     x = rand((2, 2, 24, 24))
     w = rand((3, 2, 3, 3), seed=1)
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, env={"NUMBA_NUM_THREADS": "1"}
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, env={"NUMBA_NUM_THREADS": "2"}
         ) as cluster,
         distributed.Client(cluster, timeout=60) as client,
     ):
-        y = ndask.conv2d(da.from_array(x, chunks=(1, 2, 12, 12)), w, stride=2, padding=1, padding_mode="reflect")
-        got = client.compute(y).result(timeout=240)
-    np.testing.assert_array_equal(got, numbaconv.conv2d(x, w, stride=2, padding=1, padding_mode="reflect"))
+        xd = da.from_array(x, chunks=(1, 2, 12, 12))
+        y = ndask.conv2d(xd, w, stride=2, padding=1, padding_mode="reflect")
+        np.testing.assert_array_equal(
+            client.compute(y).result(timeout=240), numbaconv.conv2d(x, w, stride=2, padding=1, padding_mode="reflect")
+        )
+        report = ndask.setup_workers(client, ops=["shuffle"], dtypes=["float64"], layouts=["first"])
+        share = min(2, max(1, dask.system.CPU_COUNT // 2))  # the cores over both workers' threads, capped
+        assert len(report) == 2 and all(r == {"numba_threads": share, "warmup_steps": 2} for r in report.values())
+        report = ndask.setup_workers(client, threads=1, warmup=False)  # registering again replaces the setup
+        assert {r["numba_threads"] for r in report.values()} == {1}
+
+        def default_threads():
+            import numba
+
+            return numba.get_num_threads()
+
+        assert client.submit(default_threads, pure=False).result(timeout=60) == 2
+
+        def spy():  # on each worker: every conv block returns the Numba thread count it runs with
+            import numba
+
+            import numbaconv.conv
+
+            run_conv = numbaconv.conv.run_conv
+            numbaconv.conv.run_conv = lambda *a, **k: np.full_like(run_conv(*a, **k), numba.get_num_threads())
+
+        client.run(spy)
+        seen = client.compute(ndask.conv2d(xd, w, padding=1)).result(timeout=240)
+        assert np.unique(seen).tolist() == [1]
+
+
+def test_setup_workers_rejections_and_no_distributed_import():
+    with pytest.raises(ValueError, match=r"warmup: ops='convs' is not one of"):
+        ndask.setup_workers(None, ops=["convs"])
+    with pytest.raises(ValueError, match=r"setup_workers: threads=0 must be a positive int"):
+        ndask.setup_workers(None, threads=0)
+    # dask[array] alone: numbaconv.dask imports (and computes) with distributed unimportable
+    code = (
+        "import sys; sys.modules['distributed'] = None\n"
+        "import dask.array as da, numpy as np, numbaconv.dask\n"
+        "assert 'setup_workers' in numbaconv.dask.__all__\n"
+        "print(numbaconv.dask.channel_shuffle(da.arange(4, chunks=2).reshape(1, 4), 2).compute().tolist())"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[[0, 2, 1, 3]]"
 
 
 # ---- upsampling: transpose convolutions, max unpooling, interpolation, resize-conv ----
