@@ -110,3 +110,25 @@ def test_torch_cuda_in_torch_out(torch_cuda):
     assert isinstance(got, torch.Tensor) and got.is_cuda
     pads = [ref.same_pads(9, 3, 2, 1), ref.same_pads(10, 3, 2, 1)]
     assert_close(got.cpu().numpy(), ref.conv(x, w, stride=2, pads=pads), np.float32)
+
+
+def test_dask_arrays_of_cupy_chunks_run_the_cuda_kernels(cupy):
+    """numbaconv.dask over CuPy chunks: CuPy meta and results, equal to the in-memory CPU call (values at float32
+    tolerance, max-pool indices exactly)."""
+    da = pytest.importorskip("dask.array")
+    import numbaconv.dask as ndask
+
+    x, w = rand((2, 3, 20, 20), np.float32, 6), rand((4, 3, 3, 3), np.float32, 7)
+    xd = da.from_array(cupy.asarray(x), chunks=(1, 3, 8, 8), asarray=False)
+    y = ndask.conv2d(xd, cupy.asarray(w), padding=1, padding_mode="reflect")
+    assert isinstance(y._meta, cupy.ndarray)
+    got = y.compute(scheduler="synchronous")
+    assert isinstance(got, cupy.ndarray)
+    assert_close(cupy.asnumpy(got), numbaconv.conv2d(x, w, padding=1, padding_mode="reflect"), np.float32)
+    values, indices = ndask.max_pool2d(xd, 3, stride=2, padding=1, return_indices=True)
+    want_values, want_indices = numbaconv.max_pool2d(x, 3, stride=2, padding=1, return_indices=True)
+    np.testing.assert_array_equal(cupy.asnumpy(values.compute(scheduler="synchronous")), want_values)
+    np.testing.assert_array_equal(cupy.asnumpy(indices.compute(scheduler="synchronous")), want_indices)
+    wt = rand((3, 2, 4, 4), np.float32, 8)
+    t = ndask.conv_transpose2d(xd, cupy.asarray(wt), stride=2, padding=1).compute(scheduler="synchronous")
+    assert_close(cupy.asnumpy(t), numbaconv.conv_transpose2d(x, wt, stride=2, padding=1), np.float32)
