@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> np.ndarray:
     opt = tr.SGD(lr=0.05, momentum=0.9)
     rng = np.random.default_rng(1)
     for epoch in range(args.epochs):
+        opt.lr = 0.05 * 0.5 * (1 + np.cos(np.pi * epoch / args.epochs))  # the learning rate along a cosine
         losses = []
         for idx in tr.batches(len(x_train), args.batch_size, rng):
             f = tr.forward(params, x_train[idx])  # numbaconv conv2d(relu) and max_pool2d, indices saved
