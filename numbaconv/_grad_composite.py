@@ -53,7 +53,7 @@ class _Chain:
     is wanted."""
 
     def __init__(self, op: str, want: frozenset[str], call: Call, arrays: dict, unbatched: bool, out, dtype, stream):
-        self.op, self.want, self.stream = op, want, stream
+        self.op, self.stream = op, stream
         self.unbatched = unbatched
         lead = _lead if unbatched else (lambda a: a)
         self.arrays = {name: lead(a) if name in _BATCHED else a for name, a in arrays.items()}
@@ -141,12 +141,12 @@ def _check_shapes(op: str, arrays: dict, unbatched: bool, x_shape: tuple[int, ..
             )
 
 
-def _check_out(call: Call, want: frozenset[str], **shapes: tuple[int, ...]) -> None:
+def _check_out(call: Call, want: frozenset[str], **shapes: tuple[int, ...] | None) -> None:
     """`out=` of a single-result function (the _input, _weight and _bias ones) against that result's shape (the
     input gradient's batched)."""
-    if len(want) == 1:
-        (name,) = want
-        call.check_out(shapes[name])
+    shape = shapes[next(iter(want))] if len(want) == 1 else None
+    if shape is not None:
+        call.check_out(shape)
 
 
 # ---- separable_conv2d ----
@@ -372,7 +372,9 @@ def shuffle_conv(
     if want == {"bias"}:  # grad_output (and output) alone
         if len(y_shape) != 4:
             raise ValueError(f"{op}: grad_output must be 4-d or 3-d unbatched, got shape {y_shape[int(unbatched) :]}")
-        _check_shapes(op, arrays, unbatched, y_shape, output=y_shape)
+        output, given = arrays.get("output"), tuple(arrays["grad_output"].shape)
+        if output is not None and tuple(output.shape) != given:
+            raise ValueError(f"{op}: output.shape={tuple(output.shape)} must equal grad_output.shape={given}")
     else:
         x_shape, w_shape = _x_shape(op, call, input_size, unbatched), _w_shape(op, call, "weight", weight_size)
         _check_shapes(op, arrays, unbatched, x_shape, output=geometry(op, 2, x_shape, w_shape).out_shape)

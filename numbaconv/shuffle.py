@@ -300,7 +300,7 @@ def separable_weight(op: str, name: str, weight):
     return _cuda.restride(weight, shape, tuple(strides))
 
 
-def separable_passes(op: str, stride, padding, dilation) -> tuple[dict[str, Any], dict[str, Any]]:
+def separable_passes(op: str, stride, padding: Padding, dilation) -> tuple[dict[str, Any], dict[str, Any]]:
     """The stride, padding and dilation of spatially_separable_conv2d's column pass (the H parts) and row pass
     (the W parts); a padding string goes to both (a kernel of size 1 gets no padding from any padding string)."""
     s_h, s_w = int_tuple(op, "stride", stride, 2, 1)
