@@ -5,6 +5,8 @@ F.conv2d(groups=C) then a 1x1 F.conv2d, shuffle conv = grouped F.conv2d + channe
 F.interpolate then F.conv2d), central finite differences, the intermediate= shortcut, the call conventions, every
 error, and the bench's backward rows."""
 
+import inspect
+
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -551,3 +553,350 @@ def test_resize_conv_backward_matches_torch_autograd(data):
         **fused,
     )
     compare_with_torch(dict(zip(("input", "weight", "bias"), got)), want, common)
+
+
+# ---- central finite differences ----
+
+SEP_KW = dict(stride=2, padding=1, padding_mode="reflect", depthwise_activation="tanh", activation="sigmoid")
+SPATIAL_KW = dict(groups=2, stride=(1, 2), padding="same", padding_mode="circular", flip=True, activation="tanh")
+SHUFFLE_KW = dict(groups=2, stride=(2, 1), padding=((1, 0), (1, 1)), padding_mode="replicate", activation="tanh")
+RESIZE_KW = dict(scale_factor=(2, 3), mode="bicubic", align_corners=False, stride=2, activation="sigmoid")
+# op: (the forward's arrays, forward(arrays), backward(arrays, gy, y) -> gradients in the arrays' order)
+FD_OPS = {
+    "separable": (
+        dict(x=(1, 2, 5, 4), dw=(4, 1, 3, 2), pw=(3, 4), b=(3,), db=(4,)),
+        lambda a: numbaconv.separable_conv2d(a["x"], a["dw"], a["pw"], a["b"], depthwise_bias=a["db"], **SEP_KW),
+        lambda a, gy, y: grad.separable_conv2d_backward(
+            a["x"], a["dw"], a["pw"], gy, depthwise_bias=a["db"], output=y, **SEP_KW
+        ),
+    ),
+    "spatially_separable": (
+        dict(x=(2, 2, 4, 5), col=(4, 1, 3), row=(2, 2, 2), b=(2,)),
+        lambda a: numbaconv.spatially_separable_conv2d(a["x"], a["col"], a["row"], a["b"], **SPATIAL_KW),
+        lambda a, gy, y: grad.spatially_separable_conv2d_backward(
+            a["x"], a["col"], a["row"], gy, output=y, **SPATIAL_KW
+        ),
+    ),
+    "shuffle": (
+        dict(x=(1, 4, 4, 4), w=(4, 2, 2, 3), b=(4,)),
+        lambda a: numbaconv.shuffle_conv2d(a["x"], a["w"], a["b"], **SHUFFLE_KW),
+        lambda a, gy, y: grad.shuffle_conv2d_backward(a["x"], a["w"], gy, output=y, **SHUFFLE_KW),
+    ),
+    "resize": (
+        dict(x=(1, 2, 2, 3), w=(2, 2, 3, 2), b=(2,)),
+        lambda a: numbaconv.resize_conv2d(a["x"], a["w"], a["b"], **RESIZE_KW),
+        lambda a, gy, y: grad.resize_conv2d_backward(a["x"], a["w"], gy, output=y, **RESIZE_KW),
+    ),
+}
+
+
+@pytest.mark.parametrize("op", FD_OPS)
+def test_gradients_match_central_finite_differences(op):
+    """d/dt <f(a + t da), gy> at t = 0 against the sum of <gradient, da> over every argument, in float64."""
+    shapes, forward, backward = FD_OPS[op]
+    arrays = {name: rand(shape, seed=80 + i) for i, (name, shape) in enumerate(shapes.items())}
+    steps = {name: rand(shape, seed=90 + i) for i, (name, shape) in enumerate(shapes.items())}
+    y = forward(arrays)
+    gy = rand(y.shape, seed=99)
+    grads = backward(arrays, gy, y)
+    h = 1e-6
+
+    def loss(t):
+        return float(np.vdot(forward({name: a + t * steps[name] for name, a in arrays.items()}), gy))
+
+    want = (loss(h) - loss(-h)) / (2 * h)
+    got = sum(float(np.vdot(g, steps[name])) for g, name in zip(grads, arrays))
+    assert got == pytest.approx(want, rel=1e-6, abs=1e-7)
+
+
+# ---- call conventions ----
+
+# op: (forward arrays, the _backward call on them, its keyword options)
+SMALL = {
+    "separable": (
+        dict(x=(2, 2, 5, 5), dw=(4, 1, 3, 3), pw=(3, 4)),
+        lambda a, gy, **kw: grad.separable_conv2d_backward(a["x"], a["dw"], a["pw"], gy, **kw),
+        dict(padding=1, depthwise_activation="relu"),
+    ),
+    "spatially_separable": (
+        dict(x=(2, 2, 5, 5), col=(2, 2, 3), row=(3, 2, 3)),
+        lambda a, gy, **kw: grad.spatially_separable_conv2d_backward(a["x"], a["col"], a["row"], gy, **kw),
+        dict(padding="same"),
+    ),
+    "shuffle": (
+        dict(x=(2, 4, 5, 5), w=(4, 2, 3, 3)),
+        lambda a, gy, **kw: grad.shuffle_conv2d_backward(a["x"], a["w"], gy, **kw),
+        dict(groups=2, padding=1),
+    ),
+    "resize": (
+        dict(x=(2, 2, 3, 3), w=(3, 2, 3, 3)),
+        lambda a, gy, **kw: grad.resize_conv2d_backward(a["x"], a["w"], gy, **kw),
+        dict(mode="bilinear"),
+    ),
+}
+FORWARD = {
+    "separable": lambda a, **kw: numbaconv.separable_conv2d(a["x"], a["dw"], a["pw"], **kw),
+    "spatially_separable": lambda a, **kw: numbaconv.spatially_separable_conv2d(a["x"], a["col"], a["row"], **kw),
+    "shuffle": lambda a, **kw: numbaconv.shuffle_conv2d(a["x"], a["w"], **kw),
+    "resize": lambda a, **kw: numbaconv.resize_conv2d(a["x"], a["w"], **kw),
+}
+
+
+def small(op, dtype=np.float64, batch=None):
+    shapes, backward, kw = SMALL[op]
+    arrays = {
+        k: rand(s if k != "x" or batch is None else (batch, *s[1:]), dtype, 100 + i)
+        for i, (k, s) in enumerate(shapes.items())
+    }
+    y = FORWARD[op](arrays, **kw)
+    return arrays, rand(y.shape, dtype, 110), backward, kw
+
+
+@pytest.mark.parametrize("op", SMALL)
+def test_unbatched_input_gives_unbatched_gradients_and_fills_out(backend, op):
+    """(C, H, W) arrays give an unbatched input gradient equal to the batch of one's, into an unbatched out= too."""
+    arrays, gy, backward, kw = small(op, batch=1)
+    want = backward(arrays, gy, **kw)
+    unbatched = {k: to_backend(backend, a[0] if k == "x" else a) for k, a in arrays.items()}
+    got = [to_host(backend, g) for g in backward(unbatched, to_backend(backend, gy[0]), **kw) if g is not None]
+    assert got[0].shape == arrays["x"].shape[1:]
+    for g, w in zip(got, want):
+        assert_close(g, w[0] if g.shape != w.shape else w)
+    name = {"spatially_separable": "spatially_separable_conv2d", "separable": "separable_conv2d"}.get(
+        op, f"{op}_conv2d"
+    )
+    weights = [to_backend(backend, a) for k, a in arrays.items() if k != "x"]
+    out = to_backend(backend, np.full(arrays["x"].shape[1:], np.nan))
+    options = {k: v for k, v in kw.items() if k != "depthwise_activation"}
+    if op == "separable":  # the input gradient alone needs the intermediate to undo depthwise_activation
+        mid = numbaconv.depthwise_conv2d(arrays["x"][0], arrays["dw"], padding=1, activation="relu")
+        options.update(depthwise_activation="relu", intermediate=to_backend(backend, mid))
+    result = getattr(grad, f"{name}_input")(
+        arrays["x"].shape[1:], *weights, to_backend(backend, gy[0]), **options, out=out
+    )
+    assert result is out
+    assert_close(to_host(backend, out), want[0][0])
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+@pytest.mark.parametrize("op", SMALL)
+def test_float16_computes_in_float32_and_torch_tensors_come_back(op, dtype):
+    """float16 arrays give float16 gradients (computed in float32, intermediates too); torch CPU tensors give
+    torch tensors of the same values."""
+    arrays, gy, backward, kw = small(op, dtype)
+    got = backward(arrays, gy, **kw)
+    want = backward({k: a.astype(np.float64) for k, a in arrays.items()}, gy.astype(np.float64), **kw)
+    for g, w in zip(got, want):
+        if w is not None:
+            assert g.dtype == dtype
+            assert_close(g, w, dtype)
+    if dtype == np.float32:
+        torch = pytest.importorskip("torch")
+        tensors = backward({k: torch.from_numpy(a) for k, a in arrays.items()}, torch.from_numpy(gy), **kw)
+        for t, g in zip(tensors, got):
+            if g is not None:
+                assert isinstance(t, torch.Tensor)
+                np.testing.assert_array_equal(t.numpy(), g)
+
+
+@pytest.mark.parametrize("op", SMALL)
+def test_empty_batch_and_integer_input(op):
+    """N = 0: an empty input gradient, zero weight and bias gradients. Integer input with dtype=: float results."""
+    arrays, gy, backward, kw = small(op)
+    empty = {k: a[:0] if k == "x" else a for k, a in arrays.items()}
+    got = backward(empty, gy[:0], **kw)
+    assert got[0].shape == (0, *arrays["x"].shape[1:])
+    assert all(not g.any() for g in got[1:] if g is not None)
+    ints = {k: np.round(a * 4).astype(np.int32) for k, a in arrays.items()}
+    got = backward(ints, np.round(gy * 4).astype(np.int16), dtype=np.float64, **kw)
+    want = backward({k: a.astype(np.float64) for k, a in ints.items()}, np.round(gy * 4), **kw)
+    for g, w in zip(got, want):
+        if w is not None:
+            assert g.dtype == np.float64
+            assert_close(g, w)
+
+
+def test_public_api_conventions():
+    """Every two-step gradient has a typed signature and a runnable example; the arrays come in the forward's
+    order (torch.nn.grad's for the one-weight ops), and the two-weight ops return their weights' gradients as a
+    pair (`_weights`)."""
+    expected = {
+        "input": ["input_size", "weight", "grad_output"],
+        "weight": ["input", "weight_size", "grad_output"],
+        "backward": ["input", "weight", "grad_output"],
+        "bias": ["grad_output", "layout", "activation"],
+    }
+    pairs = {
+        "separable_conv2d": ("depthwise_weight", "pointwise_weight"),
+        "spatially_separable_conv2d": ("column_weight", "row_weight"),
+    }
+    for op in ("separable_conv2d", "spatially_separable_conv2d", "shuffle_conv2d", "resize_conv2d"):
+        for kind in ("input", "weights" if op in pairs else "weight", "bias", "backward"):
+            f = getattr(grad, f"{op}_{kind}")
+            assert f.__name__ in grad.__all__ and ">>> " in f.__doc__, f.__name__
+            signature = inspect.signature(f)
+            assert signature.return_annotation is not inspect.Signature.empty, f.__name__
+            names = list(signature.parameters)
+            if op in pairs and kind != "bias":
+                first = {"input": "input_size"}.get(kind, "input")
+                assert names[:4] == [first, *pairs[op], "grad_output"], f.__name__
+            elif op == "shuffle_conv2d" and kind == "bias":
+                assert names[:3] == ["grad_output", "groups", "layout"]
+            else:
+                assert names[:3] == expected[kind], f.__name__
+
+
+# ---- errors ----
+
+X, DW, PW, GY = np.ones((1, 2, 5, 5)), np.ones((2, 1, 3, 3)), np.ones((3, 2)), np.ones((1, 3, 3, 3))
+W, GS, WR, GR = np.ones((4, 1, 3, 3)), np.ones((1, 4, 3, 3)), np.ones((3, 2, 3, 3)), np.ones((1, 3, 10, 10))
+COL, ROW = np.ones((2, 2, 3)), np.ones((3, 2, 3))
+ERRORS = [
+    (lambda: grad.separable_conv2d_input(X.shape, DW, PW, np.ones((1, 3, 5, 5))), ValueError,
+     r"separable_conv2d_input: grad_output.shape=\(1, 3, 5, 5\) must equal the forward's output shape \(1, 3, 3, 3\) \(input \(1, 2, 5, 5\)"),
+    (lambda: grad.separable_conv2d_input(X.shape, DW, PW, GY, depthwise_activation="relu"), ValueError,
+     r"separable_conv2d_input: depthwise_activation='relu' needs intermediate=, the depthwise step's output"),
+    (lambda: grad.separable_conv2d_input(X.shape, DW, PW, GY, intermediate=np.ones((1, 2, 3, 3))), ValueError,
+     r"separable_conv2d_input: intermediate= is read only with depthwise_activation= here"),
+    (lambda: grad.separable_conv2d_weights(X, DW, PW, GY, intermediate=X), ValueError,
+     r"separable_conv2d_weights: intermediate.shape=\(1, 2, 5, 5\) must equal the first step's output shape \(1, 2, 3, 3\)"),
+    (lambda: grad.separable_conv2d_weights(X, np.ones((2, 2, 3, 3)), PW, GY), ValueError,
+     r"separable_conv2d_weights: depthwise_weight.shape\[1\]=2 must be 1"),
+    (lambda: grad.separable_conv2d_backward(X, DW, PW, GY, depthwise_activation="gelu"), ValueError,
+     r"separable_conv2d_backward: depthwise_activation='gelu' is not one of None, 'relu'"),
+    (lambda: grad.separable_conv2d_backward(X, DW, PW, GY, depthwise_activation="leaky_relu", negative_slope=-1), ValueError,
+     r"separable_conv2d_backward: negative_slope=-1 must be >= 0 with depthwise_activation='leaky_relu'"),
+    (lambda: grad.separable_conv2d_backward(X, DW, PW, GY, depthwise_bias=np.ones(3)), ValueError,
+     r"separable_conv2d_backward: depthwise_bias.shape=\(3,\) must be \(out_channels,\) = \(2,\)"),
+    (lambda: grad.separable_conv2d_backward(X, DW, np.ones((3, 4)), GY), ValueError,
+     r"separable_conv2d_backward: weight.shape\[1\]=4 must equal in_channels / groups = 2"),
+    (lambda: grad.separable_conv2d_backward(X, DW, PW, GY.astype(np.complex64)), TypeError,
+     r"separable_conv2d_backward: grad_output dtype complex64 is not supported"),
+    (lambda: grad.separable_conv2d_backward(X, DW, PW, GY, activation="tanh"), ValueError,
+     r"separable_conv2d_backward: activation='tanh' needs output="),
+    (lambda: grad.spatially_separable_conv2d_weights(X, np.ones((2, 2, 3, 3)), ROW, GY), ValueError,
+     r"spatially_separable_conv2d_weights \(column pass\): column_weight.shape=\(2, 2, 3, 3\) must be \(C_mid, C_in/groups, kH\)"),
+    (lambda: grad.spatially_separable_conv2d_backward(X, COL, np.ones((3, 3, 3)), GY), ValueError,
+     r"spatially_separable_conv2d_backward \(row pass\): weight.shape\[1\]=3 must equal in_channels / groups = 2"),
+    (lambda: grad.spatially_separable_conv2d_input(X.shape, COL, ROW, GY, activation="tanh", output=np.ones((1, 3, 4, 4))), ValueError,
+     r"spatially_separable_conv2d_input: output.shape=\(1, 3, 4, 4\) must equal the forward's output shape \(1, 3, 3, 3\)"),
+    (lambda: grad.spatially_separable_conv2d_weights(X, COL, ROW, GY, intermediate=X), ValueError,
+     r"spatially_separable_conv2d_weights: intermediate.shape=\(1, 2, 5, 5\) must equal the first step's output shape \(1, 2, 3, 5\)"),
+    (lambda: grad.shuffle_conv2d_input(X.shape, W, GS), TypeError, r"missing 1 required keyword-only argument: 'groups'"),
+    (lambda: grad.shuffle_conv2d_weight(np.ones((1, 3, 5, 5)), (3, 1, 3, 3), GY, groups=2), ValueError,
+     r"shuffle_conv2d_weight: groups=2 must divide in_channels=3"),
+    (lambda: grad.shuffle_conv2d_bias(GY, groups=2), ValueError, r"shuffle_conv2d_bias: groups=2 must divide the number of channels 3"),
+    (lambda: grad.shuffle_conv2d_bias(np.ones((3, 3)), groups=3), ValueError,
+     r"shuffle_conv2d_bias: grad_output must be 4-d or 3-d unbatched, got shape \(3, 3\)"),
+    (lambda: grad.shuffle_conv2d_bias(GS, groups=2, activation="relu", output=np.ones((1, 4, 3, 2))), ValueError,
+     r"shuffle_conv2d_bias: output.shape=\(1, 4, 3, 2\) must equal grad_output.shape=\(1, 4, 3, 3\)"),
+    (lambda: grad.shuffle_conv2d_weight(X, np.ones(4), GS, groups=2), TypeError,
+     r"shuffle_conv2d_weight: weight_size=array\(.*must be a shape: a sequence of ints"),
+    (lambda: grad.shuffle_conv2d_input(X.shape, W, GS, groups=2, out=np.ones((1, 2, 5, 5), np.float32)), TypeError,
+     r"shuffle_conv2d_input: out.dtype=float32 must equal the result dtype float64"),
+    (lambda: grad.resize_conv2d_backward(X, WR, GR, mode="area"), ValueError,
+     r"resize_conv2d_backward: mode='area' is not one of 'nearest', 'bilinear', 'bicubic'"),
+    (lambda: grad.resize_conv2d_backward(X, WR, GR, align_corners=True), ValueError,
+     r"resize_conv2d_backward: align_corners=True applies only to the interpolating modes"),
+    (lambda: grad.resize_conv2d_backward(X, WR, GR, scale_factor=0), ValueError, r"resize_conv2d_backward: scale_factor=0 must be positive"),
+    (lambda: grad.resize_conv2d_weight(X, WR.shape, GY), ValueError,
+     r"resize_conv2d_weight: grad_output.shape=\(1, 3, 3, 3\) must equal the forward's output shape \(1, 3, 10, 10\)"),
+    (lambda: grad.resize_conv2d_input((2, 5, 5), WR, GR), ValueError, r"resize_conv2d_input: input_size=\(2, 5, 5\) must have 4 dims"),
+    (lambda: grad.resize_conv2d_input(X.shape, WR, GR, out=np.ones((1, 2, 10, 10))), ValueError,
+     r"resize_conv2d_input: out.shape=\(1, 2, 10, 10\) must equal the result shape \(1, 2, 5, 5\)"),
+    (lambda: grad.resize_conv2d_input(X.shape, WR, GR, stream=1), ValueError, r"resize_conv2d_input: stream=1 applies to CUDA arrays only"),
+    (lambda: grad.resize_conv2d_weight(X.astype(np.int8), WR.shape, GR), TypeError,
+     r"resize_conv2d_weight: integer input \(int8\) needs an explicit accumulate dtype"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("call,error,match", ERRORS, ids=[f"error{i}" for i in range(len(ERRORS))])
+def test_bad_input_is_refused_before_any_kernel(call, error, match, monkeypatch):
+    """Each error is raised before any kernel runs (every launcher of the gradients' steps refuses to run)."""
+    from numbaconv import _grad_conv
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a kernel ran before the error")
+
+    for name in ("input_grad", "weight_grad", "bias_grad", "activation_grad"):
+        monkeypatch.setattr(_grad_conv, name, refuse)
+    with pytest.raises(error, match=match):
+        call()
+
+
+@pytest.mark.cuda
+def test_cuda_errors():
+    from numba import cuda
+
+    with pytest.raises(
+        TypeError, match=r"separable_conv2d_backward: .* is a host \(NumPy\) array but .* is a CUDA array"
+    ):
+        grad.separable_conv2d_backward(X, cuda.to_device(DW), PW, GY)
+    with pytest.raises(TypeError, match=r"resize_conv2d_input: .* is a CUDA array"):
+        grad.resize_conv2d_input(X.shape, WR, cuda.to_device(GR))
+
+
+# ---- warmup and the bench's backward rows ----
+
+
+def test_warmup_grad_runs_every_cpu_gradient_kernel(monkeypatch, capsys):
+    """`python -m numbaconv warmup --ops grad` launches every CPU gradient kernel: the activation's derivative, the
+    padding fold, the channel sums, both transpose-conv kernels (conv input gradients) and every pooling gradient
+    kernel."""
+    from numbaconv import _launch_grad_pool, _launch_transpose
+    from numbaconv.__main__ import main
+    from numbaconv.kernels import grad_conv
+    from numbaconv.warmup import plan
+
+    ran = set()
+
+    def counting(real, name):
+        def count(*args, **kwargs):
+            ran.add(name)
+            return real(*args, **kwargs)
+
+        return count
+
+    expected = set()
+    for table in (_launch_grad_pool.LAUNCHERS, _launch_transpose.LAUNCHERS):
+        for key, real in list(table.items()):
+            if key[1] == "cpu":
+                monkeypatch.setitem(table, key, counting(real, key))
+                expected.add(key)
+    for name in ("activation_backward_cpu", "fold_padding_cpu", "channel_sum_cpu"):
+        monkeypatch.setattr(grad_conv, name, counting(getattr(grad_conv, name), name))
+        expected.add(name)
+    for _, call in plan(["grad"], ["float64"], ["first"]):
+        call()
+    assert ran == expected
+    assert main(["warmup", "--ops", "grad", "--dtypes", "float64", "--layouts", "last"]) == 0
+    assert "12 steps compiled" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda b: b.conv_backward_case("t", (2, 4, 6, 6), (4, 4, 3, 3), padding=1),
+        lambda b: b.conv_backward_case("t", (2, 6, 6, 5), (6, 1, 3, 3), padding=1, groups=6),
+        lambda b: b.conv_backward_case(
+            "t", (2, 4, 5, 5), (4, 2, 3, 3), transpose=True, stride=2, padding=1, output_padding=1
+        ),
+        lambda b: b.pool_backward_case("t", (2, 3, 8, 6), "max", 2),
+        lambda b: b.pool_backward_case("t", (2, 3, 8, 6), "avg", 2),
+    ],
+    ids=["conv", "depthwise", "transpose", "max_pool", "avg_pool"],
+)
+def test_bench_backward_rows_run_and_agree_with_torch(make):
+    """The bench's backward rows, built on tiny shapes: numbaconv's timed call and torch's compute the same
+    gradients, and the registry has the five rows."""
+    torch = pytest.importorskip("torch")
+    from numbaconv import bench
+
+    calls = make(bench).make()
+    ours, theirs = calls["numbaconv"](), calls["torch"](torch)()
+    ours = ours if isinstance(ours, tuple) else (ours,)
+    assert len(ours) == len(theirs)
+    for a, t in zip(ours, theirs):
+        assert_close(a, t.numpy().astype(np.float64), np.float32)
+    assert calls["bytes"] > 0 and "numbaconv" in calls
+    assert len([c for c in bench.CASES.values() if c.family == "backward"]) == 5
