@@ -9,6 +9,11 @@ saved ``output``. They run on kernels, not on a tape: the input gradient of a co
 that of a transpose conv a conv), the weight gradient a reduction over images and pixels; every result is written
 once, in a fixed order, so it is the same on every run. ``activation_backward`` is the fused activation's own.
 
+The two-step convolutions (``separable_conv2d``, ``spatially_separable_conv2d``, ``shuffle_conv2d``,
+``resize_conv2d``) have the same four, the chain rule over their steps' gradients; the two-weight ones have
+``f_weights``, both weights' gradients as a pair. Their first step's output, which the second step's weight
+gradient reads, is recomputed from the input unless passed as ``intermediate=``.
+
 For pooling, unpooling, interpolation and the shuffles, ``{op}_input(input_size, grad_output, <saved arrays>,
 <the forward's arguments>)`` is the gradient w.r.t. the input: the saved arrays are what the forward returned
 besides (max pooling's indices), the arguments the forward's own, in its order. Results are of grad_output's array
@@ -1477,8 +1482,10 @@ spatially_separable_conv2d_weights.__doc__ = _doc(
     >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
     >>> gc, gr = numbaconv.grad.spatially_separable_conv2d_weights(x, np.ones((1, 1, 3)), np.ones((1, 1, 3)),
     ...                                                            np.ones((1, 1, 2, 2)))
-    >>> gc, gr  # the sums of the 3x3 windows' rows, and of their columns
-    (array([[[ 66., 114., 162.]]]), array([[[126., 138., 150.]]]))""",
+    >>> gr  # row tap k: the column pass's outputs it reads, summed over the 2x2 outputs
+    array([[[ 78.,  90., 102.]]])
+    >>> gc  # column tap k: the input pixels it reads, each counted once per row tap that reads its column pass output
+    array([[[ 42.,  90., 138.]]])""",
 )
 spatially_separable_conv2d_bias.__doc__ = _bias_doc(
     "spatially_separable_conv2d",
