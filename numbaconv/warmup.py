@@ -74,7 +74,12 @@ def _grad_steps(dt, last: bool) -> list[tuple[str, Callable[[], object]]]:
             return grad.max_pool2d_input(x(4, 8).shape, y, indices, 2, layout=layout)
         return grad.max_unpool2d_input(x(4, 8), indices, 2, layout=layout)
 
-    sep = dict(padding=1, depthwise_activation="relu6", layout=layout)
+    def separable():
+        weights = np.ones((4, 1, 3, 3), dt), np.ones((4, 4), dt)
+        return grad.separable_conv2d_backward(
+            x(4), *weights, x(4), padding=1, depthwise_activation="relu6", layout=layout
+        )
+
     return [
         ("conv2d_backward (input: transpose direct)", lambda: conv(4, padding=1)),
         ("conv2d_backward (input: transpose gemm)", lambda: conv(8, padding=1)),
@@ -89,10 +94,7 @@ def _grad_steps(dt, last: bool) -> list[tuple[str, Callable[[], object]]]:
             lambda: grad.interpolate_input(x(4, 4, 5).shape, x(4, 8), None, 2, "bilinear", layout=layout),
         ),
         ("pixel_shuffle_input", lambda: grad.pixel_shuffle_input(x(4), 1, layout=layout)),
-        (
-            "separable_conv2d_backward",
-            lambda: grad.separable_conv2d_backward(x(4), np.ones((4, 1, 3, 3), dt), np.ones((4, 4), dt), x(4), **sep),
-        ),
+        ("separable_conv2d_backward", separable),
         (
             "resize_conv2d_backward",
             lambda: grad.resize_conv2d_backward(
