@@ -39,23 +39,22 @@ def unpooled_at_body(g, idx, n, c, pd, ph, pw):
 
 def first_stray_body(idx, n, c, md, mh, mw, in_h, in_w, plane):
     """The first flat output position of plane (n, c) whose index is not a tap of its own window (or lies outside
-    [0, plane)), or -1. `md, mh, mw` are the pooling's (out, kernel) index tables (-1 = padding)."""
+    [0, plane)), or -1. `md, mh, mw` are the pooling's (out, kernel) index tables (-1 = padding); the index is
+    compared with the flat positions of the window's taps, without branching on the data (64-bit divisions and
+    short-circuit tests, mispredicted on random maxima, made this check cost as much as the gradient itself)."""
     o_d, o_h, o_w = idx.shape[2], idx.shape[3], idx.shape[4]
     for od in range(o_d):
         for oh in range(o_h):
             for ow in range(o_w):
                 p = idx[n, c, od, oh, ow]
-                ok = p >= 0 and p < plane
-                if ok:
-                    r = p // in_w
-                    hit_d, hit_h, hit_w = False, False, False
-                    for k in range(md.shape[1]):
-                        hit_d = hit_d or md[od, k] == r // in_h
-                    for k in range(mh.shape[1]):
-                        hit_h = hit_h or mh[oh, k] == r % in_h
-                    for k in range(mw.shape[1]):
-                        hit_w = hit_w or mw[ow, k] == p % in_w
-                    ok = hit_d and hit_h and hit_w
+                ok = False
+                if p >= 0 and p < plane:
+                    for a in range(md.shape[1]):
+                        for b in range(mh.shape[1]):
+                            rest = p - (md[od, a] * in_h + mh[oh, b]) * in_w  # the W position p needs
+                            inside = (md[od, a] >= 0) & (mh[oh, b] >= 0) & (rest >= 0)
+                            for k in range(mw.shape[1]):
+                                ok = ok | (inside & (mw[ow, k] == rest))
                 if not ok:
                     return (od * o_h + oh) * o_w + ow
     return -1

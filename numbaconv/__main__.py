@@ -72,7 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--threads", type=int, default=2, help="threads for numbaconv and torch")
     bench.add_argument("--list", action="store_true", help="list the case names and exit")
     warm = sub.add_parser("warmup", help="compile the CPU kernels ahead of time into the on-disk cache")
-    warm.add_argument("--ops", default="conv,transpose,pool,unpool,shuffle", help="comma-separated op families")
+    warm.add_argument(
+        "--ops",
+        default="conv,transpose,pool,unpool,shuffle,grad",
+        help="comma-separated op families (grad: the numbaconv.grad kernels)",
+    )
     warm.add_argument("--dtypes", default="float32,float64", help="comma-separated: float32, float64")
     warm.add_argument("--layouts", default="first,last", help="comma-separated: first (NCHW), last (NHWC)")
     trainer = sub.add_parser("train", help="train a small CNN on scikit-learn's 8x8 digits with numbaconv's gradients")

@@ -48,11 +48,68 @@ from ._params import (
 )
 from ._params_transpose import ConvTransposeParams, conv_transpose_params
 from ._types import Layout
+from .conv import depthwise_groups
 
 Params = ConvParams | ConvTransposeParams
 # (op, nd, input shape, weight shape) -> the forward's params, every rule checked: a family's geometry with the
 # call's stride, padding, ... bound (conv_params, conv_transpose_params, ...).
 Geometry = Callable[[str, int, tuple, tuple], Params]
+
+# ---- the forwards' geometries (a family's params builder with the call's options bound) ----
+
+
+def conv_geometry(stride, padding, dilation, groups, padding_mode, flip, layout) -> Geometry:
+    return functools.partial(
+        conv_params,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+        flip=flip,
+        layout=layout,
+    )
+
+
+def depthwise_geometry(stride, padding, dilation, padding_mode, flip, layout) -> Geometry:
+    """depthwise_conv2d's: groups = the input's channels, taken from its shape."""
+
+    def geometry(op: str, nd: int, x_shape: tuple, w_shape: tuple):
+        groups = depthwise_groups(op, x_shape, w_shape, layout or "NCHW")
+        return conv_geometry(stride, padding, dilation, groups, padding_mode, flip, layout)(op, nd, x_shape, w_shape)
+
+    return geometry
+
+
+def unit_kernel_shape(op: str, shape: tuple) -> tuple:
+    if len(shape) == 2:
+        return (*shape, 1, 1)
+    if len(shape) == 4 and tuple(shape[2:]) == (1, 1):
+        return shape
+    raise ValueError(f"{op}: weight shape {shape} must be (C_out, C_in) or (C_out, C_in, 1, 1)")
+
+
+def pointwise_geometry(groups, layout) -> Geometry:
+    """pointwise_conv2d's: a 1x1 conv whose weight may be (C_out, C_in / groups)."""
+
+    def geometry(op: str, nd: int, x_shape: tuple, w_shape: tuple):
+        return conv_params(op, nd, x_shape, unit_kernel_shape(op, w_shape), groups=groups, layout=layout)
+
+    return geometry
+
+
+def transpose_geometry(stride, padding, output_padding, groups, dilation, output_size, layout) -> Geometry:
+    return functools.partial(
+        conv_transpose_params,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        groups=groups,
+        dilation=dilation,
+        output_size=output_size,
+        layout=layout,
+    )
+
 
 # ---- adjoint geometry ----
 
@@ -251,12 +308,17 @@ def _as5d(a):
 
 
 def _unit_kernel(call: Call, a, shape: tuple[int, ...]):
-    """A pointwise weight given as (C_out, C_in) viewed as (C_out, C_in, 1, 1) (any other array as it is)."""
-    if len(a.shape) == len(shape):
+    """A weight (or weight gradient) given without some of its axes of 1 viewed as `shape`: a pointwise
+    (C_out, C_in) as (C_out, C_in, 1, 1), a spatially separable pass's (C_o, C_i, k) as (C_o, C_i, k, 1) or
+    (C_o, C_i, 1, k) (any other array as it is). Axes are matched in order; a left-out axis gets stride 0."""
+    if tuple(a.shape) == tuple(shape):
         return a
-    if call.is_cuda:
-        return _cuda.restride(a, tuple(shape), (*a.strides, 0, 0))
-    return a.reshape(shape) if a.flags.c_contiguous else a[:, :, None, None]
+    if not call.is_cuda:
+        return a.reshape(shape)  # inserting axes of 1 is always a view
+    axes, strides = list(zip(a.shape, a.strides, strict=True)), []
+    for n in shape:
+        strides.append(axes.pop(0)[1] if axes and axes[0][0] == n else 0)
+    return _cuda.restride(a, tuple(shape), tuple(strides))
 
 
 # ---- checks ----
@@ -309,6 +371,15 @@ def check_grad_output(op: str, params: Params, arrays: dict, unbatched: bool) ->
             )
 
 
+def input_shape(op: str, nd: int, input_size, unbatched: bool) -> tuple[int, ...]:
+    """`input_size` checked (a shape of nd + 2 dims, nd + 1 when grad_output is unbatched) and batched."""
+    size = shape_argument(op, "input_size", input_size)
+    if len(size) != nd + 1 + (not unbatched):
+        rule = f"{nd + 1} dims (C, *spatial), as grad_output is unbatched" if unbatched else f"{nd + 2} dims"
+        raise ValueError(f"{op}: input_size={size} must have {rule}")
+    return (1, *size) if unbatched else size
+
+
 def _caller_shape(params: Params, unbatched: bool) -> tuple[int, ...]:
     shape = join_shape(params.batch, params.in_channels, params.in_spatial, params.channels_last)
     return shape[1:] if unbatched else shape
@@ -328,7 +399,7 @@ def _effective(call: Call, activation, negative_slope: float):
     return out
 
 
-def _start(op: str, nd: int, arrays: dict, out, dtype, stream, activation, negative_slope, result: bool):
+def start_call(op: str, nd: int, arrays: dict, out, dtype, stream, activation, negative_slope, result: bool):
     """The call of a gradient: backend, dtypes, the unbatched lead axis, the activation's rules. Returns (call,
     whether the caller's arrays were unbatched)."""
     call = Call(op, arrays, outs={"out": out}, stream=stream).float_result(dtype)
@@ -356,12 +427,8 @@ def input_gradient(
 ):
     """The gradient w.r.t. the input of the forward call `geometry` describes (numbaconv.grad.conv2d_input ...)."""
     arrays = {"grad_output": grad_output, "weight": weight, "output": output}
-    call, unbatched = _start(op, nd, arrays, out, dtype, stream, activation, negative_slope, True)
-    size = shape_argument(op, "input_size", input_size)
-    if len(size) != nd + 1 + (not unbatched):
-        rule = f"{nd + 1} dims (C, *spatial), as grad_output is unbatched" if unbatched else f"{nd + 2} dims"
-        raise ValueError(f"{op}: input_size={size} must have {rule}")
-    x_shape = (1, *size) if unbatched else size
+    call, unbatched = start_call(op, nd, arrays, out, dtype, stream, activation, negative_slope, True)
+    x_shape = input_shape(op, nd, input_size, unbatched)
     params = geometry(op, nd, x_shape, tuple(call["weight"].shape))
     check_grad_output(op, params, call.arrays, unbatched)
     call.check_out(x_shape)
@@ -389,7 +456,7 @@ def weight_gradient(
 ):
     """The gradient w.r.t. the weight of the forward call `geometry` describes (numbaconv.grad.conv2d_weight ...)."""
     arrays = {"input": input, "grad_output": grad_output, "output": output}
-    call, unbatched = _start(op, nd, arrays, out, dtype, stream, activation, negative_slope, False)
+    call, unbatched = start_call(op, nd, arrays, out, dtype, stream, activation, negative_slope, False)
     size = shape_argument(op, "weight_size", weight_size)
     params = geometry(op, nd, tuple(call.x.shape), size)
     check_grad_output(op, params, call.arrays, unbatched)
@@ -406,7 +473,7 @@ def weight_gradient(
 def bias_gradient(op: str, nd: int, grad_output, layout, activation, output, negative_slope, out, dtype, stream):
     """The gradient w.r.t. the bias: grad_output (times the activation's derivative) summed per channel."""
     arrays = {"grad_output": grad_output, "output": output}
-    call, unbatched = _start(op, nd, arrays, out, dtype, stream, activation, negative_slope, False)
+    call, unbatched = start_call(op, nd, arrays, out, dtype, stream, activation, negative_slope, False)
     layout = CHANNELS_FIRST[nd] if layout is None else layout
     channels_last = spatial_layout(op, layout, nd)
     shape = tuple(call.x.shape)
@@ -460,7 +527,7 @@ def backward(
     every check of the three runs before any kernel."""
     backend_of(op, input=input, weight=weight, grad_output=grad_output, output=output)
     arrays: dict[str, Any] = {"input": input, "weight": weight, "grad_output": grad_output, "output": output}
-    call, unbatched = _start(op, nd, arrays, None, dtype, stream, activation, negative_slope, False)
+    call, unbatched = start_call(op, nd, arrays, None, dtype, stream, activation, negative_slope, False)
     params = geometry(op, nd, tuple(call.x.shape), tuple(call["weight"].shape))
     check_grad_output(op, params, call.arrays, unbatched)
     if activation is not None:

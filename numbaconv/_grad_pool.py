@@ -332,9 +332,10 @@ def _unpool_input(
     *,
     layout: Layout | None = None,
     out: Array | None = None,
+    dtype: DTypeLike | None = None,
     stream: Stream = None,
 ) -> Array:
-    call = _grad_call(op, grad_output, out, stream)
+    call = _grad_call(op, grad_output, out, stream, dtype)
     layout = CHANNELS_FIRST[nd] if layout is None else layout
     channels_last = spatial_layout(op, layout, nd)
     shape, unbatched = _batched(op, "grad_output", tuple(call.x.shape), nd)
@@ -363,6 +364,7 @@ def interpolate_input(
     *,
     layout: Layout | None = None,
     out: Array | None = None,
+    dtype: DTypeLike | None = None,
     stream: Stream = None,
 ) -> Array:
     """Gradient of :func:`numbaconv.interpolate` w.r.t. its input, every mode.
@@ -383,14 +385,16 @@ def interpolate_input(
         Channels-first (the default) or channels-last (``"NWC"``, ``"NHWC"``, ``"NDHWC"``), for grad_output and
         the result.
     out : ndarray, optional
-        C-contiguous result of shape ``input_size`` and grad_output's dtype, not overlapping grad_output.
+        C-contiguous result of shape ``input_size`` and the result dtype, not overlapping grad_output.
+    dtype : dtype, optional
+        Result dtype (float16, float32 or float64; float16 computes in float32); grad_output's by default.
     stream : optional
         CUDA arrays only: the stream to launch on; by default CuPy's / torch's current stream.
 
     Returns
     -------
     ndarray
-        Of shape ``input_size``, grad_output's dtype and array kind.
+        Of shape ``input_size``, grad_output's dtype (or ``dtype``) and array kind.
 
     Examples
     --------
@@ -403,7 +407,7 @@ def interpolate_input(
     array([[[1.5, 2. , 1.5]]], dtype=float32)
     """
     op = "interpolate_input"
-    call = _grad_call(op, grad_output, out, stream)
+    call = _grad_call(op, grad_output, out, stream, dtype)
     shape = _sizes(op, input_size)
     params = interpolate_params(
         shape,
@@ -900,7 +904,7 @@ _DOCS: dict[str, tuple[str, tuple[Callable, Callable, Callable], str, bool]] = {
         "grad_output, indices and the result",
         False,
     ),
-    "unpool": (_UNPOOL_DOC, (unpool1d_input, unpool2d_input, unpool3d_input), "grad_output and the result", False),
+    "unpool": (_UNPOOL_DOC, (unpool1d_input, unpool2d_input, unpool3d_input), "grad_output and the result", True),
 }
 
 for _family, (_doc, _functions, _arrays, _takes_dtype) in _DOCS.items():

@@ -221,6 +221,88 @@ def image_case(name, size, k, tags=(), algorithm="auto"):
     return Case(name, "image", make, tags)
 
 
+# ---- backward: numbaconv.grad against torch autograd's backward of the same layer ----
+
+
+def _torch_backward(torch, forward, leaves, gy):
+    """torch autograd's backward of `forward(*tensors)` at the NumPy `leaves`: the forward runs once here, and each
+    timed call is ``torch.autograd.grad(y, leaves, grad_output, retain_graph=True)`` (the backward alone)."""
+    tensors = [torch.from_numpy(a).requires_grad_() for a in leaves]
+    y = forward(*tensors)
+    t_gy = torch.from_numpy(gy)
+    return lambda: torch.autograd.grad(y, tensors, t_gy, retain_graph=True)
+
+
+def conv_backward_case(name, x_shape, w_shape, *, transpose=False, tags=(), **kw):
+    """conv2d's (or conv_transpose2d's) input, weight and bias gradients in one call (numbaconv.grad's `_backward`)
+    against torch's backward of F.conv2d (F.conv_transpose2d) with a bias. GFLOP/s counts the input and the weight
+    gradients, each the forward's multiply-adds."""
+
+    def make():
+        from . import _grad_conv
+        from ._algorithms import select_transpose
+        from ._params_transpose import conv_transpose_params
+
+        x, w = _arr(x_shape), _arr(w_shape)
+        if transpose:
+            params = conv_transpose_params("conv_transpose2d", 2, x_shape, w_shape, **kw)
+            b = _arr((params.out_channels,))
+            adjoint = _grad_conv.transpose_adjoint(params)
+            kernel = f"input: conv {select(adjoint, 'auto')}"
+            flops = 2 * 2 * x.size * w_shape[1] * math.prod(w_shape[2:])
+            ours = nc.grad.conv_transpose2d_backward
+        else:
+            params = nc.conv_params("conv2d", 2, x_shape, w_shape, **kw)
+            b = _arr((params.out_channels,))
+            kernel = f"input: transpose {select_transpose(_grad_conv.conv_adjoint(params), 'auto')}"
+            flops = 2 * params.flops
+            ours = nc.grad.conv2d_backward
+        gy = _arr(params.out_shape)
+
+        def torch_fn(torch):
+            op = torch.nn.functional.conv_transpose2d if transpose else torch.nn.functional.conv2d
+            return _torch_backward(torch, lambda tx, tw, tb: op(tx, tw, tb, **kw), (x, w, b), gy)
+
+        return dict(
+            numbaconv=lambda: ours(x, w, gy, **kw),
+            torch=torch_fn,
+            flops=flops,
+            bytes=(2 * (x.size + w.size) + gy.size) * 4,
+            kernel=kernel + ", weight: im2col + BLAS",
+        )
+
+    return Case(name, "backward", make, ("backward", *tags))
+
+
+def pool_backward_case(name, x_shape, kind, kernel_size, tags=()):
+    """max_pool2d's input gradient from the saved indices, or avg_pool2d's, against torch's backward of
+    F.max_pool2d (which saves its indices) / F.avg_pool2d."""
+
+    def make():
+        x = _arr(x_shape)
+        if kind == "max":
+            y, indices = nc.max_pool2d(x, kernel_size, return_indices=True)
+            ours = lambda: nc.grad.max_pool2d_input(x.shape, gy, indices, kernel_size)
+        else:
+            y = nc.avg_pool2d(x, kernel_size)
+            ours = lambda: nc.grad.avg_pool2d_input(x.shape, gy, kernel_size)
+        gy = _arr(y.shape)
+
+        def torch_fn(torch):
+            op = torch.nn.functional.max_pool2d if kind == "max" else torch.nn.functional.avg_pool2d
+            return _torch_backward(torch, lambda tx: op(tx, kernel_size), (x,), gy)
+
+        return dict(
+            numbaconv=ours,
+            torch=torch_fn,
+            flops=0,
+            bytes=(2 * x.size + gy.size * (3 if kind == "max" else 1)) * 4,
+            kernel="",
+        )
+
+    return Case(name, "backward", make, ("backward", *tags))
+
+
 CASES = {
     c.name: c
     for c in [
@@ -286,6 +368,19 @@ CASES = {
         image_case("image_1024_7x7", 1024, 7),
         image_case("image_1024_31x31", 1024, 31),
         image_case("image_1024_31x31_fast", 1024, 31, algorithm="fast"),
+        conv_backward_case("bwd_resnet_3x3_64ch_56", (4, 64, 56, 56), (64, 64, 3, 3), padding=1),
+        conv_backward_case("bwd_mobilenetv2_dw_s1_144ch_56", (4, 144, 56, 56), (144, 1, 3, 3), padding=1, groups=144),
+        conv_backward_case(
+            "bwd_linknet_tconv_3x3_s2_64to32_56",
+            (4, 64, 56, 56),
+            (64, 32, 3, 3),
+            transpose=True,
+            stride=2,
+            padding=1,
+            output_padding=1,
+        ),
+        pool_backward_case("bwd_segnet_maxpool_2x2_idx_64ch_224", (4, 64, 224, 224), "max", 2),
+        pool_backward_case("bwd_avgpool_2x2_256ch_56", (4, 256, 56, 56), "avg", 2),
     ]
 }
 
@@ -373,7 +468,8 @@ def print_table(rows: list[dict]) -> None:
     print(
         "\nratio columns = numbaconv time / that library's time (below 1 means numbaconv is faster); "
         "torch_cl = torch with channels_last tensors; kernel = the CPU kernel the case ran (convolutions; "
-        "algorithm='auto', or 'fast' for *_fast cases)"
+        "algorithm='auto', or 'fast' for *_fast cases); bwd_* rows: numbaconv.grad against "
+        "torch.autograd.grad(y, leaves, grad_output, retain_graph=True), the forward run once outside the timing"
     )
     for k in others:
         ratios = [r["times"]["numbaconv"] / r["times"][k] for r in rows if k in r["times"]]

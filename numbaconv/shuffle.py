@@ -271,20 +271,55 @@ def shuffle_conv_params(call: Call, *, groups, **options) -> tuple[ConvParams, C
     return params, one_group
 
 
-def _separable_weight(op: str, name: str, weight, axis: int, shape_text: str):
-    """A 3-d ``(C_o, C_i, k)`` or 4-d weight with a size-1 axis, as the 4-d weight of its conv2d pass (a view)."""
-    if weight.ndim == 3 and isinstance(weight, np.ndarray):
-        return np.expand_dims(weight, axis)
-    if weight.ndim == 3:
-        from . import _cuda
+# The 3-d shapes a spatially separable pass's weight may have, and where its 4-d shape has the axis of 1.
+SEPARABLE_WEIGHTS = {
+    "column_weight": (3, "(C_mid, C_in/groups, kH) or (C_mid, C_in/groups, kH, 1)"),
+    "row_weight": (2, "(C_out, C_mid/groups, kW) or (C_out, C_mid/groups, 1, kW)"),
+}
 
-        shape, strides = list(weight.shape), list(weight.strides)
-        shape.insert(axis, 1)
-        strides.insert(axis, 0)
-        return _cuda.restride(weight, tuple(shape), tuple(strides))
-    if weight.ndim == 4 and weight.shape[axis] == 1:
+
+def separable_weight_shape(op: str, name: str, shape) -> tuple[int, ...]:
+    """The 4-d weight shape of spatially_separable_conv2d's pass `name` ("column_weight", "row_weight") for the
+    3-d ``(C_o, C_i, k)`` or 4-d shape `shape` the caller passed."""
+    axis, shape_text = SEPARABLE_WEIGHTS[name]
+    shape = tuple(shape)
+    if len(shape) == 3:
+        return (*shape[:axis], 1, *shape[axis:])
+    if len(shape) == 4 and shape[axis] == 1:
+        return shape
+    raise ValueError(f"{op}: {name}.shape={shape} must be {shape_text}")
+
+
+def separable_weight(op: str, name: str, weight):
+    """A 3-d or 4-d pass weight as the 4-d weight of its conv2d pass (a view)."""
+    shape = separable_weight_shape(op, name, weight.shape)
+    if weight.ndim == 4:
         return weight
-    raise ValueError(f"{op}: {name}.shape={tuple(weight.shape)} must be {shape_text}")
+    if isinstance(weight, np.ndarray):
+        return weight.reshape(shape)
+    from . import _cuda
+
+    strides = list(weight.strides)
+    strides.insert(SEPARABLE_WEIGHTS[name][0], 0)
+    return _cuda.restride(weight, shape, tuple(strides))
+
+
+def separable_passes(op: str, stride, padding: Padding, dilation) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The stride, padding and dilation of spatially_separable_conv2d's column pass (the H parts) and row pass
+    (the W parts); a padding string goes to both (a kernel of size 1 gets no padding from any padding string)."""
+    s_h, s_w = int_tuple(op, "stride", stride, 2, 1)
+    d_h, d_w = int_tuple(op, "dilation", dilation, 2, 1)
+    col_pad: Padding
+    row_pad: Padding
+    if isinstance(padding, str):
+        col_pad = row_pad = padding
+    else:
+        p_h, p_w = padding_pairs(op, padding, 2, None, None, None, None)
+        col_pad, row_pad = (p_h, (0, 0)), ((0, 0), p_w)
+    return (
+        dict(stride=(s_h, 1), padding=col_pad, dilation=(d_h, 1)),
+        dict(stride=(1, s_w), padding=row_pad, dilation=(1, d_w)),
+    )
 
 
 def spatially_separable_conv2d(
@@ -405,37 +440,15 @@ def spatially_separable_params(
     """(column pass, row pass) params of spatially_separable_conv2d, every rule of both checked on the call's
     shapes; the weights are made 4-d in `call.arrays`. (numbaconv.dask checks a global call with them too.)"""
     op = call.op
-    col = _separable_weight(
-        op, "column_weight", call["column_weight"], 3, "(C_mid, C_in/groups, kH) or (C_mid, C_in/groups, kH, 1)"
-    )
-    row = _separable_weight(
-        op, "row_weight", call["row_weight"], 2, "(C_out, C_mid/groups, kW) or (C_out, C_mid/groups, 1, kW)"
-    )
-    s_h, s_w = int_tuple(op, "stride", stride, 2, 1)
-    d_h, d_w = int_tuple(op, "dilation", dilation, 2, 1)
-    col_pad: Padding
-    row_pad: Padding
-    if isinstance(padding, str):
-        col_pad = row_pad = padding  # a kernel of size 1 gets no padding from any padding string
-    else:
-        p_h, p_w = padding_pairs(op, padding, 2, None, None, None, None)
-        col_pad, row_pad = (p_h, (0, 0)), ((0, 0), p_w)
+    col = separable_weight(op, "column_weight", call["column_weight"])
+    row = separable_weight(op, "row_weight", call["row_weight"])
+    col_pass, row_pass = separable_passes(op, stride, padding, dilation)
     common: dict[str, Any] = dict(
         groups=groups, padding_mode=padding_mode, flip=flip, negative_slope=negative_slope, layout=layout
     )
-    col_params = conv_params(
-        f"{op} (column pass)", 2, call.x.shape, col.shape, stride=(s_h, 1), padding=col_pad, dilation=(d_h, 1), **common
-    )
+    col_params = conv_params(f"{op} (column pass)", 2, call.x.shape, col.shape, **col_pass, **common)
     row_params = conv_params(
-        f"{op} (row pass)",
-        2,
-        col_params.out_shape,
-        row.shape,
-        stride=(1, s_w),
-        padding=row_pad,
-        dilation=(1, d_w),
-        activation=activation,
-        **common,
+        f"{op} (row pass)", 2, col_params.out_shape, row.shape, **row_pass, activation=activation, **common
     )
     call.arrays.update(column_weight=col, row_weight=row)
     return col_params, row_params

@@ -17,7 +17,7 @@ import numbaconv as nc
 
 from ._types import Layout2d
 
-FAMILIES = ("conv", "transpose", "pool", "unpool", "shuffle")
+FAMILIES = ("conv", "transpose", "pool", "unpool", "shuffle", "grad")
 DTYPES = ("float32", "float64")
 LAYOUTS = ("first", "last")
 
@@ -49,12 +49,69 @@ def _conv_steps(dt, last: bool) -> list[tuple[str, Callable[[], object]]]:
     return steps
 
 
+def _grad_steps(dt, last: bool) -> list[tuple[str, Callable[[], object]]]:
+    """numbaconv.grad's kernels: each convolution gradient with a fused activation (its derivative, the bias's
+    channel sums, the weight's im2col), the input gradient on the transpose-conv kernels (direct and gemm) and on
+    the conv kernels, the padding fold, every pooling gradient kernel, and the two-step gradients' own forwards."""
+    from . import grad
+
+    layout: Layout2d = "NHWC" if last else "NCHW"
+
+    def x(c, h=9, w=10):
+        return np.ones((1, h, w, c) if last else (1, c, h, w), dt)
+
+    def conv(c, transpose=False, **kw):
+        xs, ws = x(c), np.ones((c, c // kw.get("groups", 1), 3, 3), dt)
+        forward, backward = (
+            (nc.conv_transpose2d, grad.conv_transpose2d_backward) if transpose else (nc.conv2d, grad.conv2d_backward)
+        )
+        y = forward(xs, ws, layout=layout, activation="relu", **kw)
+        return backward(xs, ws, np.ones_like(y), layout=layout, activation="relu", output=y, **kw)
+
+    def pooled(kind):
+        y, indices = nc.max_pool2d(x(4, 8), 2, return_indices=True, layout=layout)
+        if kind == "max":
+            return grad.max_pool2d_input(x(4, 8).shape, y, indices, 2, layout=layout)
+        return grad.max_unpool2d_input(x(4, 8), indices, 2, layout=layout)
+
+    def separable():
+        weights = np.ones((4, 1, 3, 3), dt), np.ones((4, 4), dt)
+        return grad.separable_conv2d_backward(
+            x(4), *weights, x(4), padding=1, depthwise_activation="relu6", layout=layout
+        )
+
+    return [
+        ("conv2d_backward (input: transpose direct)", lambda: conv(4, padding=1)),
+        ("conv2d_backward (input: transpose gemm)", lambda: conv(8, padding=1)),
+        ("conv2d_backward reflect (fold)", lambda: conv(4, padding=1, padding_mode="reflect")),
+        ("conv_transpose2d_backward", lambda: conv(4, transpose=True, stride=2)),
+        ("conv_transpose2d_backward (input: conv gemm)", lambda: conv(8, transpose=True, stride=2)),
+        ("max_pool2d_input", lambda: pooled("max")),
+        ("max_unpool2d_input", lambda: pooled("max_unpool")),
+        ("avg_pool2d_input", lambda: grad.avg_pool2d_input(x(4, 8).shape, x(4, 4, 5), 2, layout=layout)),
+        (
+            "interpolate_input",
+            lambda: grad.interpolate_input(x(4, 4, 5).shape, x(4, 8), None, 2, "bilinear", layout=layout),
+        ),
+        ("pixel_shuffle_input", lambda: grad.pixel_shuffle_input(x(4), 1, layout=layout)),
+        ("separable_conv2d_backward", separable),
+        (
+            "resize_conv2d_backward",
+            lambda: grad.resize_conv2d_backward(
+                x(4, 3, 4), np.ones((4, 4, 3, 3), dt), x(4, 6, 8), mode="bilinear", layout=layout
+            ),
+        ),
+    ]
+
+
 def _steps(family: str, dtype: str, layout: str) -> list[tuple[str, Callable[[], object]]]:
     dt, last = np.dtype(dtype), layout == "last"
     lay: Layout2d = "NHWC" if last else "NCHW"
     x = np.ones((1, 9, 10, 4) if last else (1, 4, 9, 10), dt)
     if family == "conv":
         return _conv_steps(dt, last)
+    if family == "grad":
+        return _grad_steps(dt, last)
     if family == "transpose":
         wt = np.ones((4, 4, 3, 3), dt)
         return [

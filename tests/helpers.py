@@ -167,3 +167,26 @@ def run(backend, op, x, *args, layout="first", layout_args=1, **kw):
     if last:
         kw["layout"] = LAYOUT_LAST[x.ndim - 2]
     return to_host(backend, op(*moved, **kw), last)
+
+
+# ---- torch (for the tests that compare with torch autograd) ----
+
+
+def torch_padded(torch, xt, pads, mode):
+    """x padded as torch's Conv modules pad it (F.pad, last dim first)."""
+    flat = [v for pair in reversed(pads) for v in pair]
+    torch_mode = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}[mode]
+    return torch.nn.functional.pad(xt, flat, mode=torch_mode)
+
+
+def torch_activation(torch, y, activation):
+    f = torch.nn.functional
+    table = {
+        None: lambda v: v,
+        "relu": f.relu,
+        "relu6": f.relu6,
+        "leaky_relu": lambda v: f.leaky_relu(v, 0.2),
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+    }
+    return table[activation](y)

@@ -147,15 +147,19 @@ def conv_transpose(
 def resize_conv(x, w, bias=None, scale=2, mode="nearest", align_corners=False, **conv_options):
     """conv (above) of x upsampled by `scale` (an int or one per spatial dim): every pixel repeated `scale` times
     ("nearest"), or interpolated ("bilinear": `interpolate`'s "linear", "bicubic": its "cubic")."""
+    return conv(upsample(x, scale, mode, align_corners), w, bias, **conv_options)
+
+
+def upsample(x, scale=2, mode="nearest", align_corners=False):
+    """resize_conv's upsampling of x by the integer `scale`."""
     x = np.asarray(x, np.float64)
     scale = (scale,) * (x.ndim - 2) if np.isscalar(scale) else tuple(scale)
     if mode == "nearest":
         for axis, s in enumerate(scale, start=2):
             x = np.repeat(x, s, axis=axis)
-    else:
-        size = [n * s for n, s in zip(x.shape[2:], scale)]
-        x = interpolate(x, size, {"bilinear": "linear", "bicubic": "cubic"}[mode], align_corners, scale)
-    return conv(x, w, bias, **conv_options)
+        return x
+    size = [n * s for n, s in zip(x.shape[2:], scale)]
+    return interpolate(x, size, {"bilinear": "linear", "bicubic": "cubic"}[mode], align_corners, scale)
 
 
 # ---- pooling (numbaconv/pool.py) ----
@@ -586,3 +590,88 @@ def max_unpool_input(grad_output, indices):
     planes = np.asarray(grad_output, np.float64).reshape(n_batch, chans, -1)
     flat = indices.reshape(n_batch, chans, -1)
     return np.take_along_axis(planes, flat, axis=2).reshape(indices.shape)
+
+
+# ---- gradients of the two-step convolutions: each step's reference gradient above, chained ----
+
+
+def separable_grads(
+    x,
+    dw,
+    pw,
+    gy,
+    bias=None,
+    depthwise_bias=None,
+    stride=1,
+    pads=0,
+    dilation=1,
+    padding_mode="zeros",
+    depthwise_act=None,
+    act=None,
+    negative_slope=0.01,
+):
+    """(gx, g_depthwise, g_pointwise, g_bias, g_depthwise_bias) of act(conv(m, pw) + bias) with
+    m = depthwise_act(conv(x, dw, depthwise_bias, groups=C)): each derivative read at the forward's own values."""
+    x = np.asarray(x, np.float64)
+    depthwise = dict(stride=stride, pads=pads, dilation=dilation, groups=x.shape[1], padding_mode=padding_mode)
+    mid = conv(x, dw, depthwise_bias, **depthwise, act=depthwise_act, negative_slope=negative_slope)
+    pw4 = np.reshape(pw, (pw.shape[0], -1, 1, 1))
+    y = conv(mid, pw4, bias, act=act, negative_slope=negative_slope)
+    g = gy * activation_derivative(y, act, negative_slope)
+    g_mid, g_pw = conv_grads(mid, pw4, g)
+    g_mid = g_mid * activation_derivative(mid, depthwise_act, negative_slope)
+    gx, g_dw = conv_grads(x, dw, g_mid, **depthwise)
+    return gx, g_dw, g_pw.reshape(np.shape(pw)), g.sum(axis=(0, 2, 3)), g_mid.sum(axis=(0, 2, 3))
+
+
+def spatially_separable_grads(
+    x,
+    column,
+    row,
+    gy,
+    bias=None,
+    stride=(1, 1),
+    pads=((0, 0), (0, 0)),
+    dilation=(1, 1),
+    groups=1,
+    padding_mode="zeros",
+    flip=False,
+    act=None,
+    negative_slope=0.01,
+):
+    """(gx, g_column, g_row, g_bias) of spatially_separable_conv (4-d weights): the row pass's gradients at the
+    column pass's output, then the column pass's."""
+    common = dict(groups=groups, padding_mode=padding_mode, flip=flip)
+    col_pass = dict(stride=(stride[0], 1), pads=[pads[0], (0, 0)], dilation=(dilation[0], 1), **common)
+    row_pass = dict(stride=(1, stride[1]), pads=[(0, 0), pads[1]], dilation=(1, dilation[1]), **common)
+    mid = conv(x, column, **col_pass)
+    y = conv(mid, row, bias, **row_pass, act=act, negative_slope=negative_slope)
+    g = gy * activation_derivative(y, act, negative_slope)
+    g_mid, g_row = conv_grads(mid, row, g, **row_pass)
+    gx, g_col = conv_grads(x, column, g_mid, **col_pass)
+    return gx, g_col, g_row, g.sum(axis=(0, 2, 3))
+
+
+def shuffle_conv_grads(x, w, gy, bias=None, groups=1, act=None, negative_slope=0.01, **geometry):
+    """(gx, gw, g_bias) of shuffle_conv: output channel k is the conv's channel order[k], so the conv's output
+    gradient is gy put back at those channels."""
+    y = shuffle_conv(x, w, bias, groups, act=act, negative_slope=negative_slope, **geometry)
+    g = gy * activation_derivative(y, act, negative_slope)
+    order = channel_shuffle(np.arange(w.shape[0])[None], groups)[0]
+    g_conv = np.empty_like(g)
+    g_conv[:, order] = g
+    gx, gw = conv_grads(x, w, g_conv, groups=groups, **geometry)
+    return gx, gw, g_conv.sum(axis=(0, 2, 3))
+
+
+def resize_conv_grads(
+    x, w, gy, bias=None, scale=2, mode="nearest", align_corners=False, act=None, negative_slope=0.01, **geometry
+):
+    """(gx, gw, g_bias) of resize_conv: the conv's gradients at the upsampled image, then the upsampling's
+    (linear) gradient."""
+    up = upsample(x, scale, mode, align_corners)
+    y = conv(up, w, bias, act=act, negative_slope=negative_slope, **geometry)
+    g = gy * activation_derivative(y, act, negative_slope)
+    g_up, gw = conv_grads(up, w, g, **geometry)
+    gx = linear_input(lambda a: upsample(a, scale, mode, align_corners), np.shape(x), g_up)
+    return gx, gw, g.sum(axis=(0, 2, 3))

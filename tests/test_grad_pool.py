@@ -675,6 +675,50 @@ def test_stray_indices_never_read_out_of_bounds(monkeypatch):
     assert_close(grad.max_pool2d_input(x.shape, g, hostile, **kw), want)
 
 
+@BACKEND_SETTINGS
+@given(data=st.data())
+def test_the_window_check_flags_exactly_the_indices_outside_their_windows(backend, data):
+    """Random geometry (padding, dilation, ceil_mode, 1 to 3 dims) and the forward's indices, some moved by a row,
+    a pixel or out of the plane: the check refuses exactly when an index is not a tap of its own window, naming the
+    first one (planes in (n, c) order, outputs in C order), as the window's definition says."""
+    nd = data.draw(st.integers(1, 3), "nd")
+    size = tuple(data.draw(st.integers(2, 5)) for _ in range(nd))
+    kernel = tuple(data.draw(st.integers(1, 3)) for _ in range(nd))
+    stride = tuple(data.draw(st.integers(1, 3)) for _ in range(nd))
+    dilation = tuple(data.draw(st.integers(1, 2)) for _ in range(nd))
+    padding = tuple(data.draw(st.integers(0, d * (k - 1))) for k, d in zip(kernel, dilation))
+    kw = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation)
+    kw["ceil_mode"] = data.draw(st.booleans(), "ceil_mode")
+    x = rand((2, 2, *size), seed=27)
+    try:
+        _, indices = MAX_POOL[nd](x, return_indices=True, **kw)
+    except ValueError:  # no output, or a window that misses the input
+        return
+    plane = math.prod(size)
+    moves = data.draw(st.lists(st.sampled_from([0, 0, 1, -1, size[-1], -plane, plane]), min_size=indices.size,
+                               max_size=indices.size), "moves")  # fmt: skip
+    moved = indices + np.reshape(moves, indices.shape)
+
+    def window(o):  # flat positions of output o's taps inside the input
+        axes = [[q * s - p + k * d for k in range(kk)] for q, s, p, d, kk in zip(o, stride, padding, dilation, kernel)]
+        taps = [t for t in np.ndindex(*kernel) if all(0 <= axes[i][t[i]] < size[i] for i in range(nd))]
+        return {int(np.ravel_multi_index([axes[i][t[i]] for i in range(nd)], size)) for t in taps}
+
+    first = next(
+        ((n, c, o) for n in range(2) for c in range(2) for o in np.ndindex(*indices.shape[2:])
+         if moved[(n, c, *o)] not in window(o)),
+        None,
+    )  # fmt: skip
+    g = rand(indices.shape, seed=28)
+    args = (to_backend(backend, g), to_backend(backend, moved))
+    if first is None:
+        to_host(backend, MAX_INPUT[nd](x.shape, *args, **kw))
+        return
+    at = ", ".join(map(str, (first[0], first[1], *first[2])))
+    with pytest.raises(ValueError, match=rf"indices\[{at}\]={moved[(first[0], first[1], *first[2])]} is not a"):
+        MAX_INPUT[nd](x.shape, *args, **kw)
+
+
 # ---- bad input ----
 
 X = np.zeros((1, 2, 6, 6), np.float32)
